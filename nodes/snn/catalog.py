@@ -1,0 +1,3 @@
+"""Node types of this package, by name, for the registry (loaded lazily)."""
+
+CATALOG: dict[str, str] = {}

@@ -1,0 +1,4 @@
+"""The runtime's own node types."""
+
+CATALOG: dict[str, str] = {
+}

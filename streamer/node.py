@@ -1,0 +1,160 @@
+"""Node base classes: sources produce, transforms react to each input, sinks consume.
+
+A node is a small class with typed ports, validated parameters and one method that does
+the work. It knows nothing of processes or sockets, so a test can drive it directly:
+
+    node = Denoise(window_us=2000)
+    node.start()
+    out = node.receive("in", msg)      # -> Message, list, {port: ...} or None
+
+What a node returns ("Emit") is normalised by `emitted()`: None for nothing, a Message or
+a list of Messages for the default output port, or a dict {port: Message | list}.
+"""
+from __future__ import annotations
+
+import collections
+from typing import Any, ClassVar, Iterable, Mapping, Union
+
+from pydantic import BaseModel, ConfigDict
+
+from .streams import ANY, Message
+
+Emit = Union[None, Message, list, Mapping[str, Any]]
+
+
+class EndOfStream(Exception):
+    """Raised by a source's `produce()` when it has nothing more to produce."""
+
+
+class Port:
+    """A typed input or output of a node."""
+
+    def __init__(self, stream: str | tuple[str, ...] = ANY, doc: str = "") -> None:
+        self.stream = stream
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return f"Port({self.stream!r})"
+
+    @property
+    def stream_names(self) -> str:
+        return self.stream if isinstance(self.stream, str) else " | ".join(self.stream)
+
+
+# An input port named WILDCARD accepts edges to any port name (a recorder, a logger).
+WILDCARD = "*"
+
+
+class Params(BaseModel):
+    """Base of every node's parameters: unknown names are errors, values are checked."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Node:
+    """Common base. Subclasses set `inputs`, `outputs` and a nested `Params` model."""
+
+    role: ClassVar[str] = "node"
+    inputs: ClassVar[dict[str, Port]] = {}
+    outputs: ClassVar[dict[str, Port]] = {}
+    Params: ClassVar[type[Params]] = Params
+    # Seconds between calls to `tick()`, or None: for timers and watchdogs.
+    tick_interval_s: ClassVar[float | None] = None
+
+    def __init__(self, **params: Any) -> None:
+        self.params = self.Params(**params)
+        self.name: str = type(self).__name__
+        # Named counters shown in the live figures (blocked commands, dropped events...).
+        self.counters: collections.Counter[str] = collections.Counter()
+
+    @classmethod
+    def ports(cls, params: Params) -> tuple[dict[str, Port], dict[str, Port]]:
+        """Input and output ports for these parameters (override when they depend on them)."""
+        return dict(cls.inputs), dict(cls.outputs)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counters[key] += n
+
+    def start(self) -> None:
+        """Open devices, files, compile kernels. Called once before any data."""
+
+    def stop(self) -> None:
+        """Release what `start()` took. Called once, also after errors."""
+
+    def tick(self) -> Emit:
+        """Called every `tick_interval_s` seconds when set."""
+        return None
+
+    @property
+    def default_output(self) -> str | None:
+        outs = type(self).ports(self.params)[1]
+        if "out" in outs or not outs:
+            return "out" if outs else None
+        return next(iter(outs)) if len(outs) == 1 else None
+
+
+class Source(Node):
+    """Produces messages. `produce()` is called in a loop; it may block briefly (< 0.1 s)
+    and returns what is ready (None if nothing yet). Raise EndOfStream when done."""
+
+    role = "source"
+
+    def produce(self) -> Emit:
+        raise NotImplementedError
+
+
+class Transform(Node):
+    """Reacts to each input message with zero or more output messages."""
+
+    role = "transform"
+
+    def receive(self, port: str, msg: Message) -> Emit:
+        raise NotImplementedError
+
+    def finish(self) -> Emit:
+        """Every upstream has ended: flush what is held back."""
+        return None
+
+
+class Sink(Transform):
+    """Consumes messages and emits nothing (but may still have outputs for status)."""
+
+    role = "sink"
+
+
+def emitted(node: Node, out: Emit) -> list[tuple[str, Message]]:
+    """Normalise what a node returned into (port, message) pairs, checking port names."""
+    if out is None:
+        return []
+    if isinstance(out, Message):
+        return [(_default_port(node), out)]
+    if isinstance(out, Mapping):
+        outs = type(node).ports(node.params)[1]
+        pairs = []
+        for port, value in out.items():
+            if port not in outs:
+                raise KeyError(f"node {node.name!r} emitted on unknown port {port!r}; "
+                               f"its outputs are {sorted(outs)}")
+            for msg in _as_list(value):
+                pairs.append((port, msg))
+        return pairs
+    if isinstance(out, (list, tuple)):
+        port = _default_port(node)
+        return [(port, m) for m in out if m is not None]
+    raise TypeError(f"node {node.name!r} returned {type(out).__name__}; expected a Message, "
+                    "a list of Messages, a dict {port: ...} or None")
+
+
+def _as_list(value: Any) -> Iterable[Message]:
+    if value is None:
+        return []
+    if isinstance(value, Message):
+        return [value]
+    return [m for m in value if m is not None]
+
+
+def _default_port(node: Node) -> str:
+    port = node.default_output
+    if port is None:
+        raise KeyError(f"node {node.name!r} has several outputs; return a dict {{port: message}}")
+    return port

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import pytest
+
+from tools.datasets import data_dir
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The shared real recordings; tests that need them skip when they are absent."""
+    root = data_dir()
+    if not root.is_dir():
+        pytest.skip(f"shared recordings not found at {root} (set STREAMER_DATA)")
+    return root
+
+
+def need(path):
+    """Skip unless this shared file exists."""
+    if not path.exists():
+        pytest.skip(f"shared recording {path} not found (set STREAMER_DATA)")
+    return path
