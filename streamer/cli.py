@@ -1,0 +1,135 @@
+"""The `streamer` command: run, check and document graphs and node types."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from . import registry
+from .graph import GraphError, load_graph
+
+EXIT_INVALID = 2
+
+
+def _add_graph_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("graph", help="graph file (YAML)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   help="override a node parameter (YAML-typed value; repeatable; dotted for nested keys)")
+
+
+def _load(args: argparse.Namespace, console: Console) -> Any:
+    try:
+        return load_graph(args.graph, args.sets)
+    except GraphError as exc:
+        n = len(exc.problems)
+        console.print(f"[red]{args.graph}: {n} problem{'s' if n != 1 else ''}[/]", highlight=False)
+        for p in exc.problems:
+            console.print(f"  {p}", highlight=False, markup=False)
+        return None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    graph = _load(args, console)
+    if graph is None:
+        return EXIT_INVALID
+    units = graph.units()
+    console.print(f"{args.graph}: graph {graph.name!r} is valid: {len(graph.nodes)} nodes, "
+                  f"{len(graph.edges)} edges, {len(units)} processes", highlight=False)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import Runner  # keeps `streamer nodes` and `check` light
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        console = Console(stderr=True, width=200)
+    graph = _load(args, console)
+    if graph is None:
+        return EXIT_INVALID
+    live = False if args.no_live else None
+    return Runner(graph, duration_s=args.duration, stats_json=args.stats_json, live=live,
+                  console=console, log_level=args.log_level).run()
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    console = Console()
+    if not args.type:
+        table = Table(title="node types")
+        for col in ("type", "role", "inputs", "outputs", "summary"):
+            table.add_column(col)
+        for name in registry.names():
+            try:
+                cls = registry.get(name)
+            except Exception as exc:  # noqa: BLE001 - list it anyway, with the reason
+                table.add_row(name, "?", "", "", f"[red]cannot import: {exc}[/]")
+                continue
+            doc = (cls.__doc__ or "").strip().splitlines()
+            table.add_row(name, cls.role, _ports(cls.inputs), _ports(cls.outputs), doc[0] if doc else "")
+        console.print(table)
+        return 0
+    try:
+        cls = registry.get(args.type)
+    except registry.UnknownNodeType as exc:
+        Console(stderr=True).print(f"[red]{exc}[/]")
+        return EXIT_INVALID
+    console.print(f"[bold]{args.type}[/] ({cls.role}, {cls.__module__}.{cls.__qualname__})")
+    console.print((cls.__doc__ or "").strip(), highlight=False)
+    console.print(f"\ninputs:  {_ports(cls.inputs, True) or 'none'}\noutputs: {_ports(cls.outputs, True) or 'none'}")
+    table = Table(title="parameters")
+    for col in ("name", "type", "default", "description"):
+        table.add_column(col)
+    for pname, f in cls.Params.model_fields.items():
+        default = "(required)" if f.is_required() else repr(f.get_default(call_default_factory=True))
+        table.add_row(pname, _type_name(f.annotation), default, f.description or "")
+    console.print(table)
+    return 0
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def _ports(ports: dict, docs: bool = False) -> str:
+    if docs:
+        return "; ".join(f"{n} ({p.stream_names}){': ' + p.doc if p.doc else ''}" for n, p in ports.items())
+    return ", ".join(f"{n}:{p.stream_names}" for n, p in ports.items())
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="streamer", description="Real-time streaming graphs for event "
+                                "cameras, EEG/sEEG/ECoG and spiking neural networks.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a graph", description="Start one process per node (or group), "
+                         "show live figures, stop cleanly on Ctrl-C. Exit status 0: clean run; 1: a node "
+                         "failed; 2: the graph is invalid.")
+    _add_graph_args(run)
+    run.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    run.add_argument("--stats-json", metavar="FILE", help="write the final figures as JSON")
+    run.add_argument("--no-live", action="store_true", help="no live table; print the figures at the end")
+    run.add_argument("--log-level", default="INFO", help="log level of the nodes (default INFO)")
+    run.set_defaults(func=cmd_run)
+    check = sub.add_parser("check", help="validate a graph without running it",
+                           description="Validate a graph file. Exit status 2 lists every problem "
+                           "with its file, line and node.")
+    _add_graph_args(check)
+    check.set_defaults(func=cmd_check)
+    nodes = sub.add_parser("nodes", help="list node types, or document one",
+                           description="Without TYPE: every node type with its ports. With TYPE: its "
+                           "documentation, ports and parameters with defaults.")
+    nodes.add_argument("type", nargs="?", help="a node type, e.g. events.denoise")
+    nodes.set_defaults(func=cmd_nodes)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,408 @@
+"""Graph files: YAML -> a validated graph, every problem named by file, line and node.
+
+    name: demo
+    nodes:
+      counter: {type: util.counter, count: 1000, rate_hz: 0}
+      log:     {type: util.log, restart: on-failure, max_restarts: 3}
+    edges:
+      - counter -> log                                # default ports
+      - counter.out -> log.in                         # explicit ports
+      - {from: counter, to: view, policy: latest}     # delivery policy, transport
+
+Node keys besides `type` that belong to the runtime, not to the node's parameters:
+`group` (co-locate nodes in one process over inproc), `restart` (never | on-failure),
+`max_restarts`, `python` (interpreter for this node's process), `transport` (ipc | tcp
+for its inputs), `port` (tcp port). Values may use ${VAR} or ${VAR:-default}.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pydantic
+
+from . import registry
+from .node import WILDCARD, Node, Port
+from .streams import compatible
+from .yaml_lines import LineDict, LineList, YamlError, load, parse_value, substitute_env
+
+RUNTIME_KEYS = {"type", "group", "restart", "max_restarts", "python", "transport", "port"}
+POLICIES = ("lossless", "latest")
+TRANSPORTS = ("ipc", "tcp")
+RESTARTS = ("never", "on-failure")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+EDGE = re.compile(r"^\s*(\S+?)\s*->\s*(\S+)\s*$")
+
+
+@dataclass
+class Problem:
+    file: str
+    line: int
+    node: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        who = f" node {self.node!r}:" if self.node else ""
+        return f"{where}:{who} {self.message}"
+
+
+class GraphError(ValueError):
+    """One or more problems in a graph file; nothing was started."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class NodeSpec:
+    name: str
+    type: str
+    params: dict[str, Any]
+    cls: type[Node] | None = None
+    inputs: dict[str, Port] = field(default_factory=dict)
+    outputs: dict[str, Port] = field(default_factory=dict)
+    group: str | None = None
+    restart: str = "never"
+    max_restarts: int = 3
+    python: str | None = None
+    transport: str = "ipc"
+    port: int | None = None
+    line: int = 0
+
+    @property
+    def unit(self) -> str:
+        """The process this node runs in: its group, or itself."""
+        return self.group or self.name
+
+
+@dataclass
+class EdgeSpec:
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+    policy: str = "lossless"
+    line: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.src}.{self.src_port}>{self.dst}.{self.dst_port}"
+
+
+@dataclass
+class Graph:
+    name: str
+    file: str
+    nodes: dict[str, NodeSpec]
+    edges: list[EdgeSpec]
+
+    def incoming(self, node: str) -> list[EdgeSpec]:
+        return [e for e in self.edges if e.dst == node]
+
+    def outgoing(self, node: str) -> list[EdgeSpec]:
+        return [e for e in self.edges if e.src == node]
+
+    def units(self) -> dict[str, list[str]]:
+        """Process units (group or node name) -> node names, in file order."""
+        out: dict[str, list[str]] = {}
+        for spec in self.nodes.values():
+            out.setdefault(spec.unit, []).append(spec.name)
+        return out
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=2, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def apply_sets(raw: LineDict, sets: list[str], file: str) -> list[Problem]:
+    """Apply `--set node.key[.sub]=value` overrides in place."""
+    problems = []
+    nodes = raw.get("nodes")
+    for item in sets:
+        path, eq, value = item.partition("=")
+        parts = path.strip().split(".")
+        if not eq or len(parts) < 2 or not all(parts):
+            problems.append(Problem(file, 0, None, f"--set {item!r}: write --set node.param=value"))
+            continue
+        if not isinstance(nodes, dict) or parts[0] not in nodes:
+            known = list(nodes) if isinstance(nodes, dict) else []
+            problems.append(Problem(file, 0, parts[0], f"--set {item!r}: no such node"
+                                    + _suggest(parts[0], known)))
+            continue
+        target = nodes[parts[0]]
+        for key in parts[1:-1]:
+            if not isinstance(target.get(key), dict):
+                target[key] = LineDict()
+            target = target[key]
+        target[parts[-1]] = parse_value(value)
+    return problems
+
+
+def load_graph(path: str | Path, sets: list[str] | None = None,
+               env: dict[str, str] | None = None) -> Graph:
+    """Read, substitute, override and validate a graph file. Raises GraphError."""
+    file = str(path)
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise GraphError([Problem(file, 0, None, f"cannot read the graph file: {exc.strerror}")]) from None
+    return parse_graph(text, file, sets or [], env)
+
+
+def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
+                env: dict[str, str] | None = None) -> Graph:
+    try:
+        raw = load(substitute_env(text, env))
+    except YamlError as exc:
+        raise GraphError([Problem(file, exc.line, None, str(exc))]) from None
+    if not isinstance(raw, LineDict):
+        raise GraphError([Problem(file, 1, None, "a graph file is a mapping with `nodes:` and `edges:`")])
+    problems = apply_sets(raw, sets or [], file)
+    for key in raw:
+        if key not in ("name", "nodes", "edges", "description"):
+            problems.append(Problem(file, raw.line_of(key), None, f"unknown top-level key {key!r}"
+                                    + _suggest(str(key), ["name", "nodes", "edges", "description"])))
+    nodes = _nodes(raw, file, problems)
+    edges = _edges(raw, nodes, file, problems)
+    _check_inputs(nodes, edges, file, problems)
+    _check_cycles(nodes, edges, file, problems)
+    if problems:
+        raise GraphError(sorted(problems, key=lambda p: p.line))
+    return Graph(str(raw.get("name", Path(file).stem)), file, nodes, edges)
+
+
+def _nodes(raw: LineDict, file: str, problems: list[Problem]) -> dict[str, NodeSpec]:
+    section = raw.get("nodes")
+    if not isinstance(section, LineDict) or not section:
+        problems.append(Problem(file, raw.line_of("nodes"), None, "`nodes:` must map node names to their settings"))
+        return {}
+    out: dict[str, NodeSpec] = {}
+    groups_python: dict[str, str | None] = {}
+    for name, body in section.items():
+        line = section.line_of(name)
+        name = str(name)
+        if not NAME.match(name):
+            problems.append(Problem(file, line, name, "node names use letters, digits, '_' and '-' "
+                                    "and start with a letter"))
+            continue
+        if not isinstance(body, LineDict) or "type" not in body:
+            problems.append(Problem(file, line, name, "needs a mapping with at least `type:`"))
+            continue
+        spec = NodeSpec(name, str(body["type"]), {k: v for k, v in body.items() if k not in RUNTIME_KEYS},
+                        line=line)
+        _runtime_keys(spec, body, file, problems)
+        try:
+            spec.cls = registry.get(spec.type)
+        except registry.UnknownNodeType as exc:
+            problems.append(Problem(file, body.line_of("type"), name, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not hide the others
+            problems.append(Problem(file, body.line_of("type"), name,
+                                    f"node type {spec.type!r} failed to import: {exc}"))
+        if spec.cls is not None:
+            _params(spec, body, file, problems)
+        if spec.group is not None:
+            python = groups_python.setdefault(spec.group, spec.python)
+            if python != spec.python:
+                problems.append(Problem(file, line, name, f"group {spec.group!r} mixes interpreters; "
+                                        "nodes of one group share one process"))
+        out[name] = spec
+    return out
+
+
+def _runtime_keys(spec: NodeSpec, body: LineDict, file: str, problems: list[Problem]) -> None:
+    def bad(key: str, msg: str) -> None:
+        problems.append(Problem(file, body.line_of(key), spec.name, msg))
+
+    if "group" in body:
+        spec.group = str(body["group"])
+    restart = str(body.get("restart", "never"))
+    if restart not in RESTARTS:
+        bad("restart", f"restart must be one of {', '.join(RESTARTS)}, not {restart!r}")
+    spec.restart = restart
+    max_restarts = body.get("max_restarts", 3)
+    if not isinstance(max_restarts, int) or max_restarts < 0:
+        bad("max_restarts", "max_restarts must be a whole number >= 0")
+    else:
+        spec.max_restarts = max_restarts
+    if "python" in body:
+        spec.python = str(body["python"])
+    transport = str(body.get("transport", "ipc"))
+    if transport not in TRANSPORTS:
+        bad("transport", f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+    spec.transport = transport
+    if "port" in body:
+        if not isinstance(body["port"], int) or not 0 < body["port"] < 65536:
+            bad("port", "port must be a TCP port number")
+        else:
+            spec.port = body["port"]
+
+
+def _params(spec: NodeSpec, body: LineDict, file: str, problems: list[Problem]) -> None:
+    cls = spec.cls
+    assert cls is not None
+    try:
+        params = cls.Params(**spec.params)
+    except pydantic.ValidationError as exc:
+        fields = list(cls.Params.model_fields)
+        for err in exc.errors():
+            loc = [str(x) for x in err["loc"]]
+            key = loc[0] if loc else ""
+            where = ".".join(loc)
+            if err["type"] == "extra_forbidden":
+                msg = (f"unknown parameter {where!r} for {spec.type}" + _suggest(key, fields)
+                       + f" (parameters: {', '.join(fields) or 'none'})")
+            elif err["type"] == "missing":
+                msg = f"parameter {where!r} is required for {spec.type}"
+            else:
+                msg = f"parameter {where!r}: {err['msg']} (got {err.get('input')!r})"
+            problems.append(Problem(file, body.line_of(key), spec.name, msg))
+        return
+    except Exception as exc:  # noqa: BLE001 - validators may raise anything
+        problems.append(Problem(file, spec.line, spec.name, f"parameters rejected: {exc}"))
+        return
+    try:
+        spec.inputs, spec.outputs = cls.ports(params)
+    except Exception as exc:  # noqa: BLE001 - e.g. a replay whose file is missing
+        problems.append(Problem(file, spec.line, spec.name, f"cannot determine its ports: {exc}"))
+
+
+def _edges(raw: LineDict, nodes: dict[str, NodeSpec], file: str,
+           problems: list[Problem]) -> list[EdgeSpec]:
+    section = raw.get("edges", LineList())
+    if not isinstance(section, LineList):
+        problems.append(Problem(file, raw.line_of("edges"), None, "`edges:` must be a list"))
+        return []
+    out: list[EdgeSpec] = []
+    seen: dict[str, int] = {}
+    for item, line in zip(section, section.lines):
+        policy = "lossless"
+        if isinstance(item, str):
+            m = EDGE.match(item)
+            if not m:
+                problems.append(Problem(file, line, None, f"cannot read edge {item!r}; write "
+                                        "`a -> b` or `a.port -> b.port`"))
+                continue
+            src, dst = m.group(1), m.group(2)
+        elif isinstance(item, LineDict) and "from" in item and "to" in item:
+            src, dst = str(item["from"]), str(item["to"])
+            policy = str(item.get("policy", "lossless"))
+            extra = set(item) - {"from", "to", "policy"}
+            if extra:
+                problems.append(Problem(file, line, None, f"unknown edge keys {sorted(extra)}; "
+                                        "an edge has from, to and policy"))
+            if policy not in POLICIES:
+                problems.append(Problem(file, item.line_of("policy"), None,
+                                        f"policy must be one of {', '.join(POLICIES)}, not {policy!r}"))
+                continue
+        else:
+            problems.append(Problem(file, line, None, "an edge is `a -> b` or {from: a, to: b, policy: ...}"))
+            continue
+        edge = _edge(src, dst, policy, line, nodes, file, problems)
+        if edge is None:
+            continue
+        if edge.key in seen:
+            problems.append(Problem(file, line, edge.dst, f"duplicate edge {edge.src}.{edge.src_port} -> "
+                                    f"{edge.dst}.{edge.dst_port} (first on line {seen[edge.key]})"))
+            continue
+        seen[edge.key] = line
+        out.append(edge)
+    return out
+
+
+def _edge(src: str, dst: str, policy: str, line: int, nodes: dict[str, NodeSpec], file: str,
+          problems: list[Problem]) -> EdgeSpec | None:
+    src_node, _, src_port = src.partition(".")
+    dst_node, _, dst_port = dst.partition(".")
+    ok = True
+    for name in (src_node, dst_node):
+        if name not in nodes:
+            problems.append(Problem(file, line, name, "edge names a node that does not exist"
+                                    + _suggest(name, nodes)))
+            ok = False
+    if not ok:
+        return None
+    s, d = nodes[src_node], nodes[dst_node]
+    if s.cls is None or d.cls is None:
+        return None  # already reported
+    if not src_port:
+        src_port = _default_port(s.outputs, "out")
+        if src_port is None:
+            problems.append(Problem(file, line, src_node, "has several outputs "
+                                    f"({', '.join(s.outputs) or 'none'}); name one: {src_node}.PORT"))
+            return None
+    if not dst_port:
+        dst_port = _default_port(d.inputs, "in")
+        if dst_port is None:
+            problems.append(Problem(file, line, dst_node, "has several inputs "
+                                    f"({', '.join(d.inputs) or 'none'}); name one: {dst_node}.PORT"))
+            return None
+        if dst_port == WILDCARD:
+            dst_port = "in"
+    if src_port not in s.outputs:
+        problems.append(Problem(file, line, src_node, f"{s.type} has no output {src_port!r}"
+                                + _suggest(src_port, s.outputs) + f" (outputs: {', '.join(s.outputs) or 'none'})"))
+        return None
+    in_port = d.inputs.get(dst_port, d.inputs.get(WILDCARD))
+    if in_port is None:
+        problems.append(Problem(file, line, dst_node, f"{d.type} has no input {dst_port!r}"
+                                + _suggest(dst_port, d.inputs) + f" (inputs: {', '.join(d.inputs) or 'none'})"))
+        return None
+    out_port = s.outputs[src_port]
+    if not compatible(out_port.stream, in_port.stream):
+        problems.append(Problem(file, line, dst_node,
+                                f"stream types do not match: {src_node}.{src_port} sends "
+                                f"{out_port.stream_names} but {dst_node}.{dst_port} takes {in_port.stream_names}"))
+        return None
+    return EdgeSpec(src_node, src_port, dst_node, dst_port, policy, line)
+
+
+def _default_port(ports: dict[str, Port], preferred: str) -> str | None:
+    if preferred in ports:
+        return preferred
+    if len(ports) == 1:
+        return next(iter(ports))
+    return None
+
+
+def _check_inputs(nodes: dict[str, NodeSpec], edges: list[EdgeSpec], file: str,
+                  problems: list[Problem]) -> None:
+    fed = {e.dst for e in edges}
+    for spec in nodes.values():
+        if spec.cls is None:
+            continue
+        if spec.cls.role != "source" and spec.inputs and spec.name not in fed:
+            problems.append(Problem(file, spec.line, spec.name, f"{spec.type} takes input "
+                                    f"({', '.join(spec.inputs)}) but no edge feeds it"))
+
+
+def _check_cycles(nodes: dict[str, NodeSpec], edges: list[EdgeSpec], file: str,
+                  problems: list[Problem]) -> None:
+    succ: dict[str, list[EdgeSpec]] = {n: [] for n in nodes}
+    for e in edges:
+        succ[e.src].append(e)
+    state: dict[str, int] = {}
+
+    def visit(n: str, path: list[EdgeSpec]) -> bool:
+        state[n] = 1
+        for e in succ[n]:
+            if state.get(e.dst) == 1:
+                cycle = path + [e]
+                start = next(i for i, x in enumerate(cycle) if x.src == e.dst)
+                loop = " -> ".join([x.src for x in cycle[start:]] + [e.dst])
+                problems.append(Problem(file, e.line, e.dst, f"edges form a cycle ({loop}); "
+                                        "graphs must be acyclic"))
+                return True
+            if state.get(e.dst) is None and visit(e.dst, path + [e]):
+                return True
+        state[n] = 2
+        return False
+
+    for n in nodes:
+        if n not in state and visit(n, []):
+            return

@@ -1,0 +1,212 @@
+"""Live figures: per-node rates, latency, queues and losses, as a rich table and as JSON.
+
+Workers send cumulative counters every 0.25 s; counters of earlier incarnations of a
+restarted node are kept, so totals run over the whole run. Rates are taken over the last
+second.
+"""
+from __future__ import annotations
+
+import collections
+import math
+import time
+from typing import Any
+
+import numpy as np
+from rich.table import Table
+
+from .latency import NBINS, percentile
+
+SUMMED = ("in_msgs", "in_items", "out_msgs", "out_items")
+RATE_WINDOW_S = 1.0
+
+
+class NodeFigures:
+    def __init__(self, name: str, type_name: str, role: str) -> None:
+        self.name, self.type, self.role = name, type_name, role
+        self.state = "starting"
+        self.restarts = 0
+        self.pid: int | None = None
+        self.base = {k: 0 for k in SUMMED}
+        self.base_latency = np.zeros(NBINS, dtype=np.int64)
+        self.base_edges_in: dict[str, dict] = {}
+        self.base_edges_out: dict[str, dict] = {}
+        self.base_counters: collections.Counter = collections.Counter()
+        self.base_rejected = 0
+        self.current: dict[str, Any] = {}
+        self.history: collections.deque = collections.deque()
+        self.errors: list[str] = []
+        self.last_rejection = ""
+        self.backend = ""
+
+    # -- updates --------------------------------------------------------------------
+    def update(self, stats: dict) -> None:
+        self.current = stats
+        if stats.get("last_rejection"):
+            self.last_rejection = stats["last_rejection"]
+        if self.state not in ("failed", "restarting"):
+            self.state = stats.get("state", self.state)
+        t = time.monotonic()
+        self.history.append((t, self.totals(), self.latency_counts()))
+        while len(self.history) > 2 and t - self.history[1][0] >= RATE_WINDOW_S:
+            self.history.popleft()
+
+    def new_incarnation(self) -> None:
+        """The node's process is restarted: fold the last figures into the base."""
+        cur = self.current
+        for k in SUMMED:
+            self.base[k] += cur.get(k, 0)
+        self.base_latency += np.asarray(cur.get("latency", np.zeros(NBINS)), dtype=np.int64)
+        self.base_counters.update(cur.get("counters", {}))
+        self.base_rejected += cur.get("rejected", 0)
+        for key, e in cur.get("edges_in", {}).items():
+            b = self.base_edges_in.setdefault(key, {"received": 0, "lost": 0, "superseded": 0})
+            for k in b:
+                b[k] += e.get(k, 0)
+        for key, e in cur.get("edges_out", {}).items():
+            b = self.base_edges_out.setdefault(key, {"sent": 0, "dropped": 0})
+            for k in b:
+                b[k] += e.get(k, 0)
+        self.current = {}
+
+    # -- figures --------------------------------------------------------------------
+    def totals(self) -> dict[str, int]:
+        return {k: self.base[k] + self.current.get(k, 0) for k in SUMMED}
+
+    def latency_counts(self) -> np.ndarray:
+        return self.base_latency + np.asarray(self.current.get("latency", np.zeros(NBINS)), dtype=np.int64)
+
+    def counters(self) -> dict[str, int]:
+        c = collections.Counter(self.base_counters)
+        c.update(self.current.get("counters", {}))
+        return dict(c)
+
+    def edges_in(self) -> dict[str, dict]:
+        out = {}
+        for key, e in self.current.get("edges_in", {}).items():
+            b = self.base_edges_in.get(key, {})
+            out[key] = {"received": e["received"] + b.get("received", 0), "lost": e["lost"] + b.get("lost", 0),
+                        "superseded": e["superseded"] + b.get("superseded", 0),
+                        "epoch": e["epoch"], "next_seq": e["next_seq"]}
+        for key, b in self.base_edges_in.items():
+            out.setdefault(key, {**b, "epoch": None, "next_seq": 0})
+        return out
+
+    def edges_out(self) -> dict[str, dict]:
+        out = {}
+        for key, e in self.current.get("edges_out", {}).items():
+            b = self.base_edges_out.get(key, {})
+            out[key] = {"sent": e["sent"] + b.get("sent", 0), "dropped": e["dropped"] + b.get("dropped", 0),
+                        "epoch": e["epoch"], "seq": e["seq"]}
+        for key, b in self.base_edges_out.items():
+            out.setdefault(key, {**b, "epoch": None, "seq": 0})
+        return out
+
+    def rates(self) -> dict[str, float]:
+        if len(self.history) < 2:
+            return {k: 0.0 for k in SUMMED}
+        (t0, a, _), (t1, b, _) = self.history[0], self.history[-1]
+        dt = max(t1 - t0, 1e-9)
+        return {k: (b[k] - a[k]) / dt for k in SUMMED}
+
+    def recent_latency(self) -> tuple[float, float]:
+        if len(self.history) < 2:
+            counts = self.latency_counts()
+        else:
+            counts = self.history[-1][2] - self.history[0][2]
+        return percentile(counts, 50), percentile(counts, 99)
+
+
+class GraphFigures:
+    def __init__(self, graph: Any) -> None:
+        self.graph = graph
+        self.nodes = {n: NodeFigures(n, s.type, s.cls.role if s.cls else "?") for n, s in graph.nodes.items()}
+        self.t_start = time.monotonic()
+
+    def edge_figures(self) -> dict[str, dict]:
+        out = {}
+        for e in self.graph.edges:
+            sent = self.nodes[e.src].edges_out().get(e.key, {})
+            recv = self.nodes[e.dst].edges_in().get(e.key, {})
+            queue = 0
+            if sent.get("epoch") is not None and sent.get("epoch") == recv.get("epoch"):
+                queue = max(0, sent["seq"] - recv["next_seq"])
+            out[e.key] = {"policy": e.policy, "sent": sent.get("sent", 0), "dropped": sent.get("dropped", 0),
+                          "received": recv.get("received", 0), "lost": recv.get("lost", 0),
+                          "superseded": recv.get("superseded", 0), "queue": queue}
+        return out
+
+    def node_row(self, name: str, edges: dict[str, dict]) -> dict[str, Any]:
+        f = self.nodes[name]
+        ins = [edges[e.key] for e in self.graph.incoming(name)]
+        outs = [edges[e.key] for e in self.graph.outgoing(name)]
+        return {"queue": sum(e["queue"] for e in ins), "lost": sum(e["lost"] for e in ins),
+                "superseded": sum(e["superseded"] for e in ins), "dropped": sum(e["dropped"] for e in outs),
+                "rejected": f.base_rejected + f.current.get("rejected", 0)}
+
+    def table(self) -> Table:
+        edges = self.edge_figures()
+        elapsed = time.monotonic() - self.t_start
+        t = Table(title=f"{self.graph.name} - {elapsed:.1f} s", expand=False)
+        for col in ("node", "type", "state", "msg/s", "items/s", "p50 ms", "p99 ms", "queue",
+                    "lost", "dropped", "rejected", "restarts", "counters"):
+            t.add_column(col, justify="left" if col in ("node", "type", "state", "counters") else "right")
+        for name, f in self.nodes.items():
+            r = f.rates()
+            row = self.node_row(name, edges)
+            source = f.role == "source"
+            msgs = r["out_msgs"] if source else r["in_msgs"]
+            items = r["out_items"] if source else r["in_items"]
+            p50, p99 = f.recent_latency()
+            lost = row["lost"]
+            dropped = row["dropped"] + row["superseded"]
+            state = f.state + (f" ({f.backend})" if f.backend else "")
+            t.add_row(name, f.type, _state_style(state), f"{msgs:,.0f}", _si(items),
+                      _ms(p50), _ms(p99), str(row["queue"]),
+                      f"[red]{lost}[/]" if lost else "0", f"[yellow]{dropped}[/]" if dropped else "0",
+                      f"[red]{row['rejected']}[/]" if row["rejected"] else "0",
+                      f"[yellow]{f.restarts}[/]" if f.restarts else "0",
+                      ", ".join(f"{k}={v}" for k, v in sorted(f.counters().items())))
+        return t
+
+    def to_json(self, **extra: Any) -> dict:
+        edges = self.edge_figures()
+        elapsed = time.monotonic() - self.t_start
+        nodes = {}
+        for name, f in self.nodes.items():
+            tot = f.totals()
+            counts = f.latency_counts()
+            row = self.node_row(name, edges)
+            source = f.role == "source"
+            nodes[name] = {
+                "type": f.type, "role": f.role, "state": f.state, "restarts": f.restarts, "pid": f.pid,
+                **tot,
+                "msgs_per_s": (tot["out_msgs"] if source else tot["in_msgs"]) / max(elapsed, 1e-9),
+                "items_per_s": (tot["out_items"] if source else tot["in_items"]) / max(elapsed, 1e-9),
+                "latency_ms": {"p50": _num(percentile(counts, 50) * 1e3), "p99": _num(percentile(counts, 99) * 1e3),
+                               "count": int(counts.sum())},
+                **row, "counters": f.counters(), "errors": f.errors, "last_rejection": f.last_rejection,
+                "backend": f.backend,
+            }
+        return {"graph": self.graph.name, "file": self.graph.file, "elapsed_s": elapsed,
+                "nodes": nodes, "edges": edges, **extra}
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _ms(seconds: float) -> str:
+    return "-" if math.isnan(seconds) else f"{seconds * 1e3:.2f}"
+
+
+def _si(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= scale:
+            return f"{x / scale:.2f}{unit}"
+    return f"{x:.0f}"
+
+
+def _state_style(state: str) -> str:
+    colour = {"running": "green", "finished": "blue", "failed": "red", "restarting": "yellow"}.get(
+        state.split(" ")[0], "")
+    return f"[{colour}]{state}[/]" if colour else state

@@ -1,0 +1,345 @@
+"""The supervisor: starts one worker process per unit (a node or a group), wires them,
+watches them, restarts them by policy, shows live figures, and stops everything cleanly.
+
+Workers run in their own session (so a Ctrl-C in the terminal reaches the supervisor
+only, which then stops them in order) and die with the supervisor (PR_SET_PDEATHSIG).
+All sockets live in a private run directory that is removed at the end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+from rich.console import Console
+from rich.live import Live
+
+from .graph import Graph
+from .live import GraphFigures
+from .process import die_with_parent
+from .wire import pack, unpack
+
+READY_TIMEOUT_S = 120.0   # node start() may compile kernels or open devices
+STOP_GRACE_S = 1.5        # then SIGKILL: everything is gone within 2 s
+HEARTBEAT_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Unit:
+    name: str
+    nodes: list[str]
+    python: str
+    restart: str
+    max_restarts: int
+    proc: subprocess.Popen | None = None
+    state: str = "starting"     # starting, ready, running, done, failed, stopped
+    restarts: int = 0
+    clean: bool = False
+    last_seen: float = 0.0
+    spec_path: str = ""
+    failed_for_good: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+class Runner:
+    def __init__(self, graph: Graph, duration_s: float | None = None, stats_json: str | None = None,
+                 live: bool | None = None, console: Console | None = None, log_level: str = "INFO") -> None:
+        self.graph = graph
+        self.duration_s = duration_s
+        self.stats_json = stats_json
+        self.console = console or Console(stderr=True)
+        self.live = self.console.is_terminal if live is None else live
+        self.log_level = log_level
+        self.figures = GraphFigures(graph)
+        self.stop_requested = False
+        self.failures = 0
+        self.reason = ""
+
+    # -- wiring ---------------------------------------------------------------------
+    def _endpoints(self) -> None:
+        self.run_dir = tempfile.mkdtemp(prefix="streamer-", dir="/tmp")
+        os.chmod(self.run_dir, 0o700)
+        self.control_endpoint = f"ipc://{self.run_dir}/control"
+        self.external: dict[str, str] = {}
+        for name, spec in self.graph.nodes.items():
+            if spec.transport == "tcp":
+                self.external[name] = f"tcp://127.0.0.1:{spec.port or _free_port()}"
+            else:
+                self.external[name] = f"ipc://{self.run_dir}/{name}"
+
+    def _node_spec(self, name: str, resume: dict | None = None) -> dict:
+        g = self.graph
+        spec = g.nodes[name]
+        grouped = len(g.units()[spec.unit]) > 1
+        bind = [self.external[name]] + ([f"inproc://{name}"] if grouped else [])
+        out_edges = []
+        for e in g.outgoing(name):
+            same = g.nodes[e.dst].unit == spec.unit
+            out_edges.append({"key": e.key, "src_port": e.src_port, "policy": e.policy,
+                              "endpoint": f"inproc://{e.dst}" if same else self.external[e.dst]})
+        in_edges = [{"key": e.key, "dst_port": e.dst_port, "policy": e.policy} for e in g.incoming(name)]
+        return {"name": name, "type": spec.type, "params": spec.params, "bind": bind,
+                "in_edges": in_edges, "out_edges": out_edges, "resume": (resume or {})}
+
+    def _spawn(self, unit: Unit) -> None:
+        resume = {}
+        for n in unit.nodes:
+            resume[n] = {k: {"epoch": e["epoch"], "next_seq": e["next_seq"]}
+                         for k, e in self.figures.nodes[n].current.get("edges_in", {}).items()}
+        spec = {"unit": unit.name, "control": self.control_endpoint, "log_level": self.log_level,
+                "nodes": [self._node_spec(n, resume.get(n)) for n in unit.nodes]}
+        unit.spec_path = os.path.join(self.run_dir, f"{unit.name}.json")
+        with open(unit.spec_path, "w") as f:
+            json.dump(spec, f, default=str)
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        unit.proc = subprocess.Popen([unit.python, "-m", "streamer.worker", unit.spec_path],
+                                     start_new_session=True, env=env, preexec_fn=die_with_parent)
+        unit.state = "starting"
+        unit.last_seen = time.monotonic()
+        for n in unit.nodes:
+            self.figures.nodes[n].pid = unit.proc.pid
+            self.figures.nodes[n].state = "starting"
+
+    def _units(self) -> dict[str, Unit]:
+        units = {}
+        for uname, nodes in self.graph.units().items():
+            specs = [self.graph.nodes[n] for n in nodes]
+            restart = "on-failure" if any(s.restart == "on-failure" for s in specs) else "never"
+            max_r = min(s.max_restarts for s in specs if s.restart == restart)
+            python = next((s.python for s in specs if s.python), None) or sys.executable
+            units[uname] = Unit(uname, nodes, python, restart, max_r)
+        return units
+
+    # -- control --------------------------------------------------------------------
+    def _send(self, unit: Unit, kind: str, **body: Any) -> None:
+        try:
+            self.control.send_multipart([unit.name.encode(), pack({"kind": kind, **body})], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
+
+    def _on_message(self, unit: Unit, msg: dict) -> None:
+        unit.last_seen = time.monotonic()
+        kind = msg.get("kind")
+        if kind == "ready":
+            unit.state = "ready"
+        elif kind == "stats":
+            for name, stats in msg.get("nodes", {}).items():
+                if name in self.figures.nodes:
+                    self.figures.nodes[name].update(stats)
+        elif kind == "error":
+            node = msg.get("node") or unit.name
+            tb = msg.get("traceback", "")
+            unit.errors.append(tb)
+            if node in self.figures.nodes:
+                self.figures.nodes[node].errors.append(tb.strip().splitlines()[-1] if tb.strip() else "error")
+                self.figures.nodes[node].state = "failed"
+            self._print(f"[red]node {node!r} failed:[/]\n{tb}")
+        elif kind == "done":
+            unit.clean = bool(msg.get("clean"))
+
+    def _print(self, text: str) -> None:
+        if self.live_display is not None:
+            self.live_display.console.print(text)
+        else:
+            self.console.print(text)
+
+    def _on_exit(self, unit: Unit) -> None:
+        code = unit.proc.returncode
+        if self.stop_requested and code in (0, -signal.SIGKILL, -signal.SIGTERM):
+            unit.state = "stopped"
+            for n in unit.nodes:
+                self.figures.nodes[n].state = "stopped"
+            return
+        if code == 0:
+            unit.state = "done"
+            for n in unit.nodes:
+                if self.figures.nodes[n].state not in ("finished",):
+                    self.figures.nodes[n].state = "finished" if unit.clean else "stopped"
+            return
+        how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        self.failures += 1
+        for n in unit.nodes:
+            f = self.figures.nodes[n]
+            f.errors.append(how)
+            f.state = "failed"
+        if unit.restart == "on-failure" and unit.restarts < unit.max_restarts and not self.stop_requested:
+            unit.restarts += 1
+            self._print(f"[yellow]{unit.name} {how}; restarting ({unit.restarts}/{unit.max_restarts})[/]")
+            for n in unit.nodes:
+                f = self.figures.nodes[n]
+                f.new_incarnation()
+                f.restarts = unit.restarts
+                f.state = "restarting"
+            self._spawn(unit)
+            return
+        unit.state = "failed"
+        unit.failed_for_good = True
+        self._print(f"[red]{unit.name} {how}; not restarted (restart: {unit.restart})[/]")
+        # Downstream nodes must not wait for data that will never come.
+        dead = set(unit.nodes)
+        ended = [e.key for e in self.graph.edges if e.src in dead]
+        for other in self.units.values():
+            if other is not unit and other.proc and other.proc.poll() is None:
+                self._send(other, "ended", edges=ended)
+
+    # -- main loop ------------------------------------------------------------------
+    def run(self) -> int:
+        self._endpoints()
+        self.ctx = zmq.Context()
+        self.control = self.ctx.socket(zmq.ROUTER)
+        self.control.setsockopt(zmq.LINGER, 0)
+        self.control.bind(self.control_endpoint)
+        self.units = self._units()
+        self.by_id = {u.name.encode(): u for u in self.units.values()}
+        self.live_display: Live | None = None
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        t_start = time.monotonic()
+        try:
+            for unit in self.units.values():
+                self._spawn(unit)
+            if self.live:
+                self.live_display = Live(self.figures.table(), console=self.console, refresh_per_second=4,
+                                         transient=False)
+                self.live_display.start()
+            self._wait_ready()
+            t_start = time.monotonic()
+            self.figures.t_start = t_start
+            for unit in self.units.values():
+                if unit.state == "ready":
+                    unit.state = "running"
+                    self._send(unit, "go")
+            self._supervise(t_start)
+        finally:
+            self._shutdown()
+            if self.live_display is not None:
+                self.live_display.update(self.figures.table())
+                self.live_display.stop()
+            elif self.live is False and self.console is not None:
+                self.console.print(self.figures.table())
+            for s, h in old.items():
+                signal.signal(s, h)
+            code = self._exit_code()
+            if self.stats_json:
+                Path(self.stats_json).write_text(json.dumps(
+                    self.figures.to_json(clean=code == 0, exit_code=code, reason=self.reason,
+                                         failures=self.failures), indent=2, default=str))
+            self.control.close()
+            self.ctx.term()
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        return code
+
+    def _exit_code(self) -> int:
+        if self.failures or any(u.state == "failed" for u in self.units.values()):
+            return 1
+        return 0
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.stop_requested:  # a second Ctrl-C: no more waiting
+            for unit in self.units.values():
+                _kill(unit)
+        self.stop_requested = True
+        self.reason = signal.Signals(signum).name
+
+    def _poll_control(self, timeout_ms: int) -> None:
+        if self.control.poll(timeout_ms):
+            while True:
+                try:
+                    ident, raw = self.control.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                unit = self.by_id.get(ident)
+                if unit is not None:
+                    self._on_message(unit, unpack(raw))
+
+    def _check_exits(self) -> None:
+        for unit in self.units.values():
+            if unit.proc is not None and unit.state not in ("done", "failed", "stopped") \
+                    and unit.proc.poll() is not None:
+                self._poll_control(0)  # collect its last words (traceback, final stats)
+                self._on_exit(unit)
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not self.stop_requested:
+            self._poll_control(50)
+            self._check_exits()
+            if self.live_display is not None:
+                self.live_display.update(self.figures.table())
+            pending = [u for u in self.units.values() if u.state == "starting"]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                self._print(f"[red]not ready after {READY_TIMEOUT_S:.0f} s: {', '.join(u.name for u in pending)}[/]")
+                self.failures += 1
+                self.stop_requested = True
+                self.reason = "start timeout"
+                return
+
+    def _supervise(self, t_start: float) -> None:
+        last_draw = 0.0
+        while not self.stop_requested:
+            self._poll_control(50)
+            self._check_exits()
+            for unit in self.units.values():
+                if unit.state == "ready":  # a restarted unit
+                    unit.state = "running"
+                    self._send(unit, "go")
+            now = time.monotonic()
+            if self.live_display is not None and now - last_draw > 0.25:
+                self.live_display.update(self.figures.table())
+                last_draw = now
+            if self.duration_s is not None and now - t_start >= self.duration_s:
+                self.reason = "duration"
+                self.stop_requested = True
+            if all(u.state in ("done", "failed", "stopped") for u in self.units.values()):
+                self.reason = self.reason or "finished"
+                return
+
+    def _shutdown(self) -> None:
+        alive = [u for u in self.units.values() if u.proc is not None and u.proc.poll() is None]
+        for unit in alive:
+            self._send(unit, "stop")
+        deadline = time.monotonic() + STOP_GRACE_S
+        while alive and time.monotonic() < deadline:
+            self._poll_control(20)
+            alive = [u for u in alive if u.proc.poll() is None]
+        for unit in alive:
+            _kill(unit)
+        for unit in self.units.values():
+            if unit.proc is not None:
+                try:
+                    unit.proc.wait(timeout=0.4)
+                except subprocess.TimeoutExpired:
+                    pass
+        self._poll_control(0)
+        self._check_exits()
+
+
+def _kill(unit: Unit) -> None:
+    if unit.proc is not None and unit.proc.poll() is None:
+        try:
+            os.killpg(unit.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_graph(graph: Graph, **kwargs: Any) -> int:
+    return Runner(graph, **kwargs).run()

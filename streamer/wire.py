@@ -1,0 +1,184 @@
+"""Wire format: one ZeroMQ multipart message per chunk, never pickle.
+
+    frame 0   topic: the edge key, b"src.port>dst.port"
+    frame 1   header: msgpack map
+              v  format version          s  stream type
+              q  sequence number (per edge, consecutive)
+              e  sender epoch (changes when the sender restarts)
+              o  t_origin (host monotonic s)   ts  send time
+              m  metadata                      a   [[name, dtype descr, shape], ...]
+              d  the item of an item stream (Decision, Marker, Command)
+              x  true for the end-of-stream mark (no data)
+    frames 2+ the raw buffers of the arrays in `a`, in order, sent and received without copies
+
+Array dtypes travel as NumPy's descr (strings and lists of strings), never as objects;
+object dtypes are refused on both sides. Anything that does not parse is a WireError.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import msgpack
+import numpy as np
+
+from .streams import ARRAY_STREAMS, ITEM_STREAMS, STREAM_TYPES, Message, now
+
+VERSION = 1
+MAX_HEADER_BYTES = 1 << 20
+DATA = ""  # array name of a message's main payload
+
+
+class WireError(ValueError):
+    """A message that cannot be decoded: it is rejected and counted, never processed."""
+
+
+def _default(obj: Any) -> Any:
+    # NumPy scalars and small arrays in metadata become plain msgpack values.
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            raise TypeError("object arrays cannot be sent")
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    raise TypeError(f"cannot send a value of type {type(obj).__name__} in a message header; "
+                    "use numbers, strings, lists, dicts or NumPy arrays")
+
+
+def pack(obj: Any) -> bytes:
+    return msgpack.packb(obj, default=_default, use_bin_type=True)
+
+
+def unpack(buf: Any) -> Any:
+    return msgpack.unpackb(buf, raw=False, strict_map_key=False)
+
+
+def dtype_descr(dtype: np.dtype) -> Any:
+    if dtype.hasobject:
+        raise TypeError(f"dtype {dtype} holds Python objects and cannot be sent")
+    return np.lib.format.dtype_to_descr(dtype)
+
+
+def descr_dtype(descr: Any) -> np.dtype:
+    """Rebuild a dtype from its descr without evaluating anything."""
+    try:
+        dtype = np.lib.format.descr_to_dtype(_descr_tuples(descr))
+    except Exception as exc:  # noqa: BLE001 - any malformed descr is a wire error
+        raise WireError(f"bad dtype {descr!r}: {exc}") from None
+    if dtype.hasobject:
+        raise WireError(f"dtype {descr!r} holds Python objects; refused")
+    return dtype
+
+
+def _descr_tuples(descr: Any) -> Any:
+    # msgpack turns the tuples of a structured descr into lists; NumPy wants tuples back.
+    if isinstance(descr, str):
+        return descr
+    if not isinstance(descr, list):
+        raise TypeError("a dtype descr is a string or a list of fields")
+    fields = []
+    for f in descr:
+        if not isinstance(f, list) or len(f) not in (2, 3):
+            raise TypeError(f"bad field {f!r}")
+        name = tuple(f[0]) if isinstance(f[0], list) else f[0]
+        field = (name, _descr_tuples(f[1]))
+        if len(f) == 3:
+            field += (tuple(f[2]),)
+        fields.append(field)
+    return fields
+
+
+def encode(msg: Message, seq: int, epoch: int, topic: bytes) -> list:
+    """Frames for one message. Array buffers are passed through, not copied."""
+    arrays: list[tuple[str, np.ndarray]] = []
+    header: dict[str, Any] = {"v": VERSION, "s": msg.stream, "q": seq, "e": epoch,
+                              "o": msg.t_origin, "ts": now(), "m": msg.meta}
+    if msg.stream in ITEM_STREAMS:
+        header["d"] = msg.data
+    else:
+        arrays.append((DATA, msg.data))
+    arrays.extend(msg.arrays.items())
+    descr = []
+    buffers = []
+    for name, arr in arrays:
+        arr = np.ascontiguousarray(arr)
+        descr.append([name, dtype_descr(arr.dtype), list(arr.shape)])
+        buffers.append(arr.data if arr.size else b"")
+    header["a"] = descr
+    return [topic, pack(header), *buffers]
+
+
+def end_of_stream(seq: int, epoch: int, topic: bytes) -> list:
+    return [topic, pack({"v": VERSION, "x": True, "q": seq, "e": epoch, "ts": now()})]
+
+
+def _buffer(frame: Any) -> memoryview:
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        return memoryview(frame)
+    return frame.buffer  # zmq.Frame received with copy=False
+
+
+def decode(frames: Sequence[Any]) -> tuple[str, dict, Message | None]:
+    """(topic, header, message) from received frames; message is None for end of stream.
+
+    Raises WireError for anything malformed: wrong frame count, bad header, unknown stream
+    type, dtype or size that does not match the buffer.
+    """
+    if len(frames) < 2:
+        raise WireError(f"expected at least 2 frames (topic, header), got {len(frames)}")
+    try:
+        topic = bytes(_buffer(frames[0])).decode()
+    except UnicodeDecodeError:
+        raise WireError("topic is not UTF-8") from None
+    hbuf = _buffer(frames[1])
+    if hbuf.nbytes > MAX_HEADER_BYTES:
+        raise WireError(f"header of {hbuf.nbytes} bytes is larger than {MAX_HEADER_BYTES}")
+    try:
+        header = unpack(hbuf)
+    except Exception as exc:  # noqa: BLE001 - msgpack raises several types
+        raise WireError(f"header is not msgpack: {exc}") from None
+    if not isinstance(header, dict) or header.get("v") != VERSION:
+        raise WireError(f"header is not a version-{VERSION} map")
+    seq, epoch = header.get("q"), header.get("e")
+    if not isinstance(seq, int) or not isinstance(epoch, int):
+        raise WireError("header lacks integer sequence number and epoch")
+    if header.get("x"):
+        if len(frames) != 2:
+            raise WireError("end-of-stream mark with data frames")
+        return topic, header, None
+    stream = header.get("s")
+    if stream not in STREAM_TYPES:
+        raise WireError(f"unknown stream type {stream!r}")
+    meta = header.get("m", {})
+    descr = header.get("a", [])
+    if not isinstance(meta, dict) or not isinstance(descr, list):
+        raise WireError("metadata must be a map and arrays a list")
+    if len(descr) != len(frames) - 2:
+        raise WireError(f"header announces {len(descr)} buffers, message has {len(frames) - 2}")
+    arrays: dict[str, np.ndarray] = {}
+    for spec, frame in zip(descr, frames[2:]):
+        if not (isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str)
+                and isinstance(spec[2], list) and all(isinstance(n, int) and n >= 0 for n in spec[2])):
+            raise WireError(f"bad array description {spec!r}")
+        name, dt, shape = spec
+        dtype = descr_dtype(dt)
+        buf = _buffer(frame)
+        expected = math.prod(shape) * dtype.itemsize
+        if buf.nbytes != expected:
+            raise WireError(f"array {name!r}: {buf.nbytes} bytes for shape {shape} of {dtype} "
+                            f"({expected} expected)")
+        arrays[name] = np.frombuffer(buf, dtype=dtype).reshape(shape) if expected else np.zeros(shape, dtype)
+    if stream in ARRAY_STREAMS:
+        if DATA not in arrays:
+            raise WireError(f"{stream} message without its data array")
+        data = arrays.pop(DATA)
+    else:
+        if "d" not in header:
+            raise WireError(f"{stream} message without its item")
+        data = header["d"]
+    t_origin = header.get("o", math.nan)
+    if not isinstance(t_origin, (int, float)):
+        raise WireError("t_origin is not a number")
+    return topic, header, Message(stream, data, meta, float(t_origin), arrays, seq)
