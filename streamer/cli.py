@@ -26,8 +26,8 @@ def _load(args: argparse.Namespace, console: Console) -> Any:
     except GraphError as exc:
         n = len(exc.problems)
         console.print(f"[red]{args.graph}: {n} problem{'s' if n != 1 else ''}[/]", highlight=False)
-        for p in exc.problems:
-            console.print(f"  {p}", highlight=False, markup=False)
+        for p in exc.problems:  # plain lines, never wrapped, for editors and scripts to parse
+            print(f"  {p}", file=sys.stderr)
         return None
 
 

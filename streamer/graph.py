@@ -246,6 +246,7 @@ def _runtime_keys(spec: NodeSpec, body: LineDict, file: str, problems: list[Prob
 def _params(spec: NodeSpec, body: LineDict, file: str, problems: list[Problem]) -> None:
     cls = spec.cls
     assert cls is not None
+    spec.inputs, spec.outputs = dict(cls.inputs), dict(cls.outputs)  # until the parameters say more
     try:
         params = cls.Params(**spec.params)
     except pydantic.ValidationError as exc:
@@ -372,7 +373,7 @@ def _default_port(ports: dict[str, Port], preferred: str) -> str | None:
 
 def _check_inputs(nodes: dict[str, NodeSpec], edges: list[EdgeSpec], file: str,
                   problems: list[Problem]) -> None:
-    fed = {e.dst for e in edges}
+    fed = {e.dst for e in edges} | {p.node for p in problems}  # a rejected edge was reported already
     for spec in nodes.values():
         if spec.cls is None:
             continue

@@ -86,7 +86,7 @@ class NodeFigures:
             b = self.base_edges_in.get(key, {})
             out[key] = {"received": e["received"] + b.get("received", 0), "lost": e["lost"] + b.get("lost", 0),
                         "superseded": e["superseded"] + b.get("superseded", 0),
-                        "epoch": e["epoch"], "next_seq": e["next_seq"]}
+                        "epoch": e["epoch"], "next_seq": e["next_seq"], "ended": e.get("ended", False)}
         for key, b in self.base_edges_in.items():
             out.setdefault(key, {**b, "epoch": None, "next_seq": 0})
         return out

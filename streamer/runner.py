@@ -148,6 +148,8 @@ class Runner:
             self._print(f"[red]node {node!r} failed:[/]\n{tb}")
         elif kind == "done":
             unit.clean = bool(msg.get("clean"))
+            if unit.clean:
+                unit.state = "draining"
 
     def _print(self, text: str) -> None:
         if self.live_display is not None:
@@ -296,6 +298,9 @@ class Runner:
                 if unit.state == "ready":  # a restarted unit
                     unit.state = "running"
                     self._send(unit, "go")
+                elif unit.state == "draining" and self._drained(unit):
+                    unit.state = "released"
+                    self._send(unit, "release")
             now = time.monotonic()
             if self.live_display is not None and now - last_draw > 0.25:
                 self.live_display.update(self.figures.table())
@@ -306,6 +311,18 @@ class Runner:
             if all(u.state in ("done", "failed", "stopped") for u in self.units.values()):
                 self.reason = self.reason or "finished"
                 return
+
+    def _drained(self, unit: Unit) -> bool:
+        """Every node downstream of this unit has received its end of stream (or is gone)."""
+        for e in self.graph.edges:
+            if e.src not in unit.nodes or e.dst in unit.nodes:
+                continue
+            dst = self.units[self.graph.nodes[e.dst].unit]
+            if dst.state in ("done", "failed", "stopped", "draining", "released"):
+                continue
+            if not self.figures.nodes[e.dst].edges_in().get(e.key, {}).get("ended"):
+                return False
+        return True
 
     def _shutdown(self) -> None:
         alive = [u for u in self.units.values() if u.proc is not None and u.proc.poll() is None]

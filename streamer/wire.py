@@ -169,7 +169,9 @@ def decode(frames: Sequence[Any]) -> tuple[str, dict, Message | None]:
         if buf.nbytes != expected:
             raise WireError(f"array {name!r}: {buf.nbytes} bytes for shape {shape} of {dtype} "
                             f"({expected} expected)")
-        arrays[name] = np.frombuffer(buf, dtype=dtype).reshape(shape) if expected else np.zeros(shape, dtype)
+        arr = np.frombuffer(buf, dtype=dtype).reshape(shape) if expected else np.zeros(shape, dtype)
+        arr.flags.writeable = False  # a view of the socket buffer, shared by nobody else: read-only
+        arrays[name] = arr
     if stream in ARRAY_STREAMS:
         if DATA not in arrays:
             raise WireError(f"{stream} message without its data array")

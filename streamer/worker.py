@@ -216,7 +216,14 @@ class Worker:
         failed = any(r.state == "failed" for r in self.runners)
         clean = all(r.state == "finished" for r in self.runners)
         self.send("done", clean=clean)
-        self.close(flush=clean)
+        if clean:
+            # ZeroMQ drops what is still queued when a process exits, so stay until the
+            # supervisor has seen every downstream node receive our end of stream.
+            while True:
+                msg = self.recv(1000)
+                if msg is not None and msg["kind"] in ("release", "stop"):
+                    break
+        self.close(flush=False)
         return 1 if failed else 0
 
     def handle(self, msg: dict) -> None:

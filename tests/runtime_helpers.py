@@ -1,0 +1,71 @@
+"""Run graphs through the real CLI, in real processes."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_graph(tmp_path: Path, text: str, name: str = "graph.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def start(graph: Path, *args: str, stats: Path | None = None) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamer", "run", str(graph), "--no-live", *args]
+    if stats is not None:
+        cmd += ["--stats-json", str(stats)]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run(graph: Path, *args: str, timeout: float = 120, tmp: Path | None = None):
+    stats = (tmp or graph.parent) / "stats.json"
+    proc = start(graph, *args, stats=stats)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        raise AssertionError(f"graph did not finish in {timeout} s:\n{err[-3000:]}")
+    figures = json.loads(stats.read_text()) if stats.exists() else None
+    return proc.returncode, figures, err
+
+
+def children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the direct children of a process."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    out.append((int(entry), f.read().replace(b"\0", b" ").decode()))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def worker_pid(supervisor: int, unit: str, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid, cmd in children(supervisor):
+            if cmd.rstrip().endswith(f"/{unit}.json"):
+                return pid
+        time.sleep(0.05)
+    raise AssertionError(f"no worker for {unit!r}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
