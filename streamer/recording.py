@@ -207,8 +207,19 @@ def read(path: str | Path, keep_messages: bool = False) -> dict[str, Recorded]:
             rec.data = np.concatenate([m.data for m in msgs], axis=1)
             rec.times = np.concatenate([_sample_times(m) for m in msgs])
         elif stream in ARRAY_STREAMS:
-            rec.data = np.concatenate([m.data for m in msgs], axis=0)
+            rec.data = concat([m.data for m in msgs])
         out[name] = rec
+    return out
+
+
+def concat(arrays: list[np.ndarray]) -> np.ndarray:
+    """Concatenate on axis 0 keeping the dtype exactly (np.concatenate packs padded
+    structured dtypes such as EVENT_DTYPE)."""
+    out = np.empty((sum(len(a) for a in arrays),) + arrays[0].shape[1:], dtype=arrays[0].dtype)
+    i = 0
+    for a in arrays:
+        out[i:i + len(a)] = a
+        i += len(a)
     return out
 
 
