@@ -1,0 +1,197 @@
+"""A safety gate between decoders and actuators: only allowed, bounded, paced and fresh
+commands pass, and a watchdog sends the safe command when the upstream falls silent,
+goes stale or ends."""
+from __future__ import annotations
+
+import logging
+import math
+from numbers import Real
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+import streamer.node
+from streamer.node import Port, Transform
+from streamer.streams import ANY, COMMAND, Message, command, now
+
+log = logging.getLogger(__name__)
+
+# The watchdog looks this many times per timeout, so it fires between 7/8 and 8/8 of it.
+TICKS_PER_TIMEOUT = 8
+
+
+class Gate(Transform):
+    """Safety gate: whitelist, value bounds, rate limit, staleness check and watchdog.
+
+    A command on `in` passes (safety='passed') only if its action is in `allow`, its value
+    lies within `bounds` of that action, the rate limit leaves room and its t_origin is
+    younger than `stale_ms`. Otherwise it is blocked: logged with the reason, counted as
+    blocked_<reason> (not_allowed, out_of_bounds, bad_value, rate, stale) and sent on
+    `blocked` with safety='blocked:<reason>'. The safe command always passes.
+
+    Watchdog: when nothing fresh has arrived on `in` or `heartbeat` for `timeout_ms`
+    (a decoder stopped or died), when a stale message arrives, or when every upstream has
+    ended, the gate sends the safe command once (safety='watchdog:<reason>', counted as
+    watchdog_<reason>) and again every `repeat_ms` if set, until fresh data resumes.
+    Connect `heartbeat` to any stream that shows the decoder is alive (its decisions):
+    commands alone are rare when the decoder holds its state.
+    """
+
+    inputs = {"in": Port(COMMAND, "commands to check"),
+              "heartbeat": Port(ANY, "any stream whose arrival shows the upstream is alive")}
+    outputs = {"out": Port(COMMAND, "commands that passed, and the watchdog's safe commands"),
+               "blocked": Port(COMMAND, "blocked commands, safety='blocked:<reason>'")}
+
+    class Params(streamer.node.Params):
+        allow: list[str] | None = Field(
+            None, description="actions let through; null lets every action through "
+                              "(bounds and rate limit still apply)")
+        bounds: dict[str, tuple[float, float]] = Field(
+            default_factory=dict, description="{action: [min, max]} for numeric values")
+        out_of_bounds: Literal["block", "clamp"] = Field(
+            "block", description="block a value outside its bounds, or clamp it into them")
+        max_rate_hz: float | None = Field(None, gt=0, description="commands per second at most")
+        rate_burst: int = Field(1, ge=1, description="commands allowed back to back by the rate limit")
+        safe_action: str = Field("stop", description="action of the safe command")
+        safe_value: Any = Field(None, description="value of the safe command")
+        timeout_ms: float = Field(500.0, gt=0,
+                                  description="send the safe command after this long without fresh input")
+        stale_ms: float | None = Field(
+            None, gt=0, description="input whose t_origin is older than this is stale; "
+                                    "default: timeout_ms")
+        repeat_ms: float | None = Field(
+            None, gt=0, description="repeat the safe command this often while tripped (lossy links)")
+        on_block: Literal["drop", "safe"] = Field(
+            "drop", description="after a blocked command: only drop it, or also send the safe command")
+
+        @model_validator(mode="after")
+        def _check(self) -> "Gate.Params":
+            for action, (lo, hi) in self.bounds.items():
+                if not lo <= hi:
+                    raise ValueError(f"bounds of {action!r}: min {lo} is above max {hi}")
+            if self.allow is not None and self.safe_action not in self.allow:
+                self.allow = [*self.allow, self.safe_action]
+            return self
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        p = self.params
+        # The runtime reads this per instance: the watchdog's resolution follows the timeout.
+        self.tick_interval_s = p.timeout_ms / TICKS_PER_TIMEOUT / 1e3
+        self._stale_s = (p.timeout_ms if p.stale_ms is None else p.stale_ms) / 1e3
+        self._reset()
+
+    def _reset(self) -> None:
+        self._alive = now()
+        self.tripped: str | None = None  # reason of the watchdog trip, None while live
+        self._t_safe = -math.inf
+        self._tokens = float(self.params.rate_burst)
+        self._t_tokens = now()
+
+    def start(self) -> None:
+        if self.params.allow is None:
+            log.warning("%s: no `allow` list, every action may pass", self.name)
+        self._reset()
+
+    # -- watchdog ---------------------------------------------------------------------
+    def _safe(self, reason: str) -> Message:
+        self.count(f"watchdog_{reason}")
+        self._t_safe = now()
+        log.warning("%s: sending safe command %r (%s)", self.name, self.params.safe_action, reason)
+        return command(self.params.safe_action, self.params.safe_value,
+                       safety=f"watchdog:{reason}", t_origin=self._t_safe)
+
+    def _trip(self, reason: str) -> Message | None:
+        if self.tripped is not None:
+            return None
+        self.tripped = reason
+        return self._safe(reason)
+
+    def _live(self, t: float) -> None:
+        self._alive = t
+        if self.tripped is not None:
+            log.info("%s: fresh input again after %s", self.name, self.tripped)
+            self.tripped = None
+
+    def tick(self) -> Message | None:
+        t = now()
+        if self.tripped is None:
+            # Fire at the last tick before the deadline, so never later than timeout_ms.
+            if t - self._alive + self.tick_interval_s > self.params.timeout_ms / 1e3:
+                return self._trip("timeout")
+        elif self.params.repeat_ms is not None and (t - self._t_safe) * 1e3 >= self.params.repeat_ms:
+            return self._safe(self.tripped)
+        return None
+
+    def finish(self) -> Message | None:
+        self.tripped = None
+        return self._trip("end")
+
+    # -- checks -----------------------------------------------------------------------
+    def _block(self, msg: Message, reason: str, detail: str) -> dict[str, Message]:
+        item = msg.data
+        self.count(f"blocked_{reason}")
+        log.warning("%s: blocked %r value=%r: %s (%s)", self.name, item.get("action"),
+                    item.get("value"), reason, detail)
+        out = {"blocked": msg.with_data({**item, "safety": f"blocked:{reason}", "reason": detail})}
+        if reason == "stale" or self.params.on_block == "safe":
+            safe = self._trip(reason) if reason == "stale" else self._safe(f"blocked_{reason}")
+            if safe is not None:
+                out["out"] = safe
+        return out
+
+    def _check_value(self, action: str, value: Any) -> tuple[str, str, Any]:
+        """('', '', value) if fine (value possibly clamped), else (reason, detail, value)."""
+        lo, hi = self.params.bounds[action]
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return "bad_value", f"value {value!r} is not numeric but {action!r} has bounds", value
+        if arr.size == 0 or not np.all(np.isfinite(arr)):
+            return "bad_value", f"value {value!r} is empty or not finite", value
+        if np.all((arr >= lo) & (arr <= hi)):
+            return "", "", value
+        if self.params.out_of_bounds == "block":
+            return "out_of_bounds", f"value {value!r} outside [{lo}, {hi}]", value
+        clamped = np.clip(arr, lo, hi)
+        self.count("clamped")
+        return "", "", float(clamped) if arr.ndim == 0 else clamped.tolist()
+
+    def _take_token(self, t: float) -> bool:
+        p = self.params
+        self._tokens = min(p.rate_burst, self._tokens + (t - self._t_tokens) * p.max_rate_hz)
+        self._t_tokens = t
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def receive(self, port: str, msg: Message) -> Any:
+        t = now()
+        stale = math.isfinite(msg.t_origin) and t - msg.t_origin > self._stale_s
+        if port != "in":  # heartbeat
+            if stale:
+                self.count("stale_heartbeat")
+                return self._trip("stale")
+            self._live(t)
+            return None
+        p = self.params
+        item = msg.data
+        action = item.get("action", "")
+        if stale:
+            return self._block(msg, "stale", f"t_origin {1e3 * (t - msg.t_origin):.1f} ms old "
+                                             f"> stale_ms {1e3 * self._stale_s:.1f}")
+        self._live(t)
+        value = item.get("value")
+        if action != p.safe_action:
+            if p.allow is not None and action not in p.allow:
+                return self._block(msg, "not_allowed", f"{action!r} is not in allow {p.allow}")
+            if action in p.bounds:
+                reason, detail, value = self._check_value(action, value)
+                if reason:
+                    return self._block(msg, reason, detail)
+            if p.max_rate_hz is not None and not self._take_token(t):
+                return self._block(msg, "rate", f"more than {p.max_rate_hz} commands/s")
+        self.count("passed")
+        return {"out": msg.with_data({**item, "value": value, "safety": "passed"})}

@@ -1,0 +1,95 @@
+"""python -m tools.train --data synthetic-dvs|nmnist|synthetic-eeg --out models/X.nir"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+DATASETS = ("synthetic-dvs", "nmnist", "synthetic-eeg")
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m tools.train", description=__doc__)
+    ap.add_argument("--data", choices=DATASETS, required=True, help="what to train on")
+    ap.add_argument("--out", type=Path, required=True, help="NIR file to write")
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--arch", choices=("conv", "dense"), default="conv",
+                    help="conv: SumPool-Conv-Dense-Dense; dense: Dense-Dense (EEG uses dense)")
+    ap.add_argument("--channels", type=int, default=8, help="conv channels")
+    ap.add_argument("--hidden", type=int, default=64, help="hidden dense neurons")
+    ap.add_argument("--beta", type=float, default=1.0, help="1: IF neurons; < 1: LIF decay per step")
+    ap.add_argument("--trials", type=int, default=600, help="synthetic trials to generate")
+    ap.add_argument("--limit", type=int, default=None, help="N-MNIST: use only the first N samples")
+    ap.add_argument("--data-dir", type=Path, default=None, help="N-MNIST folder (default: shared data)")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    args = ap.parse_args(argv)
+    if args.epochs < 1:
+        ap.error("--epochs must be at least 1")
+    return args
+
+
+def load(args: argparse.Namespace):
+    from .data import load_nmnist
+
+    if args.data == "nmnist":
+        from tools.datasets import data_path
+
+        return load_nmnist(args.data_dir or data_path("nmnist"), limit=args.limit, seed=args.seed)
+    if args.data == "synthetic-dvs":
+        from .synthetic import load_synthetic_dvs
+
+        return load_synthetic_dvs(args.trials, args.seed)
+    from .synthetic import load_synthetic_eeg
+
+    return load_synthetic_eeg(args.trials, args.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("tools.train needs PyTorch: pip install 'streamer[train]' (torch==2.13.0)", file=sys.stderr)
+        return 2
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .export import write_nir
+    from .fit import accuracy, seed_everything, train
+    from .model import SNN, conv_arch, dense_arch
+
+    console = Console(stderr=True)
+    seed_everything(args.seed, args.threads)
+    t0 = time.monotonic()
+    try:
+        data = load(args)
+    except (FileNotFoundError, ImportError, ValueError) as exc:
+        console.print(f"[red]cannot load {args.data}: {exc}")
+        return 2
+    console.print(f"{args.data}: {len(data.y_train)} training, {len(data.y_test)} held-out samples, "
+                  f"input {data.input_shape} x {data.x_train.shape[1]} steps of {data.dt_s * 1e3:g} ms, "
+                  f"classes {data.classes} ({time.monotonic() - t0:.1f} s)")
+    n = len(data.classes)
+    arch = (conv_arch(n, args.channels, args.hidden) if args.arch == "conv" and len(data.input_shape) == 3
+            else dense_arch(n, args.hidden))
+    model = SNN(data.input_shape, arch, beta=args.beta)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        history = train(model, data, args.epochs, args.seed, args.lr, args.batch, progress)
+    acc = accuracy(model, data.x_test, data.y_test)
+    meta = {**data.meta, "classes": data.classes, "held_out_accuracy": acc, "seed": args.seed,
+            "epochs": args.epochs, "command": "python -m tools.train " + " ".join(sys.argv[1:] if argv is None else argv)}
+    write_nir(model, args.out, data.dt_s, meta)
+    console.print(f"held-out accuracy {acc:.1%} on {len(data.y_test)} samples "
+                  f"(train {history[-1]['train_accuracy']:.1%}); wrote {args.out} "
+                  f"in {time.monotonic() - t0:.0f} s")
+    print(f"{acc:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
