@@ -87,10 +87,17 @@ class Node:
 
     @property
     def default_output(self) -> str | None:
+        try:
+            return self._default_output
+        except AttributeError:
+            pass
         outs = type(self).ports(self.params)[1]
         if "out" in outs or not outs:
-            return "out" if outs else None
-        return next(iter(outs)) if len(outs) == 1 else None
+            port = "out" if outs else None
+        else:
+            port = next(iter(outs)) if len(outs) == 1 else None
+        self._default_output = port  # ports depend only on the parameters: ask once
+        return port
 
 
 class Source(Node):

@@ -25,6 +25,7 @@ from .streams import Message
 
 HWM = 64           # messages queued per lossless edge on each side
 LATEST_HWM = 1
+MAX_BATCH_BYTES = 1 << 20
 
 
 class Stopped(Exception):
@@ -177,7 +178,10 @@ class Inbox:
         """Messages waiting now (at most max_messages), in arrival order, with the newest
         only for `latest` edges. Malformed messages are counted and skipped."""
         got: list[tuple[EdgeIn, Message]] = []
+        nbytes = 0
         for _ in range(max_messages):
+            if nbytes > MAX_BATCH_BYTES:  # large messages: hand them over while they are in cache
+                break
             try:
                 frames = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
@@ -197,6 +201,8 @@ class Inbox:
                 continue
             edge.received += 1
             got.append((edge, msg))
+            if len(frames) > 2:
+                nbytes += sum(len(f) for f in frames[2:])
         latest = {}
         for i, (edge, _) in enumerate(got):
             if edge.policy == "latest":

@@ -1,0 +1,37 @@
+"""The command line: help, node documentation, check."""
+import subprocess
+import sys
+
+from tests.runtime_helpers import ROOT
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "streamer", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+
+
+def test_help_for_every_command():
+    for args in ((), ("run",), ("check",), ("nodes",)):
+        out = cli(*args, "--help")
+        assert out.returncode == 0 and "usage: streamer" in out.stdout
+    assert "--stats-json" in cli("run", "--help").stdout and "--set" in cli("check", "--help").stdout
+
+
+def test_nodes_lists_types_and_documents_one():
+    out = cli("nodes")
+    assert out.returncode == 0, out.stderr
+    for name in ("util.counter", "util.log", "record", "replay"):
+        assert name in out.stdout
+    assert "cannot import" not in out.stdout, out.stdout
+    out = cli("nodes", "util.counter")
+    assert out.returncode == 0
+    assert "rate_hz" in out.stdout and "samples per second" in out.stdout and "1000.0" in out.stdout
+    out = cli("nodes", "util.countr")
+    assert out.returncode == 2 and "did you mean 'util.counter'" in out.stderr
+
+
+def test_check_accepts_a_valid_graph(tmp_path):
+    g = tmp_path / "ok.yaml"
+    g.write_text("nodes:\n  c: {type: util.counter}\n  l: {type: util.log}\nedges: [c -> l]\n")
+    out = cli("check", str(g))
+    assert out.returncode == 0 and "is valid: 2 nodes, 1 edges, 2 processes" in out.stderr
