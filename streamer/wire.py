@@ -55,14 +55,35 @@ def unpack(buf: Any) -> Any:
     return msgpack.unpackb(buf, raw=False, strict_map_key=False)
 
 
+_DESCR_OF: dict[np.dtype, Any] = {}
+_DTYPE_OF: dict[str, np.dtype] = {}
+_CACHE_MAX = 256  # streams use few dtypes; the bound keeps garbage from growing the caches
+
+
 def dtype_descr(dtype: np.dtype) -> Any:
-    if dtype.hasobject:
-        raise TypeError(f"dtype {dtype} holds Python objects and cannot be sent")
-    return np.lib.format.dtype_to_descr(dtype)
+    descr = _DESCR_OF.get(dtype)
+    if descr is None:
+        if dtype.hasobject:
+            raise TypeError(f"dtype {dtype} holds Python objects and cannot be sent")
+        descr = np.lib.format.dtype_to_descr(dtype)
+        if len(_DESCR_OF) < _CACHE_MAX:
+            _DESCR_OF[dtype] = descr
+    return descr
 
 
 def descr_dtype(descr: Any) -> np.dtype:
-    """Rebuild a dtype from its descr without evaluating anything."""
+    """Rebuild a dtype from its descr without evaluating anything (cached: parsing a
+    descr costs more than the rest of decoding)."""
+    key = descr if isinstance(descr, str) else repr(descr)
+    dtype = _DTYPE_OF.get(key)
+    if dtype is None:
+        dtype = _parse_descr(descr)
+        if len(_DTYPE_OF) < _CACHE_MAX:
+            _DTYPE_OF[key] = dtype
+    return dtype
+
+
+def _parse_descr(descr: Any) -> np.dtype:
     try:
         dtype = np.lib.format.descr_to_dtype(_descr_tuples(descr))
     except Exception as exc:  # noqa: BLE001 - any malformed descr is a wire error
@@ -169,8 +190,13 @@ def decode(frames: Sequence[Any]) -> tuple[str, dict, Message | None]:
         if buf.nbytes != expected:
             raise WireError(f"array {name!r}: {buf.nbytes} bytes for shape {shape} of {dtype} "
                             f"({expected} expected)")
-        arr = np.frombuffer(buf, dtype=dtype).reshape(shape) if expected else np.zeros(shape, dtype)
-        arr.flags.writeable = False  # a view of the socket buffer, shared by nobody else: read-only
+        if expected:
+            arr = np.frombuffer(buf, dtype=dtype)
+            if len(shape) != 1:
+                arr = arr.reshape(shape)
+        else:
+            arr = np.zeros(shape, dtype)
+        arr.setflags(write=False)  # a view of the socket buffer: read-only for every node
         arrays[name] = arr
     if stream in ARRAY_STREAMS:
         if DATA not in arrays:
