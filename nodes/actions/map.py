@@ -27,6 +27,9 @@ from streamer.streams import COMMAND, DECISION, Message, command, now
 
 log = logging.getLogger(__name__)
 
+# Durations are differences of float seconds: compare them with a tolerance far below 1 µs.
+EPS_MS = 1e-6
+
 
 class ActionSpec(BaseModel):
     """The command a label stands for."""
@@ -148,8 +151,8 @@ class Map(Transform):
             self._cand, self._cand_n, self._cand_t0 = label, 0, t
         self._cand_n += 1
         self._glitches = 0
-        held = self._cand_n >= p.dwell_decisions and (t - self._cand_t0) * 1e3 >= p.dwell_ms
-        if not held or (t - self._t_last_cmd) * 1e3 < p.refractory_ms:
+        held = self._cand_n >= p.dwell_decisions and (t - self._cand_t0) * 1e3 >= p.dwell_ms - EPS_MS
+        if not held or (t - self._t_last_cmd) * 1e3 < p.refractory_ms - EPS_MS:
             return None
         self.current, self._cand, self._cand_n = label, None, 0
         self._t_last_cmd = t

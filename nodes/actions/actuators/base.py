@@ -60,7 +60,8 @@ class Actuator(Sink):
         self.latency = Histogram()
         self.last_latencies_s: collections.deque[float] = collections.deque(maxlen=LAST_LATENCIES)
 
-    def send(self, payload: dict) -> None:
+    def send(self, payload: dict) -> bool | None:
+        """Send one payload; return False if it was dropped (counted by the subclass)."""
         raise NotImplementedError
 
     def payload(self, msg: Message, t_sent: float) -> dict:
@@ -74,7 +75,8 @@ class Actuator(Sink):
     def receive(self, port: str, msg: Message) -> None:
         t_sent = now()
         try:
-            self.send(self.payload(msg, t_sent))
+            if self.send(self.payload(msg, t_sent)) is False:
+                return None
         except Exception as exc:  # noqa: BLE001 - a failed send is counted, the stream goes on
             self.count("errors")
             if self.counters["errors"] == 1 or self.counters["errors"] % 100 == 0:

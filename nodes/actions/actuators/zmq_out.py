@@ -39,13 +39,15 @@ class ZmqActuator(Actuator):
             raise RuntimeError(f"{self.name}: cannot {'bind' if p.bind else 'connect'} "
                                f"{p.endpoint!r}: {exc} (is the port in use? change `endpoint`)") from None
 
-    def send(self, payload: dict) -> None:
+    def send(self, payload: dict) -> bool:
         data = encode(payload, self.params.format)
         frames = [self.params.topic.encode(), data] if self.params.socket == "pub" else [data]
         try:
             self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
         except zmq.Again:
             self.count("dropped")
+            return False
+        return True
 
     def stop(self) -> None:
         sock = getattr(self, "_sock", None)
