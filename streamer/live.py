@@ -43,7 +43,7 @@ class NodeFigures:
         self.current = stats
         if stats.get("last_rejection"):
             self.last_rejection = stats["last_rejection"]
-        if self.state not in ("failed", "restarting"):
+        if self.state not in ("failed", "restarting") or stats.get("state") == "running":
             self.state = stats.get("state", self.state)
         t = time.monotonic()
         self.history.append((t, self.totals(), self.latency_counts()))

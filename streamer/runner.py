@@ -302,6 +302,10 @@ class Runner:
                     unit.state = "released"
                     self._send(unit, "release")
             now = time.monotonic()
+            for unit in self.units.values():
+                if unit.state == "running" and now - unit.last_seen > HEARTBEAT_TIMEOUT_S:
+                    for n in unit.nodes:  # alive but silent: shown, not killed (it may be in a long call)
+                        self.figures.nodes[n].state = "unresponsive"
             if self.live_display is not None and now - last_draw > 0.25:
                 self.live_display.update(self.figures.table())
                 last_draw = now

@@ -182,3 +182,24 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_group_shares_one_process_over_inproc(tmp_path):
+    rec = tmp_path / "group.rec"
+    stats = tmp_path / "stats.json"
+    g = write_graph(tmp_path, f"""
+nodes:
+  counter: {{type: util.counter, count: 50000, chunk: 50, rate_hz: 0, group: pipeline}}
+  mid: {{type: util.delay, delay_ms: 0, group: pipeline}}
+  rec: {{type: record, path: {rec}}}
+edges: [counter -> mid, mid -> rec]
+""")
+    proc = start(g, stats=stats)
+    pid = worker_pid(proc.pid, "pipeline")
+    assert len(children(proc.pid)) <= 2  # pipeline and rec: the group is one process
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    figures = json.loads(stats.read_text())
+    assert figures["nodes"]["counter"]["pid"] == figures["nodes"]["mid"]["pid"] == pid
+    assert figures["nodes"]["rec"]["pid"] != pid
+    np.testing.assert_array_equal(values(rec), np.arange(50000, dtype=np.float32))
