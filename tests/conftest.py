@@ -19,3 +19,10 @@ def need(path):
     if not path.exists():
         pytest.skip(f"shared recording {path} not found (set STREAMER_DATA)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _no_graph_left_running():
+    yield
+    from tests.runtime_helpers import stop_all
+    stop_all()

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+STARTED: list[subprocess.Popen] = []  # killed after each test by the fixture in conftest.py
 
 
 def write_graph(tmp_path: Path, text: str, name: str = "graph.yaml") -> Path:
@@ -20,7 +21,22 @@ def start(graph: Path, *args: str, stats: Path | None = None) -> subprocess.Pope
     cmd = [sys.executable, "-m", "streamer", "run", str(graph), "--no-live", *args]
     if stats is not None:
         cmd += ["--stats-json", str(stats)]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    STARTED.append(proc)
+    return proc
+
+
+def stop_all() -> None:
+    """Stop graphs a failed test left running (the supervisor takes its workers with it)."""
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
 
 
 def run(graph: Path, *args: str, timeout: float = 120, tmp: Path | None = None):
