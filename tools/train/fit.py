@@ -59,7 +59,7 @@ def train(model: SNN, data: Dataset, epochs: int, seed: int, lr: float = 2e-3, b
             opt.zero_grad()
             loss.backward()
             opt.step()
-            loss_sum += float(loss) * len(idx)
+            loss_sum += float(loss.detach()) * len(idx)
             correct += int((counts.argmax(1) == y).sum())
             total += len(idx)
             if progress:
