@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -231,7 +232,12 @@ def _runtime_keys(spec: NodeSpec, body: LineDict, file: str, problems: list[Prob
     else:
         spec.max_restarts = max_restarts
     if "python" in body:
-        spec.python = str(body["python"])
+        python = shutil.which(str(body["python"])) or shutil.which(str(Path(file).parent / str(body["python"])))
+        if python is None:
+            bad("python", f"interpreter {body['python']!r} not found (a path, relative to the working "
+                "directory or to the graph file, or a command on PATH)")
+        else:
+            spec.python = str(Path(python).absolute())
     transport = str(body.get("transport", "ipc"))
     if transport not in TRANSPORTS:
         bad("transport", f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")

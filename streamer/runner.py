@@ -88,7 +88,9 @@ class Runner:
             out_edges.append({"key": e.key, "src_port": e.src_port, "policy": e.policy,
                               "endpoint": f"inproc://{e.dst}" if same else self.external[e.dst]})
         in_edges = [{"key": e.key, "dst_port": e.dst_port, "policy": e.policy} for e in g.incoming(name)]
-        return {"name": name, "type": spec.type, "params": spec.params, "bind": bind,
+        # The class by module path: a worker in another interpreter may lack the entry points.
+        target = f"{spec.cls.__module__}:{spec.cls.__qualname__}"
+        return {"name": name, "type": target, "params": spec.params, "bind": bind,
                 "in_edges": in_edges, "out_edges": out_edges, "resume": (resume or {})}
 
     def _spawn(self, unit: Unit) -> None:

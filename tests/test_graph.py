@@ -135,3 +135,20 @@ def test_yaml_syntax_error_has_a_line(tmp_path):
 def test_missing_graph_file():
     with pytest.raises(GraphError, match="cannot read the graph file"):
         load_graph("/nonexistent/graph.yaml")
+
+
+def test_a_node_may_name_its_interpreter():
+    g = parse_graph(f"""
+nodes:
+  c: {{type: util.counter, python: {sys.executable}}}
+  l: {{type: util.log}}
+edges: [c -> l]
+""")
+    assert g.nodes["c"].python == str(Path(sys.executable).absolute())
+    p = problems("""
+nodes:
+  c: {type: util.counter, python: /nowhere/python3.10}
+  l: {type: util.log}
+edges: [c -> l]
+""")
+    assert p[0].line == 3 and "interpreter '/nowhere/python3.10' not found" in p[0].message
