@@ -58,14 +58,14 @@ def bare_sender(endpoint: str, size: int, count: int, rate_hz: float) -> None:
     t0 = time.monotonic()
     for i in range(count):
         if rate_hz:
-            due = t0 + i / rate_hz
-            while time.monotonic() < due:
-                pass
+            time.sleep(max(0.0, t0 + i / rate_hz - time.monotonic()))
         s.send_multipart([np.float64(time.monotonic()).tobytes(), buf], copy=False)
-    s.send(b"")  # end
     # Stay until the receiver has it all: ZeroMQ drops queued messages at exit.
-    s.setsockopt(zmq.LINGER, -1)
-    s.close()
+    ack = ctx.socket(zmq.PULL)
+    ack.connect(endpoint + "-ack")
+    ack.poll(120_000)
+    ack.close(0)
+    s.close(0)
     ctx.term()
 
 
@@ -77,18 +77,22 @@ def run_bare(size: int, count: int, rate_hz: float, tmp: Path) -> dict:
     pull.bind(endpoint)
     proc = subprocess.Popen([sys.executable, "-m", "tools.bench.transport", "--bare-sender", endpoint,
                              str(size), str(count), str(rate_hz)], cwd=ROOT)
+    ack = ctx.socket(zmq.PUSH)
+    ack.bind(endpoint + "-ack")
     lat, nbytes, first, last = [], 0, None, None
-    while True:
+    while len(lat) < count:
+        if not pull.poll(30_000):
+            raise RuntimeError(f"bare pyzmq run stalled after {len(lat)} of {count} messages")
         frames = pull.recv_multipart(copy=False)
-        if len(frames) == 1:
-            break
         t = time.monotonic()
         t_sent = float(np.frombuffer(frames[0].buffer, np.float64)[0])
         lat.append(t - t_sent)
         nbytes += len(frames[1])
         first = t_sent if first is None else first
         last = t
+    ack.send(b"done")
     proc.wait()
+    ack.close(0)
     pull.close()
     ctx.term()
     return {"n": len(lat), "bytes": nbytes, "first": first, "last": last, "latency": lat}
@@ -102,6 +106,8 @@ def throughput(r: dict) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sizes", nargs="*", default=list(SIZES), help="any of: " + ", ".join(SIZES))
+    ap.add_argument("--no-latency", action="store_true")
     ap.add_argument("--bare-sender", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.bare_sender:
@@ -113,12 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="streamer-bench-") as d:
         tmp = Path(d)
         for label, size in SIZES.items():
+            if label not in args.sizes:
+                continue
             count = counts_for(size)
             ours = [throughput(run_ours(size, count, 0, tmp)) for _ in range(args.repeats)]
             bare = [throughput(run_bare(size, count, 0, tmp)) for _ in range(args.repeats)]
             om, bm = statistics.median(o[0] for o in ours), statistics.median(b[0] for b in bare)
             on, bn = statistics.median(o[1] for o in ours), statistics.median(b[1] for b in bare)
             print(f"{label:>6} {om:10.0f} {bm:10.0f} {on:11.0f} {bn:11.0f} {om / bm:6.2f}")
+        if args.no_latency:
+            return 0
         print("\nlatency, 1 KB at 1000 msg/s over ipc (µs)")
         print(f"{'':>6} {'p50':>8} {'p99':>8}")
         lat = {}

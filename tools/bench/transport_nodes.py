@@ -33,9 +33,8 @@ class Blob(Source):
         if self.sent >= p.count:
             raise EndOfStream
         if p.rate_hz:
-            due = self.t0 + self.sent / p.rate_hz
-            while time.monotonic() < due:
-                pass
+            # Sleep, as a driver waiting for its device does (a spinning source would hold the GIL).
+            time.sleep(max(0.0, self.t0 + self.sent / p.rate_hz - time.monotonic()))
         self.sent += 1
         return Message(FRAMES, self.buf, {"bin_us": 0.0}, streams.now())
 
