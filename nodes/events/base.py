@@ -1,0 +1,36 @@
+"""What every event node shares: the sensor geometry from the stream's metadata and a
+check that events lie on it (a wrong width/height would otherwise index out of bounds)."""
+from __future__ import annotations
+
+import numpy as np
+
+from streamer.node import Port, Transform
+from streamer.streams import EVENT_DTYPE, EVENTS, Message
+
+
+class EventTransform(Transform):
+    """Base of Events -> Events nodes: one input `in`, one output `out`."""
+
+    inputs = {"in": Port(EVENTS)}
+    outputs = {"out": Port(EVENTS)}
+
+    def geometry(self, msg: Message) -> tuple[int, int]:
+        """(width, height) of the sensor, checked against the events of this chunk."""
+        if msg.data.dtype != EVENT_DTYPE:
+            raise TypeError(f"{self.name}: Events data must have dtype EVENT_DTYPE, got {msg.data.dtype}")
+        try:
+            w, h = int(msg.meta["width"]), int(msg.meta["height"])
+        except KeyError:
+            raise ValueError(f"{self.name}: the Events stream has no width/height in its metadata; "
+                             "make its source set them (streamer.streams.events(..., width=, height=))") from None
+        ev = msg.data
+        if len(ev) and (int(ev["x"].max()) >= w or int(ev["y"].max()) >= h):
+            raise ValueError(f"{self.name}: event at x={int(ev['x'].max())}, y={int(ev['y'].max())} outside "
+                             f"the {w}x{h} sensor named in the stream's metadata; fix the source's width/height")
+        return w, h
+
+
+def columns(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x, y, p, t as contiguous arrays for the kernels."""
+    return (np.ascontiguousarray(ev["x"]), np.ascontiguousarray(ev["y"]),
+            np.ascontiguousarray(ev["p"]), np.ascontiguousarray(ev["t"]))

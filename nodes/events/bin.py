@@ -1,0 +1,107 @@
+"""Binning: events -> dense frames of counts per time bin, the input of an SNN."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from pydantic import Field, field_validator
+
+import streamer.node
+from streamer import streams
+from streamer.node import Port, Transform
+from streamer.streams import EVENTS, FRAMES, Message
+
+from .base import EventTransform, columns
+
+
+@njit(cache=True, nogil=True)
+def accumulate(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarray, t0: int, bin_us: int,
+               width: int, height: int, out: np.ndarray) -> int:
+    """Add each event to out[(t - t0) // bin_us, channel, y * H // height, x * W // width]
+    (channel = p when out has 2 channels, else 0). Events before t0 go to bin 0; returns
+    how many did (out of order)."""
+    nb, c, hh, ww = out.shape
+    late = 0
+    for i in range(x.shape[0]):
+        b = (t[i] - t0) // bin_us
+        if b < 0:
+            b = 0
+            late += 1
+        ch = 0 if c == 1 else (1 if p[i] > 0 else 0)
+        out[b, ch, (np.int64(y[i]) * hh) // height, (np.int64(x[i]) * ww) // width] += 1.0
+    return late
+
+
+class Bin(Transform):
+    """Bins events into frames of counts, `bin_us` wide on the device clock, of shape
+    [C, H, W]: C = 2 (OFF, ON channels) or 1 (both polarities summed); coordinates are
+    scaled from the sensor's width/height to W/H. Bins start at the first event's time
+    rounded down to a multiple of bin_us. A bin is emitted once an event at or after its
+    end arrives (empty bins included, so frames stay evenly spaced in time), grouped
+    `frames_per_message` at a time; finish() flushes the rest, partial bin included.
+    Output meta: bin_us, t_first_us (start of the message's first bin), shape.
+    """
+
+    inputs = {"in": Port(EVENTS)}
+    outputs = {"out": Port(FRAMES)}
+
+    class Params(streamer.node.Params):
+        bin_us: int = Field(1000, gt=0, description="width of each time bin (µs, device clock)")
+        shape: tuple[int, int, int] = Field((2, 34, 34), description="[C, H, W] of each frame; C is 1 or 2")
+        frames_per_message: int = Field(1, ge=1, description="frames sent together in one message")
+
+        @field_validator("shape")
+        @classmethod
+        def _channels(cls, v: tuple[int, int, int]) -> tuple[int, int, int]:
+            if v[0] not in (1, 2) or v[1] < 1 or v[2] < 1:
+                raise ValueError(f"shape must be [C, H, W] with C = 1 or 2 and H, W >= 1, got {list(v)}")
+            return v
+
+    geometry = EventTransform.geometry
+
+    def start(self) -> None:
+        self.t0: int | None = None  # start of the first bin not yet emitted
+        self.held = np.zeros((0,) + self.params.shape, np.float32)  # complete + partial bins
+        self.t_origin = float("nan")
+
+    def receive(self, port: str, msg: Message) -> Message | list[Message] | None:
+        w, h = self.geometry(msg)
+        ev = msg.data
+        if len(ev) == 0:
+            return None
+        bin_us = self.params.bin_us
+        if self.t0 is None:
+            self.t0 = int(ev["t"][0]) // bin_us * bin_us
+        n_bins = max(len(self.held), int(ev["t"].max() - self.t0) // bin_us + 1)
+        if n_bins > len(self.held):
+            grown = np.zeros((n_bins,) + self.params.shape, np.float32)
+            grown[:len(self.held)] = self.held
+            self.held = grown
+        x, y, p, t = columns(ev)
+        late = accumulate(x, y, p, t, self.t0, bin_us, w, h, self.held)
+        if late:
+            self.count("late", late)
+        self.t_origin = msg.t_origin
+        # Bins before the newest event's are complete.
+        complete = int(ev["t"][-1] - self.t0) // bin_us
+        k = self.params.frames_per_message
+        ready = complete // k * k
+        return self._emit(ready)
+
+    def finish(self) -> list[Message] | None:
+        if not len(self.held):
+            return None
+        return self._emit(len(self.held))
+
+    def _emit(self, n: int) -> list[Message] | None:
+        if n <= 0:
+            return None
+        k = self.params.frames_per_message
+        bin_us = self.params.bin_us
+        out = []
+        for i in range(0, n, k):
+            j = min(i + k, n)
+            out.append(streams.frames(self.held[i:j].copy(), bin_us=bin_us, t_first_us=self.t0 + i * bin_us,
+                                      t_origin=self.t_origin, shape=list(self.params.shape)))
+        self.held = self.held[n:].copy()
+        self.t0 += n * bin_us
+        return out

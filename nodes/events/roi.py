@@ -1,0 +1,43 @@
+"""Region of interest: keep the events inside a rectangle."""
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+import streamer.node
+from streamer.streams import Message
+
+from .base import EventTransform
+
+
+class Roi(EventTransform):
+    """Keeps the events with x0 <= x < x1 and y0 <= y < y1. With `crop` (default) the
+    coordinates are shifted to the rectangle's corner and width/height become its size."""
+
+    class Params(streamer.node.Params):
+        x0: int = Field(0, ge=0, description="left edge (px, inclusive)")
+        y0: int = Field(0, ge=0, description="top edge (px, inclusive)")
+        x1: int = Field(..., gt=0, description="right edge (px, exclusive)")
+        y1: int = Field(..., gt=0, description="bottom edge (px, exclusive)")
+        crop: bool = Field(True, description="shift coordinates to the rectangle and shrink width/height")
+
+        @model_validator(mode="after")
+        def _ordered(self):
+            if self.x1 <= self.x0 or self.y1 <= self.y0:
+                raise ValueError(f"empty region: need x0 < x1 and y0 < y1, got x {self.x0}..{self.x1}, "
+                                 f"y {self.y0}..{self.y1}")
+            return self
+
+    def receive(self, port: str, msg: Message) -> Message:
+        w, h = self.geometry(msg)
+        p = self.params
+        if p.x1 > w or p.y1 > h:
+            raise ValueError(f"{self.name}: region x {p.x0}..{p.x1}, y {p.y0}..{p.y1} exceeds the {w}x{h} "
+                             "sensor; fix x1/y1")
+        ev = msg.data
+        x, y = ev["x"], ev["y"]
+        out = ev[(x >= p.x0) & (x < p.x1) & (y >= p.y0) & (y < p.y1)]
+        if not p.crop:
+            return msg.with_data(out)
+        out["x"] -= p.x0  # a copy already (boolean indexing)
+        out["y"] -= p.y0
+        return msg.with_data(out, width=p.x1 - p.x0, height=p.y1 - p.y0)

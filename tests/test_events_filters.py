@@ -1,0 +1,176 @@
+"""Event filters that drop events (denoise, refractory, hot pixels, rate limit), checked
+against dv-processing on a real DVXplorer recording and against plain per-event
+references written out here."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from nodes.events.denoise import Denoise
+from nodes.events.hotpixels import HotPixels
+from nodes.events.ratelimit import RateLimit
+from nodes.events.refractory import Refractory
+from streamer.recording import concat
+from streamer.streams import EVENT_DTYPE, events
+from streamer.testing import run
+from tests.conftest import need
+
+dv = pytest.importorskip("dv_processing")
+
+
+def _dvxplorer(shared_data):
+    """(our events, dv-processing batches, resolution) of the DVXplorer recording."""
+    rec = dv.io.MonoCameraRecording(str(need(shared_data / "events" / "dvxplorer.aedat4")))
+    batches = []
+    while (b := rec.getNextEventBatch()) is not None:
+        batches.append(b)
+    a = np.concatenate([b.numpy() for b in batches])
+    ev = np.empty(len(a), EVENT_DTYPE)
+    ev["x"], ev["y"], ev["p"], ev["t"] = a["x"], a["y"], a["polarity"], a["timestamp"]
+    return ev, batches, rec.getEventResolution()
+
+
+def _chunks(ev, size, w, h):
+    return [events(ev[i:i + size], width=w, height=h) for i in range(0, len(ev), size)]
+
+
+def _out(result):
+    return concat([m.data for m in result["out"]])
+
+
+@pytest.mark.parametrize("window_us", [500, 2000, 10_000])
+def test_denoise_keeps_exactly_what_dv_processing_keeps(shared_data, window_us):
+    ev, batches, (w, h) = _dvxplorer(shared_data)
+    assert len(ev) == 111_954  # data/README.md
+    f = dv.noise.BackgroundActivityNoiseFilter((w, h), backgroundActivityDuration=timedelta(microseconds=window_us))
+    ref = []
+    for b in batches:
+        f.accept(b)
+        ref.append(f.generateEvents().numpy())
+    ref = np.concatenate(ref)
+    node = Denoise(window_us=window_us)
+    got = _out(run(node, _chunks(ev, 5003, w, h)))  # chunking unlike the file's batches
+    assert 0 < len(ref) < len(ev)
+    assert np.array_equal(got["t"], ref["timestamp"])
+    assert np.array_equal(got["x"], ref["x"]) and np.array_equal(got["y"], ref["y"])
+    assert np.array_equal(got["p"], ref["polarity"])
+    assert node.counters["dropped"] == len(ev) - len(ref)
+
+
+def test_denoise_does_not_modify_its_input():
+    rng = np.random.default_rng(0)
+    ev = np.empty(500, EVENT_DTYPE)
+    ev["x"], ev["y"], ev["p"] = rng.integers(0, 8, 500), rng.integers(0, 8, 500), rng.integers(0, 2, 500)
+    ev["t"] = np.sort(rng.integers(0, 100_000, 500))
+    ev.flags.writeable = False
+    out = _out(run(Denoise(window_us=3000), _chunks(ev, 64, 8, 8)))
+    assert 0 < len(out) < 500
+
+
+def _refractory_reference(ev, period_us):
+    last = {}
+    keep = []
+    for x, y, t in zip(ev["x"].tolist(), ev["y"].tolist(), ev["t"].tolist()):
+        ok = (x, y) not in last or t - last[(x, y)] >= period_us
+        keep.append(ok)
+        if ok:
+            last[(x, y)] = t
+    return ev[np.array(keep)]
+
+
+def test_refractory_matches_a_per_event_reference_across_chunk_sizes(shared_data):
+    ev, _, (w, h) = _dvxplorer(shared_data)
+    ev = ev[:30_000]
+    ref = _refractory_reference(ev, 5000)
+    for size in (997, 4096, 30_000):
+        got = _out(run(Refractory(refractory_us=5000), _chunks(ev, size, w, h)))
+        assert np.array_equal(got, ref)
+    assert len(ref) < len(ev) * 0.95
+    # one-event chunks on a slice: the state really carries over
+    got = _out(run(Refractory(refractory_us=5000), _chunks(ev[:2000], 1, w, h)))
+    assert np.array_equal(got, _refractory_reference(ev[:2000], 5000))
+
+
+def _with_hot_pixels(shared_data):
+    ev, _, (w, h) = _dvxplorer(shared_data)
+    t0, t1 = int(ev["t"][0]), int(ev["t"][-1])
+    hot_xy = [(5, 7), (300, 200), (160, 3)]
+    n = 2000  # each: ~3.4 kHz, far above any real pixel of this recording
+    extra = np.empty(n * len(hot_xy), EVENT_DTYPE)
+    for i, (x, y) in enumerate(hot_xy):
+        s = slice(i * n, (i + 1) * n)
+        extra["x"][s], extra["y"][s], extra["p"][s] = x, y, 1
+        extra["t"][s] = np.linspace(t0, t1, n).astype(np.int64)
+    allev = concat([ev, extra])
+    allev = allev[np.argsort(allev["t"], kind="stable")]
+    return allev, hot_xy, w, h
+
+
+def test_hotpixels_learns_injected_hot_pixels(shared_data):
+    ev, hot_xy, w, h = _with_hot_pixels(shared_data)
+    node = HotPixels(learn_ms=200, factor=150)  # real pixels peak at ~110 x median here
+    got = _out(run(node, _chunks(ev, 4096, w, h)))
+    assert sorted(node.hot) == sorted(hot_xy)
+    t_end = int(ev["t"][0]) + 200_000
+    after = got[got["t"] >= t_end + 10_000]  # past the chunk that ended learning
+    hot_idx = {x + w * y for x, y in hot_xy}
+    assert not np.isin(after["x"].astype(int) + w * after["y"].astype(int), list(hot_idx)).any()
+    # everything else passes
+    rest = ev[~np.isin(ev["x"].astype(int) + w * ev["y"].astype(int), list(hot_idx))]
+    assert np.array_equal(got[~np.isin(got["x"].astype(int) + w * got["y"].astype(int), list(hot_idx))], rest)
+
+
+def test_hotpixels_given_list(shared_data):
+    ev, hot_xy, w, h = _with_hot_pixels(shared_data)
+    node = HotPixels(pixels=hot_xy)
+    got = _out(run(node, _chunks(ev, 10_000, w, h)))
+    is_hot = np.zeros((h, w), bool)
+    for x, y in hot_xy:
+        is_hot[y, x] = True
+    assert np.array_equal(got, ev[~is_hot[ev["y"], ev["x"]]])
+    assert node.counters["dropped"] == int(is_hot[ev["y"], ev["x"]].sum())
+
+
+def test_hotpixels_outside_sensor_is_a_clear_error():
+    node = HotPixels(pixels=[(40, 2)])
+    node.start()
+    with pytest.raises(ValueError, match=r"\[40, 2\].*outside the 32x32"):
+        node.receive("in", events(np.zeros(1, EVENT_DTYPE), width=32, height=32))
+
+
+def test_ratelimit_caps_the_rate_and_counts_drops(shared_data):
+    ev, _, (w, h) = _dvxplorer(shared_data)
+    dur_s = (int(ev["t"][-1]) - int(ev["t"][0])) * 1e-6
+    in_rate = len(ev) / dur_s
+    limit = in_rate / 4
+    node = RateLimit(max_events_per_s=limit, burst_ms=10)
+    got = _out(run(node, _chunks(ev, 1000, w, h)))
+    assert len(got) <= limit * dur_s + limit * 0.010 + 1
+    assert len(got) >= 0.9 * limit * dur_s  # input is above the limit throughout
+    assert node.counters["dropped"] == len(ev) - len(got)
+    assert np.all(np.isin(got["t"], ev["t"]))
+    # evenly spread: the kept share in each tenth of the recording is close to 1/4
+    edges = np.linspace(ev["t"][0], ev["t"][-1] + 1, 6)
+    share = np.histogram(got["t"], edges)[0] / np.histogram(ev["t"], edges)[0]
+    assert np.all(share < 0.5)
+    # deterministic
+    again = _out(run(RateLimit(max_events_per_s=limit, burst_ms=10), _chunks(ev, 1000, w, h)))
+    assert np.array_equal(got, again)
+
+
+def test_ratelimit_passes_everything_below_the_limit(shared_data):
+    ev, _, (w, h) = _dvxplorer(shared_data)
+    node = RateLimit(max_events_per_s=5e6)
+    got = _out(run(node, _chunks(ev, 1000, w, h)))
+    assert np.array_equal(got, ev) and node.counters["dropped"] == 0
+
+
+def test_events_outside_the_sensor_are_a_clear_error():
+    ev = np.zeros(3, EVENT_DTYPE)
+    ev["x"] = [1, 2, 50]
+    node = Denoise()
+    node.start()
+    with pytest.raises(ValueError, match="x=50.*outside the 32x32 sensor"):
+        node.receive("in", events(ev, width=32, height=32))
