@@ -71,7 +71,7 @@ class Bin(Transform):
         bin_us = self.params.bin_us
         if self.t0 is None:
             self.t0 = int(ev["t"][0]) // bin_us * bin_us
-        n_bins = max(len(self.held), int(ev["t"].max() - self.t0) // bin_us + 1)
+        n_bins = max(1, len(self.held), int(ev["t"].max() - self.t0) // bin_us + 1)
         if n_bins > len(self.held):
             grown = np.zeros((n_bins,) + self.params.shape, np.float32)
             grown[:len(self.held)] = self.held
