@@ -1,3 +1,5 @@
 """Node types of this package, by name, for the registry (loaded lazily)."""
 
-CATALOG: dict[str, str] = {}
+CATALOG: dict[str, str] = {
+    "signal.filter": "nodes.signal.filter:Filter",
+}
