@@ -174,3 +174,12 @@ def test_events_outside_the_sensor_are_a_clear_error():
     node.start()
     with pytest.raises(ValueError, match="x=50.*outside the 32x32 sensor"):
         node.receive("in", events(ev, width=32, height=32))
+
+
+def test_refractory_rejects_events_outside_the_sensor():
+    ev = np.zeros(4, EVENT_DTYPE)
+    ev["y"] = [0, 1, 31, 32]
+    node = Refractory()
+    node.start()
+    with pytest.raises(ValueError, match="y=32 outside the 32x32 sensor"):
+        node.receive("in", events(ev, width=32, height=32))

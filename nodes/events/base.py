@@ -3,6 +3,7 @@ check that events lie on it (a wrong width/height would otherwise index out of b
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from streamer.node import Port, Transform
 from streamer.streams import EVENT_DTYPE, EVENTS, Message
@@ -14,8 +15,9 @@ class EventTransform(Transform):
     inputs = {"in": Port(EVENTS)}
     outputs = {"out": Port(EVENTS)}
 
-    def geometry(self, msg: Message) -> tuple[int, int]:
-        """(width, height) of the sensor, checked against the events of this chunk."""
+    def geometry(self, msg: Message, check: bool = True) -> tuple[int, int]:
+        """(width, height) of the sensor; with `check`, the events of this chunk are
+        checked to lie on it (kernels that test bounds themselves pass check=False)."""
         if msg.data.dtype != EVENT_DTYPE:
             raise TypeError(f"{self.name}: Events data must have dtype EVENT_DTYPE, got {msg.data.dtype}")
         try:
@@ -24,13 +26,31 @@ class EventTransform(Transform):
             raise ValueError(f"{self.name}: the Events stream has no width/height in its metadata; "
                              "make its source set them (streamer.streams.events(..., width=, height=))") from None
         ev = msg.data
-        if len(ev) and (int(ev["x"].max()) >= w or int(ev["y"].max()) >= h):
+        if check and len(ev) and (int(ev["x"].max()) >= w or int(ev["y"].max()) >= h):
             raise ValueError(f"{self.name}: event at x={int(ev['x'].max())}, y={int(ev['y'].max())} outside "
                              f"the {w}x{h} sensor named in the stream's metadata; fix the source's width/height")
         return w, h
+
+    def outside(self, msg: Message, i: int) -> ValueError:
+        """The error for event i of this chunk lying outside the sensor."""
+        e = msg.data[i]
+        return ValueError(f"{self.name}: event at x={int(e['x'])}, y={int(e['y'])} outside the "
+                          f"{msg.meta['width']}x{msg.meta['height']} sensor named in the stream's "
+                          "metadata; fix the source's width/height")
 
 
 def columns(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """x, y, p, t as contiguous arrays for the kernels."""
     return (np.ascontiguousarray(ev["x"]), np.ascontiguousarray(ev["y"]),
             np.ascontiguousarray(ev["p"]), np.ascontiguousarray(ev["t"]))
+
+
+def rows(ev: np.ndarray) -> np.ndarray:
+    """The events as (n, 2) uint64 words, for kernels that copy whole events."""
+    return np.ascontiguousarray(ev).view(np.uint64).reshape(-1, 2)
+
+
+@njit(cache=True, nogil=True)
+def copy_row(src: np.ndarray, i: int, dst: np.ndarray, n: int) -> None:
+    dst[n, 0] = src[i, 0]
+    dst[n, 1] = src[i, 1]

@@ -7,42 +7,37 @@ from numba import njit
 from pydantic import Field
 
 import streamer.node
-from streamer.streams import Message
+from streamer.streams import EVENT_DTYPE, Message
 
-from .base import EventTransform, columns
+from .base import EventTransform, copy_row, rows
 
 NEVER = np.iinfo(np.int64).min // 4  # a pixel that has not fired (no overflow in t - NEVER)
 
 
 @njit(cache=True, nogil=True)
-def background_activity(x: np.ndarray, y: np.ndarray, t: np.ndarray, last: np.ndarray,
-                        window_us: int, keep: np.ndarray) -> int:
-    """keep[i] = some 8-neighbour of event i fired less than window_us before it.
+def background_activity(x: np.ndarray, y: np.ndarray, t: np.ndarray, src: np.ndarray,
+                        last: np.ndarray, window_us: int, dst: np.ndarray) -> int:
+    """Copy to dst (rows) the events (rows of src) that some 8-neighbour supports: it fired
+    less than window_us before. Returns how many, or -1 - i if event i is off the map.
 
-    `last` (height, width) holds each pixel's latest timestamp and is updated with every
-    event, kept or not, after its own test. Returns the number kept.
+    `last` (height + 2, width + 2) holds each pixel's latest timestamp at (y + 1, x + 1),
+    with a border that never fires (so no neighbour bounds tests); it is updated with
+    every event, kept or not, after the event's own test.
     """
-    h, w = last.shape
+    h, w = last.shape[0] - 2, last.shape[1] - 2
     n = 0
     for i in range(x.shape[0]):
-        xi, yi, ti = np.int64(x[i]), np.int64(y[i]), t[i]
-        ok = False
-        for dy in range(-1, 2):
-            yy = yi + dy
-            if yy < 0 or yy >= h:
-                continue
-            for dx in range(-1, 2):
-                xx = xi + dx
-                if (dx == 0 and dy == 0) or xx < 0 or xx >= w:
-                    continue
-                if ti - last[yy, xx] < window_us:
-                    ok = True
-                    break
-            if ok:
-                break
-        keep[i] = ok
-        n += ok
-        last[yi, xi] = ti
+        if x[i] >= w or y[i] >= h:
+            return -1 - i
+        r, c, ti = np.int64(y[i]) + 1, np.int64(x[i]) + 1, t[i]
+        above, here, below = last[r - 1], last[r], last[r + 1]
+        newest = max(max(above[c - 1], above[c], above[c + 1]),
+                     max(here[c - 1], here[c + 1]),
+                     max(below[c - 1], below[c], below[c + 1]))
+        if ti - newest < window_us:
+            copy_row(src, i, dst, n)
+            n += 1
+        here[c] = ti
     return n
 
 
@@ -62,11 +57,15 @@ class Denoise(EventTransform):
         self.last: np.ndarray | None = None
 
     def receive(self, port: str, msg: Message) -> Message:
-        w, h = self.geometry(msg)
-        if self.last is None or self.last.shape != (h, w):
-            self.last = np.full((h, w), NEVER, dtype=np.int64)
-        x, y, _, t = columns(msg.data)
-        keep = np.empty(len(t), dtype=np.bool_)
-        n = background_activity(x, y, t, self.last, self.params.window_us, keep)
-        self.count("dropped", len(t) - n)
-        return msg.with_data(msg.data[keep])
+        w, h = self.geometry(msg, check=False)
+        if self.last is None or self.last.shape != (h + 2, w + 2):
+            self.last = np.full((h + 2, w + 2), NEVER, dtype=np.int64)
+        ev = msg.data
+        out = np.empty(len(ev), EVENT_DTYPE)
+        # Strided field views and raw rows: the kernel reads the input in place.
+        n = background_activity(ev["x"], ev["y"], ev["t"], rows(ev), self.last,
+                                self.params.window_us, rows(out))
+        if n < 0:
+            raise self.outside(msg, -1 - n)
+        self.count("dropped", len(ev) - n)
+        return msg.with_data(out[:n])

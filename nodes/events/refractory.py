@@ -6,23 +6,26 @@ from numba import njit
 from pydantic import Field
 
 import streamer.node
-from streamer.streams import Message
+from streamer.streams import EVENT_DTYPE, Message
 
-from .base import EventTransform, columns
+from .base import EventTransform, copy_row, rows
 from .denoise import NEVER
 
 
 @njit(cache=True, nogil=True)
-def refractory(x: np.ndarray, y: np.ndarray, t: np.ndarray, last: np.ndarray,
-               period_us: int, keep: np.ndarray) -> int:
-    """keep[i] = pixel (x, y) passed no event in the period_us before t[i]; `last`
-    (height, width) holds each pixel's last passed timestamp. Returns the number kept."""
+def refractory(x: np.ndarray, y: np.ndarray, t: np.ndarray, src: np.ndarray, last: np.ndarray,
+               period_us: int, dst: np.ndarray) -> int:
+    """Copy to dst (rows) the events (rows of src) whose pixel passed no event in the
+    period_us before; `last` (height, width) holds each pixel's last passed timestamp.
+    Returns how many, or -1 - i if event i is off the map."""
+    h, w = last.shape
     n = 0
     for i in range(x.shape[0]):
-        ok = t[i] - last[y[i], x[i]] >= period_us
-        keep[i] = ok
-        if ok:
+        if x[i] >= w or y[i] >= h:
+            return -1 - i
+        if t[i] - last[y[i], x[i]] >= period_us:
             last[y[i], x[i]] = t[i]
+            copy_row(src, i, dst, n)
             n += 1
     return n
 
@@ -39,11 +42,13 @@ class Refractory(EventTransform):
         self.last: np.ndarray | None = None
 
     def receive(self, port: str, msg: Message) -> Message:
-        w, h = self.geometry(msg)
+        w, h = self.geometry(msg, check=False)
         if self.last is None or self.last.shape != (h, w):
             self.last = np.full((h, w), NEVER, dtype=np.int64)
-        x, y, _, t = columns(msg.data)
-        keep = np.empty(len(t), dtype=np.bool_)
-        n = refractory(x, y, t, self.last, self.params.refractory_us, keep)
-        self.count("dropped", len(t) - n)
-        return msg.with_data(msg.data[keep])
+        ev = msg.data
+        out = np.empty(len(ev), EVENT_DTYPE)
+        n = refractory(ev["x"], ev["y"], ev["t"], rows(ev), self.last, self.params.refractory_us, rows(out))
+        if n < 0:
+            raise self.outside(msg, -1 - n)
+        self.count("dropped", len(ev) - n)
+        return msg.with_data(out[:n])
