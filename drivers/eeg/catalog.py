@@ -2,4 +2,5 @@
 
 CATALOG: dict[str, str] = {
     "eeg.file": "drivers.eeg.file_source:FileSource",
+    "eeg.brainflow": "drivers.eeg.brainflow_source:BrainFlowSource",
 }
