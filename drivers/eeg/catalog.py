@@ -2,5 +2,6 @@
 
 CATALOG: dict[str, str] = {
     "eeg.file": "drivers.eeg.file_source:FileSource",
+    "eeg.synthetic": "drivers.eeg.synthetic:SyntheticEEG",
     "eeg.brainflow": "drivers.eeg.brainflow_source:BrainFlowSource",
 }
