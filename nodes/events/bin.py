@@ -100,8 +100,9 @@ class Bin(Transform):
         out = []
         for i in range(0, n, k):
             j = min(i + k, n)
-            out.append(streams.frames(self.held[i:j].copy(), bin_us=bin_us, t_first_us=self.t0 + i * bin_us,
+            out.append(streams.frames(self.held[i:j], bin_us=bin_us, t_first_us=self.t0 + i * bin_us,
                                       t_origin=self.t_origin, shape=list(self.params.shape)))
-        self.held = self.held[n:].copy()
+        # Views, no copies: emitted bins are never written again; only the rest is.
+        self.held = self.held[n:]
         self.t0 += n * bin_us
         return out

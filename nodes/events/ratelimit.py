@@ -33,7 +33,7 @@ class RateLimit(EventTransform):
         t_end = int(ev["t"][-1])
         # The first chunk is allowed its own span (+1 µs so a single event always passes).
         span = t_end - (self.t_last if self.t_last is not None else int(ev["t"][0]) - 1)
-        self.t_last = max(t_end, self.t_last or t_end)
+        self.t_last = t_end if self.t_last is None else max(t_end, self.t_last)
         allowed = self.credit + rate * max(span, 0) * 1e-6
         k = min(n, int(allowed))
         self.credit = min(allowed - k, max(1.0, rate * self.params.burst_ms * 1e-3))
