@@ -18,8 +18,9 @@ class FileSource(Source):
     and MATLAB clips (`data` channels x samples, `freq`), in chunks of `chunk_ms`.
 
     Channel types are kept (eeg, seeg, ecog, ...), values are in volts. Each annotation
-    becomes a Marker on `markers`, sent with the chunk that holds its onset sample: value is
-    the sample index from the start of the file, time its onset in seconds."""
+    becomes a Marker on `markers`, sent with the chunk that holds its onset sample: value and
+    `sample` are the sample index from the start of the replay, time its onset in seconds,
+    `duration` its duration. Non-finite samples are counted as `nan_samples`."""
 
     outputs = {"out": Port(SAMPLES, "the signals, float32 (channels, samples)"),
                "markers": Port(MARKER, "annotations at their onset sample")}
@@ -83,7 +84,8 @@ class FileSource(Source):
             if sample < start:
                 continue  # before the first chunk (negative onsets)
             markers.append(streams.marker(label, self.offset + sample, time=(self.offset + sample) / rec.sfreq,
-                                          source=rec.path.name, duration=duration, t_origin=t_origin))
+                                          source=rec.path.name, sample=self.offset + sample, duration=duration,
+                                          t_origin=t_origin))
         if markers:
             out["markers"] = markers
         return out

@@ -2,4 +2,9 @@
 
 CATALOG: dict[str, str] = {
     "signal.filter": "nodes.signal.filter:Filter",
+    "signal.pick": "nodes.signal.channels:Pick",
+    "signal.reref": "nodes.signal.channels:Reref",
+    "signal.window": "nodes.signal.windows:Window",
+    "signal.bandpower": "nodes.signal.windows:BandPower",
+    "signal.epochs": "nodes.signal.windows:Epochs",
 }
