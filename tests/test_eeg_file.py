@@ -107,3 +107,16 @@ def test_bad_input_is_named(tmp_path):
     mne.io.RawArray(np.zeros((2, 100)), info, verbose="error").save(tmp_path / "y_raw.fif", verbose="error")
     with pytest.raises(ValueError, match=r"channels \['c'\] not found; it has a, b"):
         FileSource(path=str(tmp_path / "y_raw.fif"), picks=["c"]).start()
+
+
+def test_nan_samples_are_counted_not_hidden(tmp_path):
+    data = np.random.default_rng(1).normal(scale=1e-5, size=(3, 1000))
+    data[1, 100:110] = np.nan
+    data[2, 905] = np.nan
+    info = mne.create_info(["a", "b", "c"], 250.0, "eeg")
+    mne.io.RawArray(data, info, verbose="error").save(tmp_path / "gap_raw.fif", verbose="error")
+    node = FileSource(path=str(tmp_path / "gap_raw.fif"), speed=0, chunk_ms=200)
+    out = run(node)
+    got = np.concatenate([m.data for m in out["out"]], axis=1)
+    assert node.counters["nan_samples"] == 11 == int(np.isnan(got).sum())
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(data))

@@ -7,6 +7,8 @@ from typing import Callable
 
 import numpy as np
 
+from .mne_convert import units_for
+
 # Extensions MNE reads through mne.io.read_raw, and MATLAB clips read here.
 MNE_EXTENSIONS = (".edf", ".bdf", ".gdf", ".fif", ".fif.gz", ".vhdr", ".set", ".lay", ".cnt", ".mff",
                   ".nxe", ".eeg", ".snirf", ".nwb")
@@ -57,8 +59,7 @@ def open_recording(path: str | Path, sfreq: float | None = None) -> Opened:
         sample = int(np.round(onset * raw.info["sfreq"])) - (first if raw.annotations.orig_time is not None else 0)
         anns.append((sample, float(sample / raw.info["sfreq"]), float(duration), str(desc)))
     anns.sort(key=lambda a: a[0])
-    units = ["V" if t in ("eeg", "seeg", "ecog", "eog", "emg", "ecg", "dbs") else "n/a"
-             for t in raw.get_channel_types()]
+    units = units_for(raw.get_channel_types())
     return Opened(path, float(raw.info["sfreq"]), list(raw.ch_names), list(raw.get_channel_types()), units,
                   int(raw.n_times), lambda a, b: raw.get_data(start=a, stop=b), anns,
                   str(raw.info["meas_date"]) if raw.info["meas_date"] else None)
