@@ -1,0 +1,213 @@
+"""Numba kernels of one simulation step: synapses (conv, dense, pooling) and neurons.
+
+Every kernel writes into a preallocated float32 output and allocates nothing, so a
+step costs the arithmetic plus one dispatch per layer. Conv and dense layers take an
+event-driven path (only nonzero inputs scatter into the output) when the input is
+sparse, the dense loops otherwise; both give the same sums up to float rounding.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Below this fraction of nonzero inputs the scatter path is cheaper than the dense loops.
+EVENT_DENSITY = 0.1
+
+# Spike/reset rules of the spiking neurons (see conventions.py).
+RULE_NONE = 0        # no spikes: output the membrane potential (LI, I, CubaLI)
+RULE_RESET = 1       # one spike when v > θ (or ≥), v := v_reset
+RULE_MULTI = 2       # floor(v/θ) spikes when v ≥ θ, v -= spikes·θ, v floored at v_min
+RULE_SUBTRACT = 3    # one spike when v > θ (or ≥), v -= θ
+
+
+@njit(cache=True, nogil=True)
+def _nonzero(x: np.ndarray, idx: np.ndarray) -> int:
+    n = 0
+    for i in range(x.size):
+        if x[i] != 0.0:
+            idx[n] = i
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def conv2d(x, w, b, sy, sx, py, px, dy, dx, groups, idx, out):
+    """out[o] = b[o] + sum over (c, ky, kx) of w[o, c, ky, kx] * x[c, y*sy - py + ky*dy, ...].
+
+    x (C, H, W), w (O, C/groups, KH, KW), out (O, HO, WO); idx is scratch of size x.size.
+    """
+    C, H, W = x.shape
+    O, CG, KH, KW = w.shape
+    _, HO, WO = out.shape
+    OG = O // groups
+    for o in range(O):
+        bo = b[o]
+        for i in range(HO):
+            for j in range(WO):
+                out[o, i, j] = bo
+    xf = x.ravel()
+    n = _nonzero(xf, idx)
+    if n < EVENT_DENSITY * xf.size:
+        # Event-driven: each nonzero input adds its weights to the outputs it reaches.
+        for e in range(n):
+            k = idx[e]
+            c = k // (H * W)
+            r = k - c * H * W
+            yy = r // W
+            xx = r - yy * W
+            v = xf[k]
+            g = c // CG
+            cl = c - g * CG
+            for ky in range(KH):
+                ny = yy + py - ky * dy
+                if ny < 0 or ny % sy != 0:
+                    continue
+                oy = ny // sy
+                if oy >= HO:
+                    continue
+                for kx in range(KW):
+                    nx = xx + px - kx * dx
+                    if nx < 0 or nx % sx != 0:
+                        continue
+                    ox = nx // sx
+                    if ox >= WO:
+                        continue
+                    for o in range(g * OG, (g + 1) * OG):
+                        out[o, oy, ox] += v * w[o, cl, ky, kx]
+        return
+    for o in range(O):
+        g = o // OG
+        for cl in range(CG):
+            c = g * CG + cl
+            for ky in range(KH):
+                for kx in range(KW):
+                    wv = w[o, cl, ky, kx]
+                    if wv == 0.0:
+                        continue
+                    for i in range(HO):
+                        yy = i * sy - py + ky * dy
+                        if yy < 0 or yy >= H:
+                            continue
+                        for j in range(WO):
+                            xx = j * sx - px + kx * dx
+                            if xx < 0 or xx >= W:
+                                continue
+                            out[o, i, j] += wv * x[c, yy, xx]
+
+
+@njit(cache=True, nogil=True)
+def dense(x, w, wt, b, idx, out):
+    """out = w @ x + b, with w (O, I) and its transpose wt (I, O) for the scatter path."""
+    O, I = w.shape
+    n = _nonzero(x, idx)
+    if n < EVENT_DENSITY * I:
+        for o in range(O):
+            out[o] = b[o]
+        for e in range(n):
+            k = idx[e]
+            v = x[k]
+            for o in range(O):
+                out[o] += v * wt[k, o]
+        return
+    for o in range(O):
+        s = b[o]
+        for i in range(I):
+            s += w[o, i] * x[i]
+        out[o] = s
+
+
+@njit(cache=True, nogil=True)
+def pool2d(x, ky_, kx_, sy, sx, py, px, scale, out):
+    """Sum pooling (scale 1) or average pooling (scale 1/(ky·kx)) with zero padding."""
+    C, H, W = x.shape
+    _, HO, WO = out.shape
+    for c in range(C):
+        for i in range(HO):
+            for j in range(WO):
+                s = np.float32(0.0)
+                for a in range(ky_):
+                    yy = i * sy - py + a
+                    if yy < 0 or yy >= H:
+                        continue
+                    for bb in range(kx_):
+                        xx = j * sx - px + bb
+                        if 0 <= xx < W:
+                            s += x[c, yy, xx]
+                out[c, i, j] = s * scale
+
+
+@njit(cache=True, nogil=True)
+def neuron(x, v, leak, gain, v_leak, thr, v_reset, rule, strict, v_min, out):
+    """One step of LI/LIF/I/IF: v += leak·(v_leak − v) + gain·x, then the spike rule.
+
+    All arrays are flat and of one size; `leak` is dt/τ (0 for integrators), `gain` r·dt/τ.
+    `strict` compares v > θ, otherwise v ≥ θ. RULE_NONE outputs v itself.
+    """
+    for i in range(x.size):
+        vi = v[i] + leak[i] * (v_leak[i] - v[i]) + gain[i] * x[i]
+        if rule == RULE_NONE:
+            v[i] = vi
+            out[i] = vi
+            continue
+        th = thr[i]
+        fire = vi > th if strict else vi >= th
+        s = np.float32(0.0)
+        if fire:
+            if rule == RULE_MULTI:
+                s = np.floor(vi / th)
+                vi -= s * th
+            elif rule == RULE_SUBTRACT:
+                s = np.float32(1.0)
+                vi -= th
+            else:
+                s = np.float32(1.0)
+                vi = v_reset[i]
+        if rule == RULE_MULTI and vi < v_min:
+            vi = v_min
+        v[i] = vi
+        out[i] = s
+
+
+@njit(cache=True, nogil=True)
+def cuba_neuron(x, syn, v, syn_leak, w_in, leak, gain, v_leak, thr, v_reset, rule, strict,
+                current_first, out):
+    """One step of CubaLI/CubaLIF: synaptic current I and membrane v.
+
+    τs dI/dt = −I + w_in·x, τm dv/dt = v_leak − v + r·I. With `current_first` the
+    membrane sees this step's current; otherwise last step's (forward Euler, Norse).
+    """
+    for i in range(x.size):
+        s_new = syn[i] + syn_leak[i] * (w_in[i] * x[i] - syn[i])
+        cur = s_new if current_first else syn[i]
+        syn[i] = s_new
+        vi = v[i] + leak[i] * (v_leak[i] - v[i]) + gain[i] * cur
+        if rule == RULE_NONE:
+            v[i] = vi
+            out[i] = vi
+            continue
+        fire = vi > thr[i] if strict else vi >= thr[i]
+        if fire:
+            out[i] = 1.0
+            if rule == RULE_SUBTRACT:
+                vi -= thr[i]
+            else:
+                vi = v_reset[i]
+        else:
+            out[i] = 0.0
+        v[i] = vi
+
+
+@njit(cache=True, nogil=True)
+def threshold(x, thr, out):
+    for i in range(x.size):
+        out[i] = 1.0 if x[i] > thr[i] else 0.0
+
+
+@njit(cache=True, nogil=True)
+def delay(x, buf, steps, head, out):
+    """Per-element delay through a ring buffer buf (max_steps + 1, n); returns the new head."""
+    depth = buf.shape[0]
+    for i in range(x.size):
+        buf[head, i] = x[i]
+        out[i] = buf[(head - steps[i]) % depth, i]
+    return (head + 1) % depth
