@@ -6,5 +6,6 @@ CATALOG: dict[str, str] = {
     "signal.reref": "nodes.signal.channels:Reref",
     "signal.window": "nodes.signal.windows:Window",
     "signal.bandpower": "nodes.signal.windows:BandPower",
+    "signal.resample": "nodes.signal.resample:Resample",
     "signal.epochs": "nodes.signal.windows:Epochs",
 }
