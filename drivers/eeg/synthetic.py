@@ -22,6 +22,8 @@ from streamer.clock import Pacer
 from streamer.node import EndOfStream, Params, Port, Source
 from streamer.streams import MARKER, SAMPLES
 
+SFREQ = 250.0
+CLASSES = ["left", "right"]
 CHANNELS = ["Fp1", "Fp2", "F3", "Fz", "F4", "T7", "C3", "Cz", "C4", "T8", "P3", "Pz", "P4", "O1", "Oz", "O2"]
 POSTERIOR = ["P3", "Pz", "P4", "O1", "Oz", "O2"]
 OCCIPITAL = ["O1", "Oz", "O2"]
@@ -160,11 +162,11 @@ class SyntheticEEG(Source):
     outputs = {"out": Port(SAMPLES), "markers": Port(MARKER, "cue at each trial onset")}
 
     class Params(Params):
-        classes: list[str] = Field(["left", "right"], description="left, right, rest, ssvep_<Hz>")
+        classes: list[str] = Field(default_factory=lambda: list(CLASSES), description="left, right, rest, ssvep_<Hz>")
         trial_s: float = Field(4.0, gt=0, description="imagery period after each cue")
         rest_s: float = Field(2.0, ge=0, description="rest before each cue")
         n_trials: int = Field(0, ge=0, description="trials before the end; 0 = endless")
-        sfreq: float = Field(250.0, gt=0, description="sampling rate")
+        sfreq: float = Field(SFREQ, gt=0, description="sampling rate")
         chunk_ms: float = Field(40.0, gt=0, description="duration of each chunk")
         speed: float = Field(1.0, ge=0, description="1 = real time, 0 = as fast as possible")
         seed: int = Field(0, description="same seed, same signal")
@@ -212,16 +214,25 @@ class SyntheticEEG(Source):
         return out
 
 
-def generate_trials(n: int, seed: int = 0, classes: list[str] | None = None, sfreq: float = 250.0,
+def generate_trials(n: int, seed: int = 0, classes: list[str] | None = None, sfreq: float = SFREQ,
                     trial_s: float = 4.0, rest_s: float = 2.0, **kw) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """`n` cued trials for offline training: X (n, channels, samples of trial_s) in volts,
-    y (n,) class indices, channel names."""
-    classes = list(classes or ["left", "right"])
+    """`n` cued trials for offline training: X (n, channels, samples of trial_s) in volts
+    over the channels of CHANNELS, y (n,) indices into the class names, and the class names.
+
+    The trials are cut from one continuous run of the same generator as the node (same
+    seed, same signal); other keywords are its amplitudes (noise_uv, alpha_uv, mu_uv, erd,
+    ssvep_uv)."""
+    if n < 1:
+        raise ValueError(f"generate_trials: n must be >= 1, got {n}")
+    classes = list(classes or CLASSES)
     defaults = SyntheticEEG.Params().model_dump()
+    unknown = set(kw) - {"noise_uv", "alpha_uv", "mu_uv", "erd", "ssvep_uv"}
+    if unknown:
+        raise TypeError(f"generate_trials: unknown options {sorted(unknown)}")
     opts = {k: kw.get(k, defaults[k]) for k in ("noise_uv", "alpha_uv", "mu_uv", "erd", "ssvep_uv")}
     gen = Generator(classes, sfreq, trial_s, rest_s, n, seed, **opts)
     data = gen.chunk(0, gen.end)
     cues = gen.cues(0, gen.end)
     X = np.stack([data[:, on:on + gen.trial] for _, on, _ in cues])
     y = np.array([classes.index(label) for _, _, label in cues])
-    return X, y, list(CHANNELS)
+    return X, y, classes
