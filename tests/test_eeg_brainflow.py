@@ -104,3 +104,49 @@ edges: [amp -> rec.eeg]
     eeg = recording.read(rec)["eeg"]
     assert eeg.data.shape[0] == 16 and eeg.data.shape[1] > 250
     assert figures["nodes"]["amp"]["out_items"] == eeg.data.shape[1]
+
+
+def test_a_board_that_drops_out_is_reopened_and_counted():
+    node = BrainFlowSource(board="synthetic", retries=2)
+    node.start()
+    before, after = 0, 0
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 0.4:
+            out = node.produce()
+            if out:
+                before += out["out"].data.shape[1]
+        node.shim.release_session()  # what BrainFlow reports when the device goes away
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            out = node.produce()
+            if out:
+                assert out["out"].meta["first_sample"] == before + after
+                after += out["out"].data.shape[1]
+    finally:
+        node.stop()
+    assert node.counters["reconnects"] == 1
+    assert before > 50 and after > 100
+
+
+def test_a_board_that_does_not_come_back_is_reported(tmp_path):
+    shim = BoardShim(BoardIds.SYNTHETIC_BOARD.value, BrainFlowInputParams())
+    shim.prepare_session()
+    shim.start_stream()
+    time.sleep(0.3)
+    data = shim.get_board_data()
+    shim.release_session()
+    path = tmp_path / "short.csv"
+    DataFilter.write_file(data, str(path), "w")
+    node = BrainFlowSource(board="playback_file", file=str(path), master_board="synthetic", retries=1)
+    node.start()
+    try:
+        node.shim.release_session()
+        path.unlink()  # the recording is gone: reopening fails
+        with pytest.raises(ConnectionError, match="playback_file.*did not come back after 1 attempts"):
+            for _ in range(200):
+                node.produce()
+                time.sleep(0.01)
+    finally:
+        node.stop()
+    assert node.counters["reconnects"] == 1
