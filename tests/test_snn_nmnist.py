@@ -106,7 +106,7 @@ def test_membrane_readout_and_min_max_steps(nmnist):
     assert res.steps == 7
     res = net.infer(frames, early_exit=snn.DynamicConfidence(threshold=0.0, readout="membrane",
                                                               min_steps=60, max_steps=100))
-    membrane = net.layers[net.inputs[net.names.index("output")][0][0]].v
+    membrane = net.readout_layer.v
     assert res.steps == 60 and res.index == int(np.argmax(membrane))
     with pytest.raises(ValueError, match="readout"):
         snn.DynamicConfidence(readout="rate")

@@ -1,3 +1,5 @@
 """Node types of this package, by name, for the registry (loaded lazily)."""
 
-CATALOG: dict[str, str] = {}
+CATALOG: dict[str, str] = {
+    "snn.infer": "nodes.snn.infer_node:Infer",
+}

@@ -65,6 +65,19 @@ class Network:
         for buf in self._prev.values():
             buf[...] = 0.0
 
+    @property
+    def readout_layer(self):
+        """The layer that feeds the Output node (its membrane is the 'membrane' readout)."""
+        return self.layers[self.inputs[self._out][0][0]]
+
+    def advance(self, x: np.ndarray) -> np.ndarray:
+        """`step` without the checks and the copy, for callers that validated the input.
+
+        x must be float32, C-contiguous and of in_shape; the returned array is the
+        output buffer, overwritten by the next step.
+        """
+        return self._step(x)
+
     def _step(self, x: np.ndarray) -> np.ndarray:
         outs = self._outs
         outs[self._in] = x
@@ -110,15 +123,11 @@ class Network:
             self.reset()
         policy = early_exit or DynamicConfidence(threshold=2.0, max_steps=len(frames))
         frames = self._check(frames, (len(frames),) + self.in_shape, "frames")
-        tracker = policy.tracker(int(np.prod(self.out_shape)), self.layers[self._out_neuron()])
+        tracker = policy.tracker(int(np.prod(self.out_shape)), self.readout_layer)
         for t in range(len(frames)):
             if tracker.update(self._step(frames[t])):
                 break
         return tracker.result()
-
-    def _out_neuron(self) -> int:
-        """Index of the layer that feeds the Output node (its membrane is the readout)."""
-        return self.inputs[self._out][0][0]
 
 
 def load(source: str | Path | nir.NIRGraph, dt: float = 1e-3, convention: str = "nir") -> Network:

@@ -1,0 +1,82 @@
+"""snn.infer on real N-MNIST frames, driven directly with streamer.testing."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nodes.snn.infer_node import Infer
+from streamer.streams import frames, marker
+from streamer.testing import feed
+from tests.conftest import need
+from tests.test_snn_nmnist import nmnist_frames
+
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+@pytest.fixture(scope="module")
+def data(shared_data):
+    root = need(shared_data / "nmnist")
+    model = need(shared_data / "nir" / "02_cnn" / "cnn_sinabs.nir")
+    labels = dict(np.loadtxt(need(root / "labels.txt"), dtype=np.int64))
+    return str(model), {i: (nmnist_frames(root / f"{i}.bin"), int(labels[i])) for i in (1, 2, 3, 4)}
+
+
+def _chunks(x, size, t0=100.0):
+    return [frames(x[i:i + size], bin_us=1000, t_origin=t0 + i) for i in range(0, len(x), size)]
+
+
+def test_continuous_full_window_decides_every_300_bins(data):
+    model, samples = data
+    stream = np.concatenate([samples[i][0] for i in (1, 2, 3)])
+    node = Infer(model=model, convention="nir", labels=DIGITS,
+                 early_exit={"policy": "none", "max_steps": 300})
+    node.start()
+    out = feed(node, _chunks(stream, 25))["decision"]
+    node.stop()
+    assert [d.data["index"] for d in out] == [samples[i][1] for i in (1, 2, 3)]
+    assert [d.data["label"] for d in out] == [DIGITS[samples[i][1]] for i in (1, 2, 3)]
+    assert all(d.data["steps"] == 300 and d.data["policy"] == "none" for d in out)
+    assert all(d.data["model"] == "cnn_sinabs.nir" for d in out)
+    # Bin 299 of each sample is in the chunk starting at bin 275 (+300 per sample).
+    assert [d.t_origin for d in out] == [100.0 + 275, 100.0 + 575, 100.0 + 875]
+    assert abs(sum(out[0].data["probabilities"]) - 1) < 1e-6
+
+
+def test_trial_mode_waits_for_marker_and_exits_early(data):
+    model, samples = data
+    x4, y4 = samples[4]
+    quiet = np.zeros((40, 2, 34, 34), np.float32)
+    node = Infer(model=model, convention="sinabs", mode="trial",
+                 early_exit={"threshold": 0.8, "temperature": 15.0, "max_steps": 300})
+    node.start()
+    msgs = _chunks(quiet, 20) + [("markers", marker("go"))] + _chunks(x4, 50, t0=500.0)
+    out = feed(node, msgs)["decision"]
+    node.stop()
+    assert len(out) == 1
+    d = out[0].data
+    assert d["index"] == y4 and d["label"] == str(y4)
+    assert d["steps"] < 150 and d["confidence"] > 0.8 and d["policy"] == "dynamic_confidence"
+    # Bins before the marker and after the decision are not simulated.
+    assert node.counters["idle_bins"] == 40 + 300 - d["steps"]
+
+
+def test_trial_cut_by_end_of_stream_still_decides(data):
+    model, samples = data
+    node = Infer(model=model, mode="trial", early_exit={"policy": "none", "max_steps": 300})
+    node.start()
+    out = feed(node, [("markers", marker("go"))] + _chunks(samples[1][0][:120], 40))["decision"]
+    node.stop()
+    assert len(out) == 1 and out[0].data["steps"] == 120
+
+
+def test_bad_input_and_labels_are_named(data, tmp_path):
+    model, samples = data
+    node = Infer(model=model)
+    node.start()
+    with pytest.raises(ValueError, match=r"Frames of shape \(5, 34, 34\) do not fit the model input \(2, 34, 34\)"):
+        node.receive("in", frames(np.zeros((5, 34, 34), np.float32), bin_us=1000))
+    node.stop()
+    with pytest.raises(ValueError, match="3 labels for a model with 10 outputs"):
+        Infer(model=model, labels=["a", "b", "c"]).start()
+    with pytest.raises(FileNotFoundError, match="missing.nir not found"):
+        Infer(model=str(tmp_path / "missing.nir")).start()
