@@ -122,9 +122,26 @@ edges: [replay.numbers -> rec.numbers]
     replayed = np.diff([c.message.t_origin for c in b])  # stamped by replay when sent
     err_ms = np.abs(replayed - original) * 1e3
     assert np.median(err_ms) < 0.2
-    # p95 rather than the maximum: on a loaded 2-core machine the scheduler alone can
-    # delay a process by a millisecond now and then (p99 is well under 1 ms when idle).
-    assert np.percentile(err_ms, 95) < 1.0, f"p95 {np.percentile(err_ms, 95):.3f} ms, max {err_ms.max():.3f} ms"
+    # p90 rather than the maximum: with three processes on a loaded 2-core machine the
+    # scheduler alone delays one now and then; the timing itself is checked in-process below.
+    assert np.percentile(err_ms, 90) < 1.0, f"p90 {np.percentile(err_ms, 90):.3f} ms, max {err_ms.max():.3f} ms"
+
+
+def test_replay_reproduces_the_original_intervals_within_1_ms(tmp_path):
+    src = tmp_path / "jittered.rec"
+    w = Writer(src)
+    rng = np.random.default_rng(0)
+    t = streams.now() + np.cumsum(rng.uniform(0.002, 0.02, 150))  # irregular, 2-20 ms apart
+    for i, ti in enumerate(t):
+        m = streams.marker("x", i)
+        m.t_origin = float(ti)
+        w.write("x", m, float(ti))
+    w.close()
+    from streamer.record_nodes import Replay
+    from streamer.testing import run as run_node
+    out = run_node(Replay(path=str(src), speed=1.0))["x"]
+    err_ms = np.abs(np.diff([m.t_origin for m in out]) - np.diff(t)) * 1e3
+    assert np.percentile(err_ms, 99) < 1.0, f"p99 {np.percentile(err_ms, 99):.3f} ms"
 
 
 def test_replay_as_fast_as_possible_and_faster(tmp_path):
