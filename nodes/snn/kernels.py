@@ -80,19 +80,28 @@ def conv2d(x, w, b, sy, sx, py, px, dy, dx, groups, idx, out):
         for cl in range(CG):
             c = g * CG + cl
             for ky in range(KH):
+                # Output rows/columns whose tap stays inside the input: no bounds test inside.
+                oy = ky * dy - py
+                i0, i1 = _valid_range(oy, sy, H, HO)
                 for kx in range(KW):
                     wv = w[o, cl, ky, kx]
                     if wv == 0.0:
                         continue
-                    for i in range(HO):
-                        yy = i * sy - py + ky * dy
-                        if yy < 0 or yy >= H:
-                            continue
-                        for j in range(WO):
-                            xx = j * sx - px + kx * dx
-                            if xx < 0 or xx >= W:
-                                continue
-                            out[o, i, j] += wv * x[c, yy, xx]
+                    ox = kx * dx - px
+                    j0, j1 = _valid_range(ox, sx, W, WO)
+                    for i in range(i0, i1):
+                        yy = i * sy + oy
+                        for j in range(j0, j1):
+                            out[o, i, j] += wv * x[c, yy, j * sx + ox]
+
+
+@njit(cache=True, nogil=True)
+def _valid_range(offset, stride, size, n_out):
+    """Outputs k in [k0, k1) with 0 <= k*stride + offset < size."""
+    k0 = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    last = size - 1 - offset
+    k1 = 0 if last < 0 else min(n_out, last // stride + 1)
+    return k0, max(k0, k1)
 
 
 @njit(cache=True, nogil=True)

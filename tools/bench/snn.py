@@ -1,0 +1,155 @@
+"""Per-step latency of the N-MNIST CNN (cnn_sinabs.nir) at batch size 1: ours vs snnTorch, Norse.
+
+Every framework runs the same NIR graph on the same real N-MNIST samples (1 ms bins, one
+step per bin, state carried between calls, as a live stream would drive it), one thread
+each. Prints the median and p99 of the time of one step call, the ratios, and each
+framework's accuracy on the samples as a check that they all run the real network.
+
+    python -m tools.bench.snn [--samples 20] [--steps 300]
+
+snnTorch 1.0's import_from_nir cannot run this graph (its IF layers return (spike, v)
+tuples into the next convolution), so the snnTorch model is assembled here from the same
+NIR weights with snntorch.Leaky(beta=1) integrate-and-fire layers.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import nir
+import numpy as np
+
+import nodes.snn as snn
+from drivers.dvs.nmnist import read_nmnist
+from tools.datasets import data_path
+
+
+def nmnist_frames(path, steps: int) -> np.ndarray:
+    ev = read_nmnist(path)
+    b = ev["t"] // 1000
+    keep = b < steps
+    frames = np.zeros((steps, 2, 34, 34), np.float32)
+    np.add.at(frames, (b[keep], ev["p"][keep].astype(np.int64), ev["y"][keep], ev["x"][keep]), 1)
+    return frames
+
+
+def time_steps(reset, step, samples) -> tuple[np.ndarray, list[int]]:
+    """Nanoseconds of each step call, and the argmax of summed outputs per sample."""
+    times, preds = [], []
+    for frames in samples:
+        reset()
+        acc = 0
+        for x in frames:
+            t0 = time.perf_counter_ns()
+            out = step(x)
+            times.append(time.perf_counter_ns() - t0)
+            acc = acc + out
+        preds.append(int(np.argmax(np.asarray(acc).reshape(-1))))
+    return np.array(times), preds
+
+
+def ours(model, convention):
+    net = snn.load(model, dt=1e-3, convention=convention)
+    return net.reset, net.step
+
+
+def snntorch_model(graph: nir.NIRGraph):
+    import snntorch
+    import snntorch.utils
+    import torch
+
+    order = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
+    mods = []
+    for key in order:
+        n = graph.nodes[key]
+        if isinstance(n, nir.Conv2d):
+            w = torch.from_numpy(np.asarray(n.weight, np.float32))
+            c = torch.nn.Conv2d(w.shape[1], w.shape[0], tuple(w.shape[2:]), stride=tuple(int(s) for s in n.stride),
+                                padding=tuple(int(p) for p in n.padding), bias=True)
+            c.weight.data, c.bias.data = w, torch.from_numpy(np.asarray(n.bias, np.float32))
+            mods.append(c)
+        elif isinstance(n, nir.IF):
+            mods.append(snntorch.Leaky(beta=1.0, threshold=float(np.unique(n.v_threshold)[0]),
+                                       init_hidden=True, reset_mechanism="subtract"))
+        elif isinstance(n, nir.SumPool2d):
+            k = tuple(int(v) for v in n.kernel_size)
+            mods.append(torch.nn.LPPool2d(1, k, stride=tuple(int(v) for v in n.stride)))
+        elif isinstance(n, nir.Flatten):
+            mods.append(torch.nn.Flatten())
+        elif isinstance(n, nir.Affine):
+            w = torch.from_numpy(np.asarray(n.weight, np.float32))
+            lin = torch.nn.Linear(w.shape[1], w.shape[0])
+            lin.weight.data, lin.bias.data = w, torch.from_numpy(np.asarray(n.bias, np.float32))
+            mods.append(lin)
+        else:
+            raise ValueError(f"unexpected node {key}: {type(n).__name__}")
+    model = torch.nn.Sequential(*mods).eval()
+
+    def reset():
+        snntorch.utils.reset(model)
+
+    def step(x):
+        with torch.no_grad():
+            return model(torch.from_numpy(x)[None]).numpy()
+    return reset, step
+
+
+def norse_model(graph: nir.NIRGraph):
+    import norse.torch as nt
+    import torch
+
+    model = nt.from_nir(graph, dt=1e-3)
+    state = [None]
+
+    def reset():
+        state[0] = None
+
+    def step(x):
+        with torch.no_grad():
+            out, state[0] = model(torch.from_numpy(x)[None], state[0])
+        return out.numpy()
+    return reset, step
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=300)
+    args = ap.parse_args()
+    model = data_path("nir", "02_cnn", "cnn_sinabs.nir")
+    root = data_path("nmnist")
+    if not model.exists() or not root.is_dir():
+        raise SystemExit(f"shared data not found ({model}, {root}); set STREAMER_DATA")
+    labels = dict(np.loadtxt(root / "labels.txt", dtype=np.int64))
+    ids = list(range(1, args.samples + 1))
+    samples = [nmnist_frames(root / f"{i}.bin", args.steps) for i in ids]
+    truth = [int(labels[i]) for i in ids]
+    graph = nir.read(str(model))
+
+    import torch
+    torch.set_num_threads(1)
+    runs = {}
+    for name, make in [("ours (sinabs rules)", lambda: ours(model, "sinabs")),
+                       ("ours (nir rules)", lambda: ours(model, "nir")),
+                       ("snntorch", lambda: snntorch_model(graph)),
+                       ("norse", lambda: norse_model(graph))]:
+        try:
+            reset, step = make()
+        except Exception as exc:  # a comparator that cannot load the graph is reported, not fatal
+            print(f"{name}: cannot run ({type(exc).__name__}: {exc})")
+            continue
+        time_steps(reset, step, samples[:1])  # warm up (JIT, allocator)
+        times, preds = time_steps(reset, step, samples)
+        acc = np.mean(np.array(preds) == np.array(truth))
+        runs[name] = np.median(times) / 1e3
+        print(f"{name:22s} median {np.median(times) / 1e3:8.1f} us  p99 {np.percentile(times, 99) / 1e3:8.1f} us"
+              f"  accuracy {acc:.0%} on {len(ids)} samples")
+    base = runs.get("ours (sinabs rules)")
+    if base:
+        for name, med in runs.items():
+            if not name.startswith("ours"):
+                print(f"ours (sinabs rules) is {med / base:.1f}x faster than {name} (median per step)")
+
+
+if __name__ == "__main__":
+    main()
