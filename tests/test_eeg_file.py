@@ -8,7 +8,7 @@ import scipy.io
 
 from drivers.eeg.file_source import FileSource
 from drivers.eeg.readers import RecordingError
-from streamer.testing import run
+from streamer.testing import drain, run
 from tests.conftest import need
 
 
@@ -120,3 +120,42 @@ def test_nan_samples_are_counted_not_hidden(tmp_path):
     got = np.concatenate([m.data for m in out["out"]], axis=1)
     assert node.counters["nan_samples"] == 11 == int(np.isnan(got).sum())
     np.testing.assert_array_equal(np.isnan(got), np.isnan(data))
+
+
+@pytest.mark.parametrize("ext, writer", [(".edf", "edfio"), (".vhdr", "pybv")])
+def test_exported_edf_and_brainvision_replay_as_mne_reads_them(tmp_path, ext, writer):
+    pytest.importorskip(writer, reason=f"{writer} writes {ext} files for mne.export")
+    rng = np.random.default_rng(7)
+    info = mne.create_info(["Fp1", "C3", "C4", "O1"], 256.0, "eeg")
+    raw = mne.io.RawArray(rng.normal(scale=3e-5, size=(4, 256 * 6)), info, verbose="error")
+    raw.set_annotations(mne.Annotations([0.5, 2.0, 4.25], [0.0, 1.0, 0.0], ["cue", "imagery", "cue"]))
+    path = tmp_path / f"exported{ext}"
+    mne.export.export_raw(path, raw, verbose="error")
+    out, data = replay(path, chunk_ms=100)
+    back = mne.io.read_raw(path, preload=True, verbose="error")
+    np.testing.assert_array_equal(data, back.get_data().astype(np.float32))
+    np.testing.assert_allclose(data, raw.get_data(), atol=1e-8)  # the writer's resolution
+    events, ids = mne.events_from_annotations(back, verbose="error")
+    names = {v: k for k, v in ids.items()}
+    got = [(m.data["sample"], m.data["label"]) for m in out["markers"]]
+    assert got == [(s, names[c]) for s, _, c in events]
+    # BrainVision files name them Comment/<text>
+    assert [(s, lab.split("/")[-1]) for s, lab in got] == [(128, "cue"), (512, "imagery"), (1088, "cue")]
+
+
+def test_loop_keeps_counting_samples_and_repeats_markers(tmp_path):
+    info = mne.create_info(["a"], 100.0, "eeg")
+    raw = mne.io.RawArray(np.arange(250.0)[None] * 1e-6, info, verbose="error")
+    raw.set_annotations(mne.Annotations([0.3], [0.0], ["go"]))
+    raw.save(tmp_path / "l_raw.fif", verbose="error")
+    node = FileSource(path=str(tmp_path / "l_raw.fif"), speed=0, chunk_ms=100, loop=True)
+    node.start()
+    out = drain(node, max_messages=60)  # 3 passes or so
+    node.stop()
+    firsts = [m.meta["first_sample"] for m in out["out"]]
+    assert firsts == list(range(0, 10 * len(firsts), 10)) and len(firsts) > 50
+    data = np.concatenate([m.data for m in out["out"]], axis=1)
+    np.testing.assert_array_equal(data[0, :250], (np.arange(250.0) * 1e-6).astype(np.float32))
+    np.testing.assert_array_equal(data[0, 250:], data[0, :data.shape[1] - 250])
+    assert [m.data["sample"] for m in out["markers"]][:2] == [30, 280]
+    assert [m.data["time"] for m in out["markers"]][:2] == [0.3, 2.8]
