@@ -159,3 +159,19 @@ def test_loop_keeps_counting_samples_and_repeats_markers(tmp_path):
     np.testing.assert_array_equal(data[0, 250:], data[0, :data.shape[1] - 250])
     assert [m.data["sample"] for m in out["markers"]][:2] == [30, 280]
     assert [m.data["time"] for m in out["markers"]][:2] == [0.3, 2.8]
+
+
+def test_a_cropped_fif_places_annotations_relative_to_its_first_sample(tmp_path):
+    info = mne.create_info(["a", "b"], 200.0, "ecog")
+    raw = mne.io.RawArray(np.random.default_rng(2).normal(size=(2, 2000)) * 1e-5, info, verbose="error")
+    raw.set_meas_date(1_700_000_000)
+    raw.set_annotations(mne.Annotations([1.0, 4.5, 7.25], [0.0, 0.0, 0.0], ["x", "y", "z"],
+                                        orig_time=raw.info["meas_date"]))
+    raw.crop(tmin=3.0).save(tmp_path / "c_raw.fif", verbose="error")
+    back = mne.io.read_raw_fif(tmp_path / "c_raw.fif", verbose="error")
+    assert back.first_samp == 600
+    out, data = replay(tmp_path / "c_raw.fif", chunk_ms=50)
+    events, ids = mne.events_from_annotations(back, verbose="error")
+    assert [m.data["sample"] for m in out["markers"]] == list(events[:, 0] - back.first_samp) == [300, 850]
+    assert [m.data["label"] for m in out["markers"]] == ["y", "z"]
+    assert out["out"][0].meta["ch_types"] == ["ecog", "ecog"]
