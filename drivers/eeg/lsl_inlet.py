@@ -83,6 +83,8 @@ class LSLInlet(Source):
         ts = np.asarray(ts, dtype=np.float64)
         received = streams.now()
         t_origin = float(ts[-1]) - self.offset if math.isfinite(self.offset) else received
+        if not received - 3600.0 < t_origin <= received + 0.01:
+            t_origin = received  # a sender stamping with another clock (device or wall time)
         if self.is_marker:
             return {"markers": [self._marker(s, float(t), t_origin) for s, t in zip(samples, ts)]}
         data = np.asarray(samples).T
