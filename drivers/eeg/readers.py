@@ -10,8 +10,8 @@ import numpy as np
 from .mne_convert import units_for
 
 # Extensions MNE reads through mne.io.read_raw, and MATLAB clips read here.
-MNE_EXTENSIONS = (".edf", ".bdf", ".gdf", ".fif", ".fif.gz", ".vhdr", ".set", ".lay", ".cnt", ".mff",
-                  ".nxe", ".eeg", ".snirf", ".nwb")
+MNE_EXTENSIONS = (".edf", ".bdf", ".gdf", ".fif", ".fif.gz", ".vhdr", ".ahdr", ".set", ".lay", ".cnt",
+                  ".mff", ".nxe", ".eeg", ".nedf", ".mefd", ".snirf", ".sqd", ".con", ".ds")
 MAT_EXTENSIONS = (".mat",)
 
 
