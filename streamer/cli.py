@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from typing import Any
 
@@ -78,7 +79,7 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         Console(stderr=True).print(f"[red]{exc}[/]")
         return EXIT_INVALID
     console.print(f"[bold]{args.type}[/] ({cls.role}, {cls.__module__}.{cls.__qualname__})")
-    console.print((cls.__doc__ or "").strip(), highlight=False)
+    console.print(inspect.cleandoc(cls.__doc__ or ""), highlight=False, markup=False, soft_wrap=True)
     console.print(f"\ninputs:  {_ports(cls.inputs, True) or 'none'}\noutputs: {_ports(cls.outputs, True) or 'none'}")
     table = Table(title="parameters")
     for col in ("name", "type", "default", "description"):
