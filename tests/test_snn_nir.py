@@ -215,3 +215,43 @@ def test_bad_graphs_name_the_node(tmp_path):
     net = snn.load(g)
     with pytest.raises(ValueError, match=r"step input must have shape \(5,\)"):
         net.step(np.zeros(4))
+
+
+def test_export_round_trip_keeps_every_node_and_output(tmp_path, shared_data):
+    """load → save → nir.read → load runs the same spikes; parameters are written exactly."""
+    rng = np.random.default_rng(4)
+    graph, _ = _random_recurrent_graph(rng)
+    cases = [(graph, "nir", 1e-3, (2, 6, 6))]
+    cnn = shared_data / "nir" / "02_cnn" / "cnn_sinabs.nir"
+    if cnn.exists():
+        cases.append((nir.read(str(cnn)), "sinabs", 1e-3, (2, 34, 34)))
+    for g, convention, dt, shape in cases:
+        net = snn.load(g, dt=dt, convention=convention)
+        path = net.save(tmp_path / "net.nir")
+        back = nir.read(str(path))
+        assert back.metadata["convention"] == convention
+        again = snn.load(path, dt=dt, convention=convention)
+        frames = (rng.random((60,) + shape) < 0.2).astype(np.float32) * 2
+        np.testing.assert_array_equal(again.run(frames), net.run(frames))
+    # The nested subgraph is written flat, its own Input/Output bypassed.
+    flat = snn.to_nir(snn.load(graph))
+    assert "sub.aff" in flat.nodes and "sub.input" not in flat.nodes
+    assert ("flat", "sub.aff") in flat.edges and ("rec", "cuba") in flat.edges
+    np.testing.assert_array_equal(flat.nodes["lif"].tau, graph.nodes["lif"].tau)
+    np.testing.assert_array_equal(flat.nodes["conv"].weight, graph.nodes["conv"].weight)
+
+
+def test_snntorch_delayed_reset_and_reset_override():
+    """snnTorch's reset_delay: the spike at step t resets the potential of step t + 1."""
+    g = _graph({**_io((1,), (1,)), "if": nir.IF(r=np.ones(1), v_threshold=np.ones(1),
+                                                  v_reset=np.zeros(1))},
+               [("input", "if"), ("if", "output")])
+    x = np.full((4, 1), 0.6, np.float32)
+    # v: 0.6, 1.2 (spike), 1.8 - 1 = 0.8, 1.4 (spike)
+    np.testing.assert_array_equal(snn.load(g, convention="snntorch").run(x)[:, 0], [0, 1, 0, 1])
+    # zero reset: the step after a spike starts from 0, its input is lost
+    zero = snn.load(g, convention="snntorch", reset="v_reset")
+    np.testing.assert_array_equal(zero.run(x)[:, 0], [0, 1, 0, 0])
+    np.testing.assert_allclose(zero.layers[1].v, [0.6])
+    with pytest.raises(ValueError, match="unknown reset 'hard'"):
+        snn.load(g, reset="hard")

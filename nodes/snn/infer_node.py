@@ -37,7 +37,9 @@ class Infer(Transform):
     In `continuous` mode a decision is emitted whenever the early-exit policy stops (or
     `max_steps` is reached) and the network is reset for the next one; a Marker restarts
     the current sample. In `trial` mode nothing runs until a Marker starts a trial; the
-    trial ends with its decision and the node waits for the next Marker. The decision
+    trial ends with its decision and the node waits for the next Marker. A Marker with a
+    device `time` starts its trial at the first bin at or after that time, whatever order
+    markers and frames arrive in (bins that came first are kept for it). The decision
     keeps the t_origin of the Frames message whose bin completed it.
     Counters: decisions, idle_bins (trial mode, bins outside a trial), trials_cut
     (a Marker arrived before the previous trial decided), bin_mismatch (bin_us ≠ dt_s).
@@ -67,8 +69,15 @@ class Infer(Transform):
         threshold = e.threshold if e.policy == "dynamic_confidence" else 2.0  # 2: never confident
         self.policy = DynamicConfidence(threshold, e.temperature, e.min_steps, e.max_steps, e.readout)
         self.model_name = Path(p.model).name
+        # Compile (or load from the cache) every kernel now, not on the first live bin:
+        # empty input takes the event-driven path, full input the dense one.
+        for fill in (0.0, 1.0):
+            self.net.reset()
+            self.net.advance(np.full(self.net.in_shape, fill, np.float32))
         self.armed = p.mode == "continuous"
         self.last_t_origin = float("nan")
+        self.onsets: list[int] = []   # trial onsets (µs, device clock) not reached yet
+        self.held: list = []          # idle bins kept for a marker that is late
         self._restart()
 
     def _restart(self) -> None:
@@ -85,11 +94,15 @@ class Infer(Transform):
 
     def receive(self, port: str, msg: Message):
         if port == "markers":
-            if self.params.mode == "trial" and self.armed and self.tracker.steps:
-                self.count("trials_cut")
-            self.armed = True
-            self._restart()
-            return None
+            onset = msg.data.get("time", float("nan"))
+            if self.params.mode == "continuous" or not np.isfinite(onset):
+                # No device time: the marker acts where it arrives.
+                return self._start_trial(None, msg.t_origin)
+            # Markers and frames travel on different edges, so their arrival order is not
+            # their order in time: start the trial at the first bin at or after the onset.
+            self.onsets.append(int(round(onset * 1e6)))
+            self.onsets.sort()
+            return self._replay_held(msg.t_origin)
         frames = msg.data
         if not isinstance(frames, np.ndarray) or frames.shape[1:] != self.net.in_shape:
             shape = getattr(frames, "shape", None)
@@ -101,19 +114,65 @@ class Infer(Transform):
             self.count("bin_mismatch")
         frames = np.ascontiguousarray(frames, dtype=np.float32)
         self.last_t_origin = msg.t_origin
+        step_us = float(bin_us) if bin_us else self.params.dt_s * 1e6
+        t_first = msg.meta.get("t_first_us")
         out = []
         for t in range(len(frames)):
+            t_bin = None if t_first is None else int(t_first + t * step_us)
+            out += self._bin(frames[t], t_bin, msg.t_origin)
+        return {"decision": out} if out else None
+
+    def _start_trial(self, t_bin, t_origin):
+        if self.params.mode == "trial" and self.armed and self.tracker.steps:
+            self.count("trials_cut")
+        if t_bin is None and self.held:  # an untimed marker: what came before is not its trial
+            self.count("idle_bins", len(self.held))
+            self.held = []
+        self.armed = True
+        self._restart()
+        return None
+
+    def _bin(self, frame: np.ndarray, t_bin: int | None, t_origin: float) -> list[Message]:
+        if self.params.mode == "trial" and t_bin is not None:
+            started = False
+            while self.onsets and self.onsets[0] <= t_bin:
+                self.onsets.pop(0)
+                started = True
+            if started:
+                self._start_trial(t_bin, t_origin)
             if not self.armed:
-                self.count("idle_bins", len(frames) - t)
-                break
-            if self.tracker.update(self.net.advance(frames[t])):
-                out.append(self._decide(msg.t_origin))
-                self._restart()
-                self.armed = self.params.mode == "continuous"
+                # Kept a while: a marker may still arrive for a trial that began here.
+                self.held.append((t_bin, frame, t_origin))
+                if len(self.held) > self.params.early_exit.max_steps:
+                    self.held.pop(0)
+                    self.count("idle_bins")
+                return []
+        elif not self.armed:
+            self.count("idle_bins")
+            return []
+        if self.tracker.update(self.net.advance(frame)):
+            d = self._decide(t_origin)
+            self._restart()
+            self.armed = self.params.mode == "continuous"
+            return [d]
+        return []
+
+    def _replay_held(self, t_origin: float):
+        """A marker came after bins of its own trial: run those bins now."""
+        held, self.held = self.held, []
+        out = []
+        for t_bin, frame, t0 in held:
+            if self.onsets and self.onsets[0] > t_bin and not self.armed:
+                self.held.append((t_bin, frame, t0))  # still before the next trial
+                continue
+            out += self._bin(frame, t_bin, max(t0, t_origin))
         return {"decision": out} if out else None
 
     def finish(self):
         """A trial cut short by the end of the stream still gets its decision."""
+        if self.held:
+            self.count("idle_bins", len(self.held))
+            self.held = []
         if self.params.mode == "trial" and self.armed and self.tracker.steps:
             return {"decision": [self._decide(self.last_t_origin)]}
         return None

@@ -146,11 +146,22 @@ def pool2d(x, ky_, kx_, sy, sx, py, px, scale, out):
 
 
 @njit(cache=True, nogil=True)
-def neuron(x, v, leak, gain, v_leak, thr, v_reset, rule, strict, v_min, out):
+def _delayed_reset(vi, spiked, th, vr, rule):
+    """snnTorch's reset_delay: a spike of the last step resets this step's new potential."""
+    if spiked != 0.0:
+        if rule == RULE_SUBTRACT:
+            return vi - th
+        return vr
+    return vi
+
+
+@njit(cache=True, nogil=True)
+def neuron(x, v, leak, gain, v_leak, thr, v_reset, rule, strict, v_min, delayed, out):
     """One step of LI/LIF/I/IF: v += leak·(v_leak − v) + gain·x, then the spike rule.
 
     All arrays are flat and of one size; `leak` is dt/τ (0 for integrators), `gain` r·dt/τ.
-    `strict` compares v > θ, otherwise v ≥ θ. RULE_NONE outputs v itself.
+    `strict` compares v > θ, otherwise v ≥ θ. RULE_NONE outputs v itself. With `delayed`
+    the reset of a spike applies one step later (out still holds last step's spikes).
     """
     for i in range(x.size):
         vi = v[i] + leak[i] * (v_leak[i] - v[i]) + gain[i] * x[i]
@@ -159,6 +170,12 @@ def neuron(x, v, leak, gain, v_leak, thr, v_reset, rule, strict, v_min, out):
             out[i] = vi
             continue
         th = thr[i]
+        if delayed and rule != RULE_MULTI:
+            vi = _delayed_reset(vi, out[i], th, v_reset[i], rule)
+            fire = vi > th if strict else vi >= th
+            out[i] = 1.0 if fire else 0.0
+            v[i] = vi
+            continue
         fire = vi > th if strict else vi >= th
         s = np.float32(0.0)
         if fire:
@@ -179,11 +196,12 @@ def neuron(x, v, leak, gain, v_leak, thr, v_reset, rule, strict, v_min, out):
 
 @njit(cache=True, nogil=True)
 def cuba_neuron(x, syn, v, syn_leak, w_in, leak, gain, v_leak, thr, v_reset, rule, strict,
-                current_first, out):
+                current_first, delayed, out):
     """One step of CubaLI/CubaLIF: synaptic current I and membrane v.
 
     τs dI/dt = −I + w_in·x, τm dv/dt = v_leak − v + r·I. With `current_first` the
     membrane sees this step's current; otherwise last step's (forward Euler, Norse).
+    `delayed` as in `neuron`.
     """
     for i in range(x.size):
         s_new = syn[i] + syn_leak[i] * (w_in[i] * x[i] - syn[i])
@@ -193,6 +211,12 @@ def cuba_neuron(x, syn, v, syn_leak, w_in, leak, gain, v_leak, thr, v_reset, rul
         if rule == RULE_NONE:
             v[i] = vi
             out[i] = vi
+            continue
+        if delayed:
+            vi = _delayed_reset(vi, out[i], thr[i], v_reset[i], rule)
+            fire = vi > thr[i] if strict else vi >= thr[i]
+            out[i] = 1.0 if fire else 0.0
+            v[i] = vi
             continue
         fire = vi > thr[i] if strict else vi >= thr[i]
         if fire:

@@ -50,6 +50,12 @@ class Identity(Layer):
 
 
 class Reshape(Layer):
+    """NIR Flatten: axes start_dim..end_dim merged into one (a view, no copy)."""
+
+    def __init__(self, name, in_shape, out_shape, start_dim: int = 0, end_dim: int = -1):
+        super().__init__(name, in_shape, out_shape)
+        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+
     def step(self, x):
         return x.reshape(self.out_shape)
 
@@ -59,6 +65,7 @@ class Conv2d(Layer):
         super().__init__(name, in_shape, out_shape)
         self.w = np.ascontiguousarray(weight, F32)
         self.b = np.ascontiguousarray(np.broadcast_to(np.asarray(bias, F32), (self.w.shape[0],)))
+        self.padding_name = None  # 'same'/'valid' when the file said so (kept on export)
         self.sy, self.sx = (int(v) for v in stride)
         self.py, self.px = (int(v) for v in padding)
         self.dy, self.dx = (int(v) for v in dilation)
@@ -94,6 +101,7 @@ class Dense(Layer):
         super().__init__(name, in_shape or (w.shape[1],), (w.shape[0],))
         self.w = w
         self.wt = np.ascontiguousarray(w.T)
+        self.has_bias = bias is not None
         self.b = np.zeros(w.shape[0], F32) if bias is None else \
             np.ascontiguousarray(np.broadcast_to(np.asarray(bias, F32), (w.shape[0],)))
         self.idx = np.zeros(w.shape[1], np.int64)
@@ -119,6 +127,7 @@ class Pool2d(Layer):
         self.ky, self.kx = (int(v) for v in kernel)
         self.sy, self.sx = (int(v) for v in stride)
         self.py, self.px = (int(v) for v in padding)
+        self.average = bool(average)
         self.scale = F32(1.0 / (self.ky * self.kx) if average else 1.0)
 
     def step(self, x):
@@ -127,18 +136,24 @@ class Pool2d(Layer):
 
 
 class Neuron(Layer):
-    """LI, LIF, I and IF: v += leak·(v_leak − v) + gain·x, then the convention's spike rule."""
+    """LI, LIF, I and IF: v += leak·(v_leak − v) + gain·x, then the convention's spike rule.
+
+    `kind` is the NIR node type and `nir_params` its time constants and resistance as the
+    file gave them (tau, r), kept so that export writes them back without rounding.
+    """
 
     def __init__(self, name, shape, conv: Convention, *, leak, gain, v_leak, thr, v_reset,
-                 spiking: bool):
+                 spiking: bool, kind: str = "LIF", nir_params: dict | None = None):
         super().__init__(name, shape, shape)
         n = int(np.prod(shape))
+        self.kind = kind
+        self.nir_params = {k: _flat(v, n, k, name) for k, v in (nir_params or {}).items()}
         self.leak, self.gain = _flat(leak, n, "tau", name), _flat(gain, n, "r", name)
         self.v_leak = _flat(v_leak, n, "v_leak", name)
         self.thr = _flat(thr, n, "v_threshold", name)
         self.v_reset = _flat(v_reset, n, "v_reset", name)
         self.rule = conv.rule if spiking else K.RULE_NONE
-        self.strict, self.v_min = conv.strict, F32(conv.v_min)
+        self.strict, self.v_min, self.delayed = conv.strict, F32(conv.v_min), conv.reset_delay
         self.v = np.zeros(n, F32)
         self.out_flat = self.out.reshape(-1)
 
@@ -148,7 +163,7 @@ class Neuron(Layer):
 
     def step(self, x):
         K.neuron(x.reshape(-1), self.v, self.leak, self.gain, self.v_leak, self.thr, self.v_reset,
-                 self.rule, self.strict, self.v_min, self.out_flat)
+                 self.rule, self.strict, self.v_min, self.delayed, self.out_flat)
         return self.out
 
 
@@ -156,16 +171,18 @@ class CubaNeuron(Layer):
     """CubaLI and CubaLIF: a leaky synaptic current feeding a leaky membrane."""
 
     def __init__(self, name, shape, conv: Convention, *, syn_leak, w_in, leak, gain, v_leak,
-                 thr, v_reset, spiking: bool):
+                 thr, v_reset, spiking: bool, nir_params: dict | None = None):
         super().__init__(name, shape, shape)
         n = int(np.prod(shape))
+        self.kind = "CubaLIF" if spiking else "CubaLI"
+        self.nir_params = {k: _flat(v, n, k, name) for k, v in (nir_params or {}).items()}
         self.syn_leak, self.w_in = _flat(syn_leak, n, "tau_syn", name), _flat(w_in, n, "w_in", name)
         self.leak, self.gain = _flat(leak, n, "tau_mem", name), _flat(gain, n, "r", name)
         self.v_leak = _flat(v_leak, n, "v_leak", name)
         self.thr = _flat(thr, n, "v_threshold", name)
         self.v_reset = _flat(v_reset, n, "v_reset", name)
         self.rule = conv.cuba_rule if spiking else K.RULE_NONE
-        self.strict, self.current_first = conv.strict, conv.current_first
+        self.strict, self.current_first, self.delayed = conv.strict, conv.current_first, conv.reset_delay
         self.syn = np.zeros(n, F32)
         self.v = np.zeros(n, F32)
         self.out_flat = self.out.reshape(-1)
@@ -178,7 +195,7 @@ class CubaNeuron(Layer):
     def step(self, x):
         K.cuba_neuron(x.reshape(-1), self.syn, self.v, self.syn_leak, self.w_in, self.leak,
                       self.gain, self.v_leak, self.thr, self.v_reset, self.rule, self.strict,
-                      self.current_first, self.out_flat)
+                      self.current_first, self.delayed, self.out_flat)
         return self.out
 
 
@@ -197,7 +214,8 @@ class Delay(Layer):
     def __init__(self, name, shape, delay_s, dt: float):
         super().__init__(name, shape, shape)
         n = int(np.prod(shape))
-        steps = np.rint(_flat(delay_s, n, "delay", name) / dt).astype(np.int64)
+        self.delay_s = _flat(delay_s, n, "delay", name)
+        steps = np.rint(self.delay_s / dt).astype(np.int64)
         if (steps < 0).any():
             raise ValueError(f"NIR node {name!r}: negative delay")
         self.steps = steps

@@ -32,11 +32,11 @@ class Network:
     """
 
     def __init__(self, graph: nir.NIRGraph, dt: float = 1e-3, convention: str = "nir",
-                 source: str = "") -> None:
+                 source: str = "", reset: str | None = None) -> None:
         if not dt > 0:
             raise ValueError(f"dt must be a positive number of seconds, got {dt}")
         self.dt = float(dt)
-        self.convention = conventions.get(convention)
+        self.convention = conventions.get(convention, reset)
         self.source = source
         p = plan(graph, self.dt, self.convention)
         self.names, self.layers, self.inputs = p.names, p.layers, p.inputs
@@ -64,6 +64,13 @@ class Network:
             layer.reset()
         for buf in self._prev.values():
             buf[...] = 0.0
+
+    def layer(self, name: str):
+        """The layer compiled from NIR node `name` (subgraph nodes as 'outer.inner')."""
+        try:
+            return self.layers[self.names.index(name)]
+        except ValueError:
+            raise KeyError(f"no layer {name!r}; layers: {', '.join(self.names)}") from None
 
     @property
     def readout_layer(self):
@@ -107,13 +114,30 @@ class Network:
         """Advance one step with input `x` (in_shape); returns a copy of the output."""
         return self._step(self._check(x, self.in_shape, "step input")).copy()
 
-    def run(self, frames: np.ndarray) -> np.ndarray:
-        """Step through frames (steps, *in_shape) from the current state; (steps, *out_shape)."""
+    def run(self, frames: np.ndarray, record: tuple[str, ...] = ()):
+        """Step through frames (steps, *in_shape) from the current state; (steps, *out_shape).
+
+        With `record` (layer names), returns (outputs, {name: (steps, *layer.out_shape)}).
+        """
         frames = self._check(frames, (len(frames),) + self.in_shape, "frames")
         out = np.empty((len(frames),) + self.out_shape, np.float32)
+        rec = {n: (self.names.index(n), np.empty((len(frames),) + self.layer(n).out_shape, np.float32))
+               for n in record}
         for t in range(len(frames)):
             out[t] = self._step(frames[t])
-        return out
+            for i, buf in rec.values():
+                buf[t] = self._outs[i]
+        return (out, {n: buf for n, (_, buf) in rec.items()}) if record else out
+
+    def to_nir(self) -> nir.NIRGraph:
+        """This network as a flat NIRGraph (current weights and parameters)."""
+        from .nir_export import to_nir
+        return to_nir(self)
+
+    def save(self, path: str | Path) -> Path:
+        """Write this network as a NIR file."""
+        from .nir_export import save
+        return save(self, path)
 
     def infer(self, frames: np.ndarray, early_exit: "DynamicConfidence | None" = None,
               reset: bool = True) -> InferResult:
@@ -130,15 +154,17 @@ class Network:
         return tracker.result()
 
 
-def load(source: str | Path | nir.NIRGraph, dt: float = 1e-3, convention: str = "nir") -> Network:
+def load(source: str | Path | nir.NIRGraph, dt: float = 1e-3, convention: str = "nir",
+         reset: str | None = None) -> Network:
     """A Network from a NIR file (or an already read NIRGraph).
 
     `dt` is the step in seconds used for every time constant; `convention` selects the
     spike/reset rules of the framework the graph was trained in: "nir", "sinabs",
-    "snntorch" or "norse".
+    "snntorch" or "norse"; `reset` ("v_reset" or "subtract") overrides the convention's
+    reset mechanism for graphs trained with the other one.
     """
     if isinstance(source, nir.NIRGraph):
-        return Network(source, dt, convention)
+        return Network(source, dt, convention, reset=reset)
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"NIR model {path} not found")
@@ -147,6 +173,6 @@ def load(source: str | Path | nir.NIRGraph, dt: float = 1e-3, convention: str = 
     except Exception as exc:  # h5py/nir raise many kinds for a bad file
         raise ValueError(f"{path}: not a readable NIR file ({exc})") from None
     try:
-        return Network(graph, dt, convention, source=str(path))
+        return Network(graph, dt, convention, source=str(path), reset=reset)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None

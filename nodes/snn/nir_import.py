@@ -157,7 +157,9 @@ def build_layer(name: str, node, shape: tuple[int, ...], dt: float, conv: Conven
             raise ValueError(f"NIR node {name!r} ({kind}): input {shape} is too small for kernel {k}")
         bias = np.zeros(w.shape[0], np.float32) if node.bias is None or np.size(node.bias) == 0 else node.bias
         cls = L.Conv1d if nd == 1 else L.Conv2d
-        return cls(name, shape, out, w, bias, stride, pad, dil, groups)
+        layer = cls(name, shape, out, w, bias, stride, pad, dil, groups)
+        layer.padding_name = node.padding if isinstance(node.padding, str) else None
+        return layer
     if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
         if len(shape) != 3:
             raise ValueError(f"NIR node {name!r} ({kind}) needs (C, H, W) input, got {shape}")
@@ -169,25 +171,28 @@ def build_layer(name: str, node, shape: tuple[int, ...], dt: float, conv: Conven
         nd = len(shape)
         a, b = int(node.start_dim) % nd, int(node.end_dim) % nd
         out = shape[:a] + (int(np.prod(shape[a:b + 1])),) + shape[b + 1:]
-        return L.Reshape(name, shape, out)
+        return L.Reshape(name, shape, out, a, b)
     if isinstance(node, (nir.LI, nir.LIF)):
         tau = np.asarray(node.tau, np.float32)
         spiking = isinstance(node, nir.LIF)
         return L.Neuron(name, shape, conv, leak=dt / tau, gain=np.asarray(node.r) * dt / tau,
                         v_leak=node.v_leak, thr=node.v_threshold if spiking else 0.0,
-                        v_reset=_reset(node) if spiking else 0.0, spiking=spiking)
+                        v_reset=_reset(node) if spiking else 0.0, spiking=spiking, kind=kind,
+                        nir_params={"tau": node.tau, "r": node.r})
     if isinstance(node, (nir.I, nir.IF)):
         spiking = isinstance(node, nir.IF)
         return L.Neuron(name, shape, conv, leak=0.0, gain=node.r, v_leak=0.0,
                         thr=node.v_threshold if spiking else 0.0,
-                        v_reset=_reset(node) if spiking else 0.0, spiking=spiking)
+                        v_reset=_reset(node) if spiking else 0.0, spiking=spiking, kind=kind,
+                        nir_params={"r": node.r})
     if isinstance(node, (nir.CubaLI, nir.CubaLIF)):
         spiking = isinstance(node, nir.CubaLIF)
         ts, tm = np.asarray(node.tau_syn, np.float32), np.asarray(node.tau_mem, np.float32)
         return L.CubaNeuron(name, shape, conv, syn_leak=dt / ts, w_in=node.w_in, leak=dt / tm,
                             gain=np.asarray(node.r) * dt / tm, v_leak=node.v_leak,
                             thr=node.v_threshold if spiking else 0.0,
-                            v_reset=_reset(node) if spiking else 0.0, spiking=spiking)
+                            v_reset=_reset(node) if spiking else 0.0, spiking=spiking,
+                            nir_params={"tau_syn": node.tau_syn, "tau_mem": node.tau_mem, "r": node.r})
     if isinstance(node, nir.Threshold):
         return L.Threshold(name, shape, node.threshold)
     if isinstance(node, nir.Delay):
