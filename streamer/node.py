@@ -78,6 +78,10 @@ class Node:
     def start(self) -> None:
         """Open devices, files, compile kernels. Called once before any data."""
 
+    def warm_up(self) -> None:
+        """Called by the runtime once after `start()`, before the graph starts: compile or
+        load kernels here so that the first live message is not delayed by it."""
+
     def stop(self) -> None:
         """Release what `start()` took. Called once, also after errors."""
 

@@ -56,6 +56,7 @@ class NodeRunner:
 
     def start(self) -> None:
         self.node.start()
+        self.node.warm_up()
 
     def launch(self) -> None:
         self.state = "running"

@@ -354,8 +354,9 @@ class SyntheticCamera(Source):
             return None
         self._held = None
         t_origin = streams.now()
+        # t_end_us: the stream is complete up to here, so downstream bins can close in silence.
         out = {"out": streams.events(ev, width=self.params.width, height=self.params.height,
-                                     t_origin=t_origin)}
+                                     t_origin=t_origin, t_end_us=int(t1))}
         marks = [streams.marker(self.scene.classes[self.scene._trial(i)[0]],
                                 self.scene._trial(i)[0], time=onset * 1e-6, source=self.name,
                                 t_origin=t_origin)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from streamer import streams
 from streamer.node import Port, Transform
 from streamer.streams import EVENT_DTYPE, EVENTS, Message
 
@@ -14,6 +15,20 @@ class EventTransform(Transform):
 
     inputs = {"in": Port(EVENTS)}
     outputs = {"out": Port(EVENTS)}
+
+    def warm_up(self) -> None:
+        """Run a throwaway copy of this node on two events, so that its kernels are
+        compiled (or loaded from the cache) before live data; this node's state is untouched."""
+        clone = type(self)(**self.params.model_dump())
+        clone.name = self.name
+        clone.start()
+        ev = np.zeros(2, EVENT_DTYPE)
+        ev["x"], ev["p"], ev["t"] = [0, 1], [0, 1], [0, 1]
+        try:
+            clone.receive("in", streams.events(ev, width=2, height=2))
+            clone.finish()
+        finally:
+            clone.stop()
 
     def geometry(self, msg: Message, check: bool = True) -> tuple[int, int]:
         """(width, height) of the sensor; with `check`, the events of this chunk are

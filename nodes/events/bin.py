@@ -58,6 +58,8 @@ class Bin(Transform):
 
     geometry = EventTransform.geometry
 
+    warm_up = EventTransform.warm_up  # compile the binning kernel before live data
+
     def start(self) -> None:
         self.t0: int | None = None  # start of the first bin not yet emitted
         self.held = np.zeros((0,) + self.params.shape, np.float32)  # complete + partial bins
@@ -66,9 +68,15 @@ class Bin(Transform):
     def receive(self, port: str, msg: Message) -> Message | list[Message] | None:
         w, h = self.geometry(msg)
         ev = msg.data
-        if len(ev) == 0:
-            return None
         bin_us = self.params.bin_us
+        # A source may say up to when its stream is complete (`t_end_us`): bins that end
+        # by then close even if no event follows (silence, or everything filtered out).
+        t_end = msg.meta.get("t_end_us")
+        if len(ev) == 0:
+            if t_end is None or self.t0 is None:
+                return None
+            self.t_origin = msg.t_origin
+            return self._close_until(int(t_end))
         if self.t0 is None:
             self.t0 = int(ev["t"][0]) // bin_us * bin_us
         n_bins = max(1, len(self.held), int(ev["t"].max() - self.t0) // bin_us + 1)
@@ -83,9 +91,20 @@ class Bin(Transform):
         self.t_origin = msg.t_origin
         # Bins before the newest event's are complete.
         complete = int(ev["t"][-1] - self.t0) // bin_us
+        if t_end is not None:
+            return self._close_until(int(t_end), complete)
         k = self.params.frames_per_message
-        ready = complete // k * k
-        return self._emit(ready)
+        return self._emit(complete // k * k)
+
+    def _close_until(self, t_end: int, complete: int = 0) -> list[Message] | None:
+        bin_us = self.params.bin_us
+        complete = max(complete, (t_end - self.t0) // bin_us)
+        if complete > len(self.held):
+            grown = np.zeros((complete,) + self.params.shape, np.float32)
+            grown[:len(self.held)] = self.held
+            self.held = grown
+        k = self.params.frames_per_message
+        return self._emit(complete // k * k)
 
     def finish(self) -> list[Message] | None:
         if not len(self.held):

@@ -1,0 +1,37 @@
+"""The default demo graph runs from the README command and does its job."""
+import json
+
+import yaml
+
+from streamer import recording
+from tests.runtime_helpers import ROOT, run, write_graph
+
+
+def test_demo_classifies_shapes_and_commands_pass_the_gate(tmp_path):
+    graph = yaml.safe_load((ROOT / "graphs" / "demo.yaml").read_text())
+    graph["nodes"]["camera"].update(n_trials=20, seed=7)
+    graph["nodes"]["rec"] = {"type": "record", "path": str(tmp_path / "demo.rec")}
+    graph["edges"] += ["snn.decision -> rec.decisions", "camera.markers -> rec.cues", "gate -> rec.commands"]
+    g = write_graph(tmp_path, yaml.safe_dump(graph))
+    code, figures, err = run(g, timeout=120)
+    assert code == 0, err
+    rec = recording.read(tmp_path / "demo.rec")
+    cues = rec["cues"].data
+    decisions = rec["decisions"].data
+    assert len(cues) == 20 and len(decisions) >= 18
+    # Each decision belongs to the latest cue before it.
+    cue_times = rec["cues"].t_origin
+    right = 0
+    for d, t in zip(decisions, rec["decisions"].t_origin):
+        shown = cues[int((cue_times <= t).sum()) - 1]["label"]
+        right += d["label"] == shown
+    assert right / len(decisions) >= 0.85, f"{right}/{len(decisions)}"
+    # Dynamic Confidence ends most trials early.
+    assert sum(d["steps"] for d in decisions) / len(decisions) < 25
+    commands = rec["commands"].data
+    assert len(commands) >= 10 and all(c["safety"] in ("passed",) or c["action"] == "stop" for c in commands)
+    out = figures["nodes"]["out"]
+    assert out["counters"]["sent"] == len(commands)
+    assert out["latency_ms"]["p99"] < 50  # sensor to command, beyond the integration window
+    for edge in figures["edges"].values():
+        assert edge["lost"] == 0
