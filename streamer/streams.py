@@ -83,7 +83,10 @@ def as_events(x: Any, y: Any, p: Any, t: Any) -> np.ndarray:
 
 def events(data: np.ndarray, *, width: int, height: int, t_origin: float | None = None,
            clock: str = "device", **meta: Any) -> Message:
-    """An Events chunk: a structured array of EVENT_DTYPE (t in µs of the device clock)."""
+    """An Events chunk: a structured array of EVENT_DTYPE (t in µs of the device clock).
+
+    A source may add `t_end_us`: the stream is complete up to that device time, so nodes
+    that wait for time to pass (binning) can move on even when no event comes."""
     if data.dtype != EVENT_DTYPE:
         raise TypeError(f"Events data must have dtype EVENT_DTYPE, got {data.dtype}")
     return Message(EVENTS, data, {"width": int(width), "height": int(height), "clock": clock, **meta},
