@@ -8,7 +8,7 @@ from nodes.snn.infer_node import Infer
 from streamer.streams import frames, marker
 from streamer.testing import feed
 from tests.conftest import need
-from tests.test_snn_nmnist import nmnist_frames
+from tools.calibrate import nmnist_frames
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 

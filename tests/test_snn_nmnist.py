@@ -5,20 +5,11 @@ import numpy as np
 import pytest
 
 import nodes.snn as snn
-from drivers.dvs.nmnist import read_nmnist
 from tests.conftest import need
+from tools.calibrate import Dataset, choose, full_window_accuracy, readout_traces, sweep
+from tools.calibrate import nmnist_frames
 
 STEPS = 300
-
-
-def nmnist_frames(path, steps: int = STEPS) -> np.ndarray:
-    """Event counts in 1 ms bins of (polarity, y, x), from the sample's start."""
-    ev = read_nmnist(path)
-    b = ev["t"] // 1000
-    keep = b < steps
-    frames = np.zeros((steps, 2, 34, 34), np.float32)
-    np.add.at(frames, (b[keep], ev["p"][keep].astype(np.int64), ev["y"][keep], ev["x"][keep]), 1)
-    return frames
 
 
 @pytest.fixture(scope="module")
@@ -47,51 +38,29 @@ def test_cnn_classifies_first_100_samples(nmnist, convention):
     assert correct >= 95, f"{correct}/100 correct with the {convention} convention"
 
 
-def _policy_outcome(cum: np.ndarray, temperature: float, threshold: float):
-    """Where Dynamic Confidence would stop on accumulated counts cum (n, steps, classes)."""
-    z = cum / temperature
-    p = np.exp(z - z.max(-1, keepdims=True))
-    conf = (p / p.sum(-1, keepdims=True)).max(-1)
-    hit = conf > threshold
-    stop = np.where(hit.any(1), hit.argmax(1), cum.shape[1] - 1)
-    return stop + 1, cum[np.arange(len(cum)), stop].argmax(1)
-
-
-def test_dynamic_confidence_saves_steps_at_equal_accuracy(nmnist):
+def test_dynamic_confidence_saves_steps_at_equal_accuracy(nmnist, shared_data, tmp_path):
+    """tools.calibrate picks (T, θ) on samples 101-300; scored live on unseen 301-400."""
     model, sample = nmnist
     net = snn.load(model, convention="sinabs")
-    # Calibrate on samples 100-299 from full-length runs.
-    cum, y = [], []
-    for i in range(100, 300):
-        frames, label = sample(i)
-        net.reset()
-        cum.append(np.cumsum(net.run(frames), axis=0))
-        y.append(label)
-    cum, y = np.array(cum), np.array(y)
-    full_acc = np.mean(cum[:, -1].argmax(1) == y)
-    choices = []
-    for temperature in (5.0, 10.0, 15.0, 20.0, 30.0):
-        for threshold in (0.8, 0.9, 0.95, 0.99):
-            steps, pred = _policy_outcome(cum, temperature, threshold)
-            if np.mean(pred == y) >= full_acc - 0.01:
-                choices.append((steps.mean(), temperature, threshold))
-    assert choices, "no temperature/threshold keeps the calibration accuracy"
-    _, temperature, threshold = min(choices)
-    policy = snn.DynamicConfidence(threshold=threshold, temperature=temperature, min_steps=1,
-                                   max_steps=STEPS)
-    # Score on samples 300-399, unseen by the calibration.
+    data = Dataset(shared_data / "nmnist", STEPS)
+    traces, labels = readout_traces(net, data, list(range(101, 301)))
+    rows = sweep(traces, labels, [5.0, 10.0, 15.0, 20.0, 30.0], [0.8, 0.9, 0.95, 0.99, 0.995])
+    chosen = choose(rows, full_window_accuracy(traces, labels), budget=0.01)
+    assert chosen is not None, "no temperature/threshold keeps the calibration accuracy"
+    policy = snn.DynamicConfidence(threshold=chosen.threshold, temperature=chosen.temperature,
+                                   min_steps=1, max_steps=STEPS)
     full_ok = early_ok = 0
     used = []
-    for i in range(300, 400):
+    for i in range(301, 401):
         frames, label = sample(i)
         res = net.infer(frames, early_exit=policy)
         early_ok += int(res.index == label)
         used.append(res.steps)
-        assert res.steps == STEPS or res.confidence > threshold
+        assert res.steps == STEPS or res.confidence > chosen.threshold
         assert abs(res.probabilities.sum() - 1) < 1e-9
         full_ok += int(net.infer(frames).index == label)
     mean_steps = float(np.mean(used))
-    assert mean_steps <= 0.3 * STEPS, f"mean steps {mean_steps} (T={temperature}, θ={threshold})"
+    assert mean_steps <= 0.3 * STEPS, f"mean steps {mean_steps} ({chosen})"
     assert early_ok >= full_ok - 1, f"early exit {early_ok}% vs full {full_ok}%"
 
 

@@ -1,0 +1,16 @@
+"""Calibrate Dynamic Confidence (temperature, threshold) on labelled samples.
+
+    python -m tools.calibrate --model M.nir --data DIR_OR_NPZ --ids 1-500 [--score-ids 501-1000]
+
+Each sample runs once for the full window; the readout after every step is cached, and
+the early-exit rule is replayed on those traces for every (temperature, threshold). The
+chosen pair is the one with the fewest mean steps whose accuracy stays within a budget
+(default 1 point) of the full window's on the calibration samples.
+"""
+from __future__ import annotations
+
+from .sweep import Row, choose, full_window_accuracy, outcome, pareto, sweep
+from .traces import Dataset, nmnist_frames, parse_ids, readout_traces
+
+__all__ = ["Dataset", "Row", "choose", "full_window_accuracy", "nmnist_frames", "outcome",
+           "pareto", "parse_ids", "readout_traces", "sweep"]
