@@ -7,5 +7,6 @@ CATALOG: dict[str, str] = {
     "signal.window": "nodes.signal.windows:Window",
     "signal.bandpower": "nodes.signal.windows:BandPower",
     "signal.resample": "nodes.signal.resample:Resample",
+    "signal.encode": "nodes.signal.encode:Encode",
     "signal.epochs": "nodes.signal.windows:Epochs",
 }

@@ -1,0 +1,160 @@
+"""`signal.encode`: spike encoders that turn signals into SNN input, step by step."""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numba import njit
+from pydantic import Field
+
+from streamer import streams
+from streamer.node import Params, Port, Transform
+from streamer.streams import FRAMES, SAMPLES, Message
+
+
+@njit(cache=True, nogil=True)
+def delta_kernel(x: np.ndarray, threshold: np.ndarray, ref: np.ndarray, counts: np.ndarray,
+                 first: int, step: int) -> None:
+    """Send-on-delta: an 'up' spike each time channel c has risen by threshold[c] since its
+    last spike, 'down' when it fell. counts (steps, 2C) gets ups in [:C], downs in [C:];
+    sample i of x is stream sample first + i, step k covers samples [k*step, (k+1)*step)
+    counted from the first step held in counts."""
+    n_ch, n = x.shape
+    for c in range(n_ch):
+        th = threshold[c]
+        r = ref[c]
+        for i in range(n):
+            k = (first + i) // step
+            v = x[c, i]
+            while v - r >= th:
+                counts[k, c] += 1
+                r += th
+            while v - r <= -th:
+                counts[k, n_ch + c] += 1
+                r -= th
+        ref[c] = r
+
+
+@njit(cache=True, nogil=True)
+def crossing_kernel(x: np.ndarray, level: np.ndarray, below: np.ndarray, counts: np.ndarray,
+                    first: int, step: int) -> None:
+    """A spike when channel c falls below level[c] (a negative threshold crossing)."""
+    n_ch, n = x.shape
+    for c in range(n_ch):
+        b = below[c]
+        for i in range(n):
+            now_below = x[c, i] < level[c]
+            if now_below and not b:
+                counts[(first + i) // step, c] += 1
+            b = now_below
+        below[c] = b
+
+
+class Encode(Transform):
+    """Spike encoders for the SNN, counted per step of `step_ms` into Frames (steps, channels'):
+
+    - `delta`: send-on-delta with up and down channels (2C outputs) at `threshold` (a
+      number, one per channel, or `auto`: `auto_k` x the channel's standard deviation over
+      the first `calibration_s`);
+    - `crossing`: a spike when a channel crosses below -k x MAD (median absolute deviation
+      over the first `calibration_s`, scaled to a standard deviation), for spikes in
+      intracranial signals (C outputs);
+    - `rate`: Poisson spikes with probability |x| x `gain` per sample (C outputs), seeded.
+    Steps are counted from the stream's first sample; bin_us and t_first_us follow the
+    device clock, so trial markers line up with them."""
+
+    inputs = {"in": Port(SAMPLES)}
+    outputs = {"out": Port(FRAMES)}
+
+    class Params(Params):
+        method: Literal["delta", "crossing", "rate"] = Field("delta", description="encoder")
+        step_ms: float = Field(20.0, gt=0, description="one SNN step")
+        threshold: float | list[float] | Literal["auto"] = Field("auto", description="delta threshold (signal units)")
+        auto_k: float = Field(0.5, gt=0, description="delta: threshold = auto_k x std over the calibration")
+        k: float = Field(4.0, gt=0, description="crossing: level = -k x MAD-estimated std")
+        calibration_s: float = Field(2.0, gt=0, description="signal used to set automatic levels")
+        gain: float = Field(1e5, gt=0, description="rate: spike probability per unit of |x|")
+        seed: int = Field(0, description="rate: random seed")
+
+    def start(self) -> None:
+        self.calib: list[np.ndarray] = []
+        self.ready = False
+        self.counts = None
+        self.first_step = 0     # step index of counts[0]
+        self.rng = np.random.default_rng(self.params.seed)
+
+    def warm_up(self) -> None:
+        x = np.zeros((1, 4), np.float32)
+        delta_kernel(x, np.ones(1), np.zeros(1), np.zeros((2, 2), np.float32), 0, 2)
+        crossing_kernel(x, np.ones(1), np.zeros(1, np.bool_), np.zeros((2, 1), np.float32), 0, 2)
+
+    def _calibrate(self, x: np.ndarray) -> None:
+        p = self.params
+        n_ch = x.shape[0]
+        if p.method == "delta":
+            if p.threshold == "auto":
+                th = p.auto_k * x.astype(np.float64).std(axis=1)
+            else:
+                th = np.broadcast_to(np.asarray(p.threshold, np.float64), (n_ch,)).copy()
+            if np.any(th <= 0):
+                raise ValueError(f"delta thresholds must be > 0 (flat channels?): {th.tolist()}")
+            self.level = th
+            self.state = x[:, 0].astype(np.float64).copy()
+            self.n_out = 2 * n_ch
+        elif p.method == "crossing":
+            med = np.median(x, axis=1, keepdims=True)
+            sigma = np.median(np.abs(x - med), axis=1) / 0.6745
+            self.level = -p.k * sigma
+            self.state = np.zeros(n_ch, np.bool_)
+            self.n_out = n_ch
+        else:
+            self.n_out = n_ch
+        self.ready = True
+
+    def receive(self, port: str, msg: Message) -> list[Message] | None:
+        p = self.params
+        meta = msg.meta
+        sfreq = meta["sfreq"]
+        step = max(1, int(round(p.step_ms * 1e-3 * sfreq)))
+        x = msg.data
+        first = int(meta.get("first_sample", 0))
+        if not self.ready:
+            self.calib.append((first, x))
+            held = sum(c.shape[1] for _, c in self.calib)
+            if held < p.calibration_s * sfreq and not (p.method == "delta" and p.threshold != "auto") \
+                    and p.method != "rate":
+                return None
+            first = self.calib[0][0]
+            x = np.concatenate([c for _, c in self.calib], axis=1)
+            self.calib = []
+            self._calibrate(x)
+            self.first_step = first // step
+            self.counts = np.zeros((0, self.n_out), np.float32)
+        if not np.all(np.isfinite(x)):
+            self.count("nan_samples", int((~np.isfinite(x)).sum()))
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        last = first + x.shape[1]
+        n_steps = -(-last // step) - self.first_step
+        if n_steps > len(self.counts):
+            grown = np.zeros((n_steps, self.n_out), np.float32)
+            grown[:len(self.counts)] = self.counts
+            self.counts = grown
+        rel = first - self.first_step * step
+        xs = np.ascontiguousarray(x, dtype=np.float64)
+        if p.method == "delta":
+            delta_kernel(xs, self.level, self.state, self.counts, rel, step)
+        elif p.method == "crossing":
+            crossing_kernel(xs, self.level, self.state, self.counts, rel, step)
+        else:
+            spikes = self.rng.random(x.shape) < np.abs(xs) * p.gain
+            idx = (rel + np.nonzero(spikes)[1]) // step
+            np.add.at(self.counts, (idx, np.nonzero(spikes)[0]), 1)
+        done = last // step - self.first_step  # steps whose samples have all arrived
+        if done <= 0:
+            return None
+        out = self.counts[:done]
+        self.counts = self.counts[done:].copy()
+        t_first_us = int(round(self.first_step * step / sfreq * 1e6))
+        self.first_step += done
+        return [streams.frames(out, bin_us=step / sfreq * 1e6, t_first_us=t_first_us, t_origin=msg.t_origin,
+                               encoder=p.method, step_samples=step, ch_names=meta.get("ch_names"))]
