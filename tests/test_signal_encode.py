@@ -39,7 +39,7 @@ def delta_reference(x, th, step):
 def test_delta_equals_reference_whatever_the_chunking(shared_data):
     m = scipy.io.loadmat(need(shared_data / "ieeg" / "Dog_1_ictal_segment_3.mat"))
     x = m["data"].astype(np.float32)[:, :400]
-    th = list(0.3 * x.std(axis=1))
+    th = [float(v) for v in 0.3 * x.std(axis=1)]
     want = delta_reference(x.astype(np.float64), th, 8)
     for seed in (0, 1):
         out = run(Encode(method="delta", threshold=th, step_ms=8 / 399.6097561 * 1e3), stream(x, 399.6097561, seed))["out"]
