@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import nodes.snn as snn
-from nodes.snn.infer_node import EarlyExit
+from nodes.snn.infer_node import Infer
 from tests.conftest import need
 from tools.calibrate import (Dataset, Row, choose, full_window_accuracy, pareto, parse_ids,
                              readout_traces, sweep)
@@ -85,8 +85,9 @@ def test_command_line_writes_table_plot_and_config(nmnist, tmp_path, capsys):
     assert "<- chosen" in text and "held out: 10 samples" in text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = yaml.safe_load(out.read_text())
-    ee = EarlyExit(**config["early_exit"])  # what snn.infer accepts
-    assert ee.policy == "dynamic_confidence" and ee.max_steps == STEPS
+    params = Infer.Params(model=str(model), **{k: v for k, v in config.items() if k != "calibration"})
+    assert params.early_exit.policy == "dynamic_confidence" and params.early_exit.max_steps == STEPS
+    assert params.convention == "sinabs" and params.readout == "spikes"
     cal = config["calibration"]
     assert cal["accuracy"] >= cal["full_window_accuracy"] - 0.01 - 1e-9
     assert len(list(cache.glob("traces-*.npz"))) == 2

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import nodes.snn as snn
 from nodes.snn.infer_node import Infer
-from streamer.streams import frames, marker
+from streamer.streams import frames, marker, spikes
 from streamer.testing import feed
 from tests.conftest import need
 from tools.calibrate import nmnist_frames
@@ -80,3 +81,32 @@ def test_bad_input_and_labels_are_named(data, tmp_path):
         Infer(model=model, labels=["a", "b", "c"]).start()
     with pytest.raises(FileNotFoundError, match="missing.nir not found"):
         Infer(model=str(tmp_path / "missing.nir")).start()
+
+
+def test_spikes_input_activity_trigger_and_output_spikes(data):
+    """Spikes in (flat neurons), trials started by rising input activity, output spikes out."""
+    model, samples = data
+    x1, _ = samples[1]
+    stream = np.concatenate([np.zeros((30, 2, 34, 34), np.float32), x1[:230]])
+    flat = stream.reshape(len(stream), -1)
+    active = flat.sum(1) >= 5
+    first = int(np.argmax(active))
+    # After the first 200-step trial, the next bin that is active after a quiet one.
+    second = next(i for i in range(first + 201, len(stream)) if active[i] and not active[i - 1])
+    node = Infer(model=model, convention="sinabs", mode="trial", trigger="activity", onset_events=5,
+                 emit_spikes=True, early_exit={"policy": "none", "max_steps": 200})
+    node.start()
+    msgs = [spikes(flat[i:i + 50], step=i, dt_s=1e-3, t_origin=float(i)) for i in range(0, len(flat), 50)]
+    out = feed(node, msgs)
+    node.stop()
+    steps = [d.data["steps"] for d in out["decision"]]
+    assert steps == [200, len(stream) - second]
+    rows = np.concatenate([m.data for m in out["out"]])
+    assert rows.shape == (200 + steps[1], 10) and out["out"][0].meta["layer"] == "output"
+    # Independent of the node: the network run from each onset.
+    net = snn.load(model, convention="sinabs")
+    ref1 = net.run(stream[first:first + 200])
+    net.reset()
+    ref2 = net.run(stream[second:])
+    np.testing.assert_array_equal(rows, np.concatenate([ref1, ref2]))
+    assert out["decision"][0].data["index"] == int(np.argmax(ref1.sum(0)))

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import streamer.node
 from streamer.node import Port, Transform
-from streamer.streams import DECISION, FRAMES, MARKER, Message, decision
+from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision, spikes
 
 from .conventions import CONVENTIONS
 from .early_exit import DynamicConfidence
@@ -26,28 +26,31 @@ class EarlyExit(BaseModel):
     temperature: float = Field(1.0, gt=0.0, description="softmax temperature over the readout")
     min_steps: int = Field(1, ge=0, description="never stop before this many steps")
     max_steps: int = Field(300, ge=1, description="always stop after this many steps")
-    readout: Literal["spikes", "membrane"] = Field(
-        "spikes", description="accumulated output spikes or the output layer's membrane")
 
 
 class Infer(Transform):
     """Classifies frames with a NIR spiking network, one step per bin.
 
-    Each bin of the incoming Frames (bins, *input_shape) advances the network by `dt_s`.
+    Each bin of the incoming Frames (bins, *input_shape), or each step of incoming Spikes
+    (steps, n) with n = the input size, advances the network by `dt_s`.
     In `continuous` mode a decision is emitted whenever the early-exit policy stops (or
     `max_steps` is reached) and the network is reset for the next one; a Marker restarts
     the current sample. In `trial` mode nothing runs until a Marker starts a trial; the
     trial ends with its decision and the node waits for the next Marker. A Marker with a
     device `time` starts its trial at the first bin at or after that time, whatever order
     markers and frames arrive in (bins that came first are kept for it). The decision
-    keeps the t_origin of the Frames message whose bin completed it.
+    keeps the t_origin of the Frames message whose bin completed it. With
+    `trigger: activity`, a trial also starts at the first bin whose input sum reaches
+    `onset_events` (for streams without markers). With `emit_spikes`, the output layer's
+    spikes of every simulated step leave on `out`.
     Counters: decisions, idle_bins (trial mode, bins outside a trial), trials_cut
     (a Marker arrived before the previous trial decided), bin_mismatch (bin_us ≠ dt_s).
     """
 
-    inputs = {"in": Port(FRAMES, "binned input, (bins, *input_shape)"),
+    inputs = {"in": Port((FRAMES, SPIKES), "binned input, (bins, *input_shape) or (steps, n)"),
               "markers": Port(MARKER, "trial onsets (trial mode) or restarts")}
-    outputs = {"decision": Port(DECISION, "one per classified sample")}
+    outputs = {"decision": Port(DECISION, "one per classified sample"),
+               "out": Port(SPIKES, "output layer per simulated step (with emit_spikes)")}
 
     class Params(streamer.node.Params):
         model: str = Field(description="path of the NIR file")
@@ -55,19 +58,28 @@ class Infer(Transform):
         convention: Literal[tuple(CONVENTIONS)] = Field(  # type: ignore[valid-type]
             "nir", description="spike/reset rules of the training framework")
         labels: list[str] = Field(default_factory=list, description="class names, by output index")
+        reset: Literal["v_reset", "subtract", None] = Field(
+            None, description="override the convention's reset (graphs trained with the other one)")
+        readout: Literal["spikes", "membrane"] = Field(
+            "spikes", description="class from accumulated output spikes or the output membrane")
         mode: Literal["continuous", "trial"] = Field("continuous", description="continuous or trial")
+        trigger: Literal["marker", "activity"] = Field(
+            "marker", description="trial mode: trials start on Markers, or also on input activity")
+        onset_events: float = Field(
+            10.0, gt=0.0, description="trigger 'activity': input sum in one bin that starts a trial")
+        emit_spikes: bool = Field(False, description="send the output layer's spikes on 'out'")
         early_exit: EarlyExit = Field(default_factory=EarlyExit, description="when to stop a sample")
 
     def start(self) -> None:
         p = self.params
-        self.net = load(p.model, dt=p.dt_s, convention=p.convention)
+        self.net = load(p.model, dt=p.dt_s, convention=p.convention, reset=p.reset)
         n_out = int(np.prod(self.net.out_shape))
         if p.labels and len(p.labels) != n_out:
             raise ValueError(f"snn.infer {self.name!r}: {len(p.labels)} labels for a model with "
                              f"{n_out} outputs ({p.model})")
         e = p.early_exit
         threshold = e.threshold if e.policy == "dynamic_confidence" else 2.0  # 2: never confident
-        self.policy = DynamicConfidence(threshold, e.temperature, e.min_steps, e.max_steps, e.readout)
+        self.policy = DynamicConfidence(threshold, e.temperature, e.min_steps, e.max_steps, p.readout)
         self.model_name = Path(p.model).name
         # Compile (or load from the cache) every kernel now, not on the first live bin:
         # empty input takes the event-driven path, full input the dense one.
@@ -78,6 +90,10 @@ class Infer(Transform):
         self.last_t_origin = float("nan")
         self.onsets: list[int] = []   # trial onsets (µs, device clock) not reached yet
         self.held: list = []          # idle bins kept for a marker that is late
+        self.spikes_out: list[np.ndarray] = []  # output rows of this call (emit_spikes)
+        self.steps_run = 0            # steps simulated since start (Spikes 'step')
+        self.quiet = True             # trigger 'activity': the last idle bin was below onset
+        self.out_name = self.net.names[self.net._out]
         self._restart()
 
     def _restart(self) -> None:
@@ -104,23 +120,40 @@ class Infer(Transform):
             self.onsets.sort()
             return self._replay_held(msg.t_origin)
         frames = msg.data
+        size = int(np.prod(self.net.in_shape))
+        if msg.stream == SPIKES and isinstance(frames, np.ndarray) and frames.ndim >= 1 \
+                and frames[:1].size == size:
+            frames = frames.reshape((len(frames),) + self.net.in_shape)
         if not isinstance(frames, np.ndarray) or frames.shape[1:] != self.net.in_shape:
             shape = getattr(frames, "shape", None)
-            raise ValueError(f"snn.infer {self.name!r}: Frames of shape {shape} do not fit the model "
-                             f"input {self.net.in_shape} ({self.params.model}); bin to (bins, "
+            raise ValueError(f"snn.infer {self.name!r}: {msg.stream} of shape {shape} do not fit the "
+                             f"model input {self.net.in_shape} ({self.params.model}); bin to (bins, "
                              f"{', '.join(map(str, self.net.in_shape))})")
         bin_us = msg.meta.get("bin_us")
+        if msg.stream == SPIKES and msg.meta.get("dt_s"):
+            bin_us = float(msg.meta["dt_s"]) * 1e6
         if bin_us is not None and abs(bin_us - self.params.dt_s * 1e6) > 1e-6:
             self.count("bin_mismatch")
         frames = np.ascontiguousarray(frames, dtype=np.float32)
         self.last_t_origin = msg.t_origin
         step_us = float(bin_us) if bin_us else self.params.dt_s * 1e6
         t_first = msg.meta.get("t_first_us")
+        if t_first is None and msg.stream == SPIKES and "step" in msg.meta:
+            t_first = int(msg.meta["step"]) * step_us
         out = []
         for t in range(len(frames)):
             t_bin = None if t_first is None else int(t_first + t * step_us)
             out += self._bin(frames[t], t_bin, msg.t_origin)
-        return {"decision": out} if out else None
+        return self._emit(out, msg.t_origin)
+
+    def _emit(self, decisions: list[Message], t_origin: float):
+        result = {"decision": decisions} if decisions else {}
+        if self.spikes_out:
+            n = len(self.spikes_out)
+            result["out"] = [spikes(np.stack(self.spikes_out), layer=self.out_name,
+                                    step=self.steps_run - n, dt_s=self.params.dt_s, t_origin=t_origin)]
+            self.spikes_out = []
+        return result or None
 
     def _start_trial(self, t_bin, t_origin):
         if self.params.mode == "trial" and self.armed and self.tracker.steps:
@@ -132,13 +165,23 @@ class Infer(Transform):
         self._restart()
         return None
 
+    def _onset(self, frame: np.ndarray) -> bool:
+        """trigger 'activity': input rises to `onset_events` in this bin after a quieter one
+        (a stream that stays busy after a decision does not start trial after trial)."""
+        if self.params.mode != "trial" or self.params.trigger != "activity":
+            return False
+        active = float(frame.sum()) >= self.params.onset_events
+        rising = active and self.quiet
+        self.quiet = not active
+        return rising
+
     def _bin(self, frame: np.ndarray, t_bin: int | None, t_origin: float) -> list[Message]:
         if self.params.mode == "trial" and t_bin is not None:
             started = False
             while self.onsets and self.onsets[0] <= t_bin:
                 self.onsets.pop(0)
                 started = True
-            if started:
+            if started or (not self.armed and self._onset(frame)):
                 self._start_trial(t_bin, t_origin)
             if not self.armed:
                 # Kept a while: a marker may still arrive for a trial that began here.
@@ -148,9 +191,15 @@ class Infer(Transform):
                     self.count("idle_bins")
                 return []
         elif not self.armed:
-            self.count("idle_bins")
-            return []
-        if self.tracker.update(self.net.advance(frame)):
+            if not self._onset(frame):
+                self.count("idle_bins")
+                return []
+            self._start_trial(t_bin, t_origin)
+        y = self.net.advance(frame)
+        self.steps_run += 1
+        if self.params.emit_spikes:
+            self.spikes_out.append(y.copy())
+        if self.tracker.update(y):
             d = self._decide(t_origin)
             self._restart()
             self.armed = self.params.mode == "continuous"
@@ -166,7 +215,7 @@ class Infer(Transform):
                 self.held.append((t_bin, frame, t0))  # still before the next trial
                 continue
             out += self._bin(frame, t_bin, max(t0, t_origin))
-        return {"decision": out} if out else None
+        return self._emit(out, t_origin)
 
     def finish(self):
         """A trial cut short by the end of the stream still gets its decision."""

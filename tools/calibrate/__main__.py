@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     early_exit = {"policy": "dynamic_confidence", "threshold": chosen.threshold,
                   "temperature": chosen.temperature, "min_steps": args.min_steps,
-                  "max_steps": args.steps, "readout": args.readout}
+                  "max_steps": args.steps}
     report = {"model": str(args.model), "convention": args.convention, "dt_s": args.dt_s,
               "samples": len(ids), "full_window_accuracy": full_acc,
               "accuracy": chosen.accuracy, "mean_steps": chosen.mean_steps,
@@ -137,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
               f"({100 * (1 - s_row.mean_steps / args.steps):.1f}% fewer, {s_row.speedup:.2f}x)")
         report.update(held_out_samples=len(score_ids), held_out_full_window_accuracy=s_full,
                       held_out_accuracy=s_row.accuracy, held_out_mean_steps=s_row.mean_steps)
-    _write_config(Path(args.out), {"early_exit": early_exit, "calibration": report})
+    # The first keys are snn.infer parameters as they are; "calibration" is the record.
+    _write_config(Path(args.out), {"convention": args.convention, "dt_s": args.dt_s,
+                                   "readout": args.readout, "early_exit": early_exit,
+                                   "calibration": report})
     print(f"config: {args.out}")
     return 0
 
