@@ -116,3 +116,39 @@ def test_flip_matches_numpy_image_operations(flip_x, flip_y, rotate):
     assert (meta["height"], meta["width"]) == img.shape
     assert np.array_equal(_image(got, meta["width"], meta["height"]), img)
     assert np.array_equal(got["t"], ev["t"]) and np.array_equal(got["p"], ev["p"])
+
+
+def _integrate_and_fire_reference(ev, factor, threshold):
+    acc = {}
+    out = []
+    for t, x, y, p in zip(ev["t"].tolist(), ev["x"].tolist(), ev["y"].tolist(), ev["p"].tolist()):
+        key = (x // factor, y // factor)
+        a = acc.get(key, 0) + (1 if p else -1)
+        if abs(a) >= threshold:
+            out.append((t, key[0], key[1], int(a > 0)))
+            a = 0
+        acc[key] = a
+    ref = np.empty(len(out), EVENT_DTYPE)
+    if out:
+        ref["t"], ref["x"], ref["y"], ref["p"] = np.array(out).T
+    return ref
+
+
+@pytest.mark.parametrize("factor,threshold", [(2, 2), (3, 3), (4, 1)])
+def test_downsample_integrate_and_fire_matches_a_per_event_reference(factor, threshold):
+    ev = _random_events(8000, seed=factor)
+    # more ON than OFF in the left half, so the sums drift and both signs fire
+    ev = ev.copy()
+    ev["p"][ev["x"] < W // 2] |= np.random.default_rng(1).random((ev["x"] < W // 2).sum()) < 0.5
+    ev.flags.writeable = False
+    ref = _integrate_and_fire_reference(ev, factor, threshold)
+    node = Downsample(factor=factor, accumulate=threshold)
+    got, meta = _run(node, ev, size=613)
+    assert (meta["width"], meta["height"]) == (-(-W // factor), -(-H // factor))
+    assert np.array_equal(got, ref)
+    assert node.counters["merged"] == len(ev) - len(ref)
+    assert {0, 1} <= set(got["p"].tolist())
+    if threshold > 1:
+        assert len(got) < len(ev) / threshold * 1.2
+    else:
+        assert len(got) == len(ev)

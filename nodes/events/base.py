@@ -33,13 +33,19 @@ class EventTransform(Transform):
     def geometry(self, msg: Message, check: bool = True) -> tuple[int, int]:
         """(width, height) of the sensor; with `check`, the events of this chunk are
         checked to lie on it (kernels that test bounds themselves pass check=False)."""
-        if msg.data.dtype != EVENT_DTYPE:
-            raise TypeError(f"{self.name}: Events data must have dtype EVENT_DTYPE, got {msg.data.dtype}")
+        data = msg.data
+        if not isinstance(data, np.ndarray) or data.dtype != EVENT_DTYPE or data.ndim != 1:
+            got = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+            raise TypeError(f"{self.name}: Events data must be a 1-D array of streamer.streams.EVENT_DTYPE "
+                            f"(t, x, y, p), got {got}; build it with streamer.streams.as_events(x, y, p, t)")
         try:
             w, h = int(msg.meta["width"]), int(msg.meta["height"])
         except KeyError:
             raise ValueError(f"{self.name}: the Events stream has no width/height in its metadata; "
                              "make its source set them (streamer.streams.events(..., width=, height=))") from None
+        if w < 1 or h < 1:
+            raise ValueError(f"{self.name}: the Events stream says the sensor is {w}x{h}; "
+                             "its source must set a positive width/height")
         ev = msg.data
         if check and len(ev) and (int(ev["x"].max()) >= w or int(ev["y"].max()) >= h):
             raise ValueError(f"{self.name}: event at x={int(ev['x'].max())}, y={int(ev['y'].max())} outside "
