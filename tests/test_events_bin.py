@@ -60,6 +60,27 @@ def test_bins_equal_histogramdd_for_any_chunking(shape, bin_us):
         assert starts == [t_first + i * bin_us for i in range(len(out))]
 
 
+@pytest.mark.parametrize("shape", [(2, 20, 30), (1, 48, 64), (2, 60, 70)])
+def test_crop_keeps_the_centred_window_at_full_resolution(shape):
+    ev = _random_events()
+    c, hh, ww = shape
+    x0, y0 = (64 - ww) // 2, (48 - hh) // 2
+    row, col = ev["y"].astype(np.int64) - y0, ev["x"].astype(np.int64) - x0
+    inside = (row >= 0) & (row < hh) & (col >= 0) & (col < ww)
+    t_first = int(ev["t"][0]) // 1000 * 1000
+    n_bins = int(ev["t"][-1] - t_first) // 1000 + 1
+    sample = np.column_stack([(ev["t"][inside] - t_first) // 1000,
+                              ev["p"][inside] if c == 2 else np.zeros(inside.sum()),
+                              row[inside], col[inside]]).astype(float)
+    ref, _ = np.histogramdd(sample, bins=(n_bins, c, hh, ww), range=((0, n_bins), (0, c), (0, hh), (0, ww)))
+    edges = np.r_[0, np.sort(np.random.default_rng(2).integers(0, len(ev), 25)), len(ev)]
+    out, node = _frames(ev, edges, 64, 48, bin_us=1000, shape=shape, fit="crop")
+    got = np.concatenate([m.data for m in out])
+    assert np.array_equal(got, ref)
+    assert node.counters.get("outside", 0) == int((~inside).sum())
+    assert (~inside).any() == (hh < 48 or ww < 64)
+
+
 def test_bins_are_emitted_when_they_close_and_grouped():
     ev = _random_events(t0=0)
     bin_us = 10_000

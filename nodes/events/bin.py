@@ -1,6 +1,8 @@
 """Binning: events -> dense frames of counts per time bin, the input of an SNN."""
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from numba import njit
 from pydantic import Field, field_validator
@@ -15,26 +17,38 @@ from .base import EventTransform, columns
 
 @njit(cache=True, nogil=True)
 def accumulate(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarray, t0: int, bin_us: int,
-               width: int, height: int, out: np.ndarray) -> int:
-    """Add each event to out[(t - t0) // bin_us, channel, y * H // height, x * W // width]
-    (channel = p when out has 2 channels, else 0). Events before t0 go to bin 0; returns
-    how many did (out of order)."""
+               width: int, height: int, crop: bool, x0: int, y0: int,
+               out: np.ndarray) -> tuple[int, int]:
+    """Add each event to out[(t - t0) // bin_us, channel, row, column] (channel = p when
+    out has 2 channels, else 0). Scaling: row = y * H // height, column = x * W // width;
+    crop: row = y - y0, column = x - x0, events outside the frame skipped. Events before
+    t0 go to bin 0. Returns (events before t0, events skipped outside the crop)."""
     nb, c, hh, ww = out.shape
     late = 0
+    skipped = 0
     for i in range(x.shape[0]):
+        if crop:
+            row, col = np.int64(y[i]) - y0, np.int64(x[i]) - x0
+            if row < 0 or row >= hh or col < 0 or col >= ww:
+                skipped += 1
+                continue
+        else:
+            row, col = (np.int64(y[i]) * hh) // height, (np.int64(x[i]) * ww) // width
         b = (t[i] - t0) // bin_us
         if b < 0:
             b = 0
             late += 1
         ch = 0 if c == 1 else (1 if p[i] > 0 else 0)
-        out[b, ch, (np.int64(y[i]) * hh) // height, (np.int64(x[i]) * ww) // width] += 1.0
-    return late
+        out[b, ch, row, col] += 1.0
+    return late, skipped
 
 
 class Bin(Transform):
     """Bins events into frames of counts, `bin_us` wide on the device clock, of shape
-    [C, H, W]: C = 2 (OFF, ON channels) or 1 (both polarities summed); coordinates are
-    scaled from the sensor's width/height to W/H. Bins start at the first event's time
+    [C, H, W]: C = 2 (OFF, ON channels) or 1 (both polarities summed). With fit =
+    "scale", coordinates are scaled from the sensor's width/height to W/H; with "crop", the
+    centred W x H window of the sensor is kept at full resolution (events outside it are
+    counted as `outside`; a sensor smaller than the frame is centred in it). Bins start at the first event's time
     rounded down to a multiple of bin_us. A bin is emitted once an event at or after its
     end arrives (empty bins included, so frames stay evenly spaced in time), grouped
     `frames_per_message` at a time; finish() flushes the rest, partial bin included.
@@ -48,6 +62,8 @@ class Bin(Transform):
         bin_us: int = Field(1000, gt=0, description="width of each time bin (µs, device clock)")
         shape: tuple[int, int, int] = Field((2, 34, 34), description="[C, H, W] of each frame; C is 1 or 2")
         frames_per_message: int = Field(1, ge=1, description="frames sent together in one message")
+        fit: Literal["scale", "crop"] = Field("scale", description="scale the sensor to [H, W], or crop "
+                                                                   "its centred H x W window")
 
         @field_validator("shape")
         @classmethod
@@ -85,9 +101,13 @@ class Bin(Transform):
             grown[:len(self.held)] = self.held
             self.held = grown
         x, y, p, t = columns(ev)
-        late = accumulate(x, y, p, t, self.t0, bin_us, w, h, self.held)
+        _, hh, ww = self.params.shape
+        late, outside = accumulate(x, y, p, t, self.t0, bin_us, w, h, self.params.fit == "crop",
+                                   (w - ww) // 2, (h - hh) // 2, self.held)
         if late:
             self.count("late", late)
+        if outside:
+            self.count("outside", outside)
         self.t_origin = msg.t_origin
         # Bins before the newest event's are complete.
         complete = int(ev["t"][-1] - self.t0) // bin_us
