@@ -142,3 +142,24 @@ def test_events_older_than_the_open_bin_are_counted_late():
     out = run(node, [events(a, width=4, height=4), events(b, width=4, height=4)])["out"]
     got = np.concatenate([m.data for m in out])
     assert got.sum() == 3 and node.counters["late"] == 1
+
+
+def test_nmnist_frames_are_tonic_style_counts(shared_data):
+    """The SNN input of the N-MNIST CNN: 1 ms bins of [2, 34, 34] counts per polarity,
+    what tonic's ToFrame(time_window=1000) gives, computed here with np.histogramdd."""
+    from drivers.dvs.nmnist import read_nmnist
+
+    root = need(shared_data / "nmnist" / "labels.txt").parent
+    for sample in (7, 42):
+        ev = read_nmnist(root / f"{sample}.bin")
+        assert 2000 < len(ev) < 10_000  # data/README.md: about 4,000 events each
+        edges = np.r_[0, np.sort(np.random.default_rng(sample).integers(0, len(ev), 30)), len(ev)]
+        out, _ = _frames(ev, edges, 34, 34, bin_us=1000, shape=(2, 34, 34), frames_per_message=10)
+        got = np.concatenate([m.data for m in out])
+        t_first = int(ev["t"][0]) // 1000 * 1000
+        n_bins = int(ev["t"][-1] - t_first) // 1000 + 1
+        sample_xyz = np.column_stack([(ev["t"] - t_first) // 1000, ev["p"], ev["y"], ev["x"]]).astype(float)
+        ref, _ = np.histogramdd(sample_xyz, bins=(n_bins, 2, 34, 34),
+                                range=((0, n_bins), (0, 2), (0, 34), (0, 34)))
+        assert got.shape == (n_bins, 2, 34, 34) and 250 < n_bins < 350
+        assert np.array_equal(got, ref)

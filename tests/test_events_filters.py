@@ -93,6 +93,28 @@ def test_denoise_differs_from_dv_processing_only_on_never_fired_neighbours():
     assert np.array_equal(got["x"], ref["x"]) and np.array_equal(got["y"], ref["y"])
 
 
+def test_denoise_on_nmnist_samples_matches_dv_processing(shared_data):
+    """N-MNIST samples (ATIS, 34 x 34) start at t = 0: dv-processing agrees with us from
+    window_us on, and everywhere once the sample is moved away from 0."""
+    from drivers.dvs.nmnist import read_nmnist
+
+    root = need(shared_data / "nmnist" / "labels.txt").parent
+    window = 3000
+    for sample in (1, 2, 3, 500):
+        ev = read_nmnist(root / f"{sample}.bin")
+        got = _out(run(Denoise(window_us=window), _chunks(ev, 701, 34, 34)))
+        assert 0.2 * len(ev) < len(got) < len(ev)
+        ref = _dv_denoise(ev, 34, 34, window)
+        late = ref["timestamp"] >= window
+        assert np.array_equal(got["t"][got["t"] >= window], ref["timestamp"][late])
+        assert np.array_equal(got["x"][got["t"] >= window], ref["x"][late])
+        shifted = ev.copy()
+        shifted["t"] += 1_000_000
+        ref = _dv_denoise(shifted, 34, 34, window)
+        assert np.array_equal(got["t"] + 1_000_000, ref["timestamp"])
+        assert np.array_equal(got["y"], ref["y"]) and np.array_equal(got["p"], ref["polarity"])
+
+
 def test_denoise_does_not_modify_its_input():
     rng = np.random.default_rng(0)
     ev = np.empty(500, EVENT_DTYPE)
