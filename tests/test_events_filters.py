@@ -125,13 +125,15 @@ def test_denoise_does_not_modify_its_input():
     assert 0 < len(out) < 500
 
 
-def _refractory_reference(ev, period_us):
+def _refractory_reference(ev, period_us, every=False):
+    """every=False: the period runs from the last passed event; every=True: from the last
+    event (dv-processing's C++ RefractoryPeriodFilter, which its Python binding lacks)."""
     last = {}
     keep = []
     for x, y, t in zip(ev["x"].tolist(), ev["y"].tolist(), ev["t"].tolist()):
         ok = (x, y) not in last or t - last[(x, y)] >= period_us
         keep.append(ok)
-        if ok:
+        if ok or every:
             last[(x, y)] = t
     return ev[np.array(keep)]
 
@@ -147,6 +149,18 @@ def test_refractory_matches_a_per_event_reference_across_chunk_sizes(shared_data
     # one-event chunks on a slice: the state really carries over
     got = _out(run(Refractory(refractory_us=5000), _chunks(ev[:2000], 1, w, h)))
     assert np.array_equal(got, _refractory_reference(ev[:2000], 5000))
+
+
+def test_refractory_restarting_on_drops_matches_its_reference(shared_data):
+    ev, _, (w, h) = _dvxplorer(shared_data)
+    ev = ev[:30_000]
+    ref = _refractory_reference(ev, 5000, every=True)
+    node = Refractory(refractory_us=5000, restart_on_drop=True)
+    got = _out(run(node, _chunks(ev, 1733, w, h)))
+    assert np.array_equal(got, ref)
+    assert node.counters["dropped"] == len(ev) - len(ref)
+    # restarting on drops keeps strictly fewer than restarting on passes only
+    assert len(ref) < len(_refractory_reference(ev, 5000))
 
 
 def _with_hot_pixels(shared_data):

@@ -14,17 +14,20 @@ from .denoise import NEVER
 
 @njit(cache=True, nogil=True)
 def refractory(x: np.ndarray, y: np.ndarray, t: np.ndarray, src: np.ndarray, last: np.ndarray,
-               period_us: int, dst: np.ndarray) -> int:
-    """Copy to dst (rows) the events (rows of src) whose pixel passed no event in the
-    period_us before; `last` (height, width) holds each pixel's last passed timestamp.
-    Returns how many, or -1 - i if event i is off the map."""
+               period_us: int, every: bool, dst: np.ndarray) -> int:
+    """Copy to dst (rows) the events (rows of src) at least period_us after their pixel's
+    time in `last` (height, width), which holds the last passed event's time, or with
+    `every` the last event's time, passed or not. Returns how many, or -1 - i if event i
+    is off the map."""
     h, w = last.shape
     n = 0
     for i in range(x.shape[0]):
         if x[i] >= w or y[i] >= h:
             return -1 - i
-        if t[i] - last[y[i], x[i]] >= period_us:
+        passed = t[i] - last[y[i], x[i]] >= period_us
+        if passed or every:
             last[y[i], x[i]] = t[i]
+        if passed:
             copy_row(src, i, dst, n)
             n += 1
     return n
@@ -33,10 +36,13 @@ def refractory(x: np.ndarray, y: np.ndarray, t: np.ndarray, src: np.ndarray, las
 class Refractory(EventTransform):
     """Refractory filter: after a pixel passes an event (either polarity), its further
     events are dropped until `refractory_us` have elapsed. Removes bursts of one pixel.
-    State carries across chunks. Counts dropped events as `dropped`."""
+    With `restart_on_drop`, dropped events restart the period too (the rule of
+    dv-processing's C++ RefractoryPeriodFilter: a pixel firing faster than the period
+    stays silent). State carries across chunks. Counts dropped events as `dropped`."""
 
     class Params(streamer.node.Params):
         refractory_us: int = Field(1000, ge=0, description="silence after each passed event of a pixel (µs)")
+        restart_on_drop: bool = Field(False, description="dropped events restart the period as well")
 
     def start(self) -> None:
         self.last: np.ndarray | None = None
@@ -47,7 +53,8 @@ class Refractory(EventTransform):
             self.last = np.full((h, w), NEVER, dtype=np.int64)
         ev = msg.data
         out = np.empty(len(ev), EVENT_DTYPE)
-        n = refractory(ev["x"], ev["y"], ev["t"], rows(ev), self.last, self.params.refractory_us, rows(out))
+        n = refractory(ev["x"], ev["y"], ev["t"], rows(ev), self.last, self.params.refractory_us,
+                       self.params.restart_on_drop, rows(out))
         if n < 0:
             raise self.outside(msg, -1 - n)
         self.count("dropped", len(ev) - n)
