@@ -138,3 +138,12 @@ def test_generate_trials_shape():
         assert label in (0, 1)
         assert ev.dtype == EVENT_DTYPE
         assert ev["t"].min() >= 0 and ev["t"].max() < 100_000
+
+
+def test_duration_ends_the_stream():
+    ev, marks = _events(duration_s=0.9, trial_ms=200, gap_ms=100, noise_hz=5.0)
+    assert ev["t"].max() < 900_000 and ev["t"].max() > 880_000  # noise up to the end
+    assert [m.data["time"] for m in marks] == pytest.approx([0.0, 0.3, 0.6])
+    # n_trials ends it earlier when it comes first
+    ev, marks = _events(duration_s=5.0, n_trials=2, trial_ms=200, gap_ms=100, noise_hz=5.0)
+    assert ev["t"].max() < 600_000 and len(marks) == 2

@@ -315,6 +315,8 @@ class SyntheticCamera(Source):
         trial_ms: float = Field(300.0, gt=0, description="how long each object is shown (ms)")
         gap_ms: float = Field(100.0, ge=0, description="blank screen between trials (ms)")
         n_trials: int = Field(0, ge=0, description="trials before the end of stream (0 = endless)")
+        duration_s: float = Field(0.0, ge=0, description="device time before the end of stream "
+                                                         "(s, whole ms; 0 = endless); the earlier of this and n_trials ends it")
         speed_px_per_s: float = Field(40.0, ge=0, description="object speed (px/s)")
         size_px: float | None = Field(None, gt=0, description="object side (px); default 0.6 x min(width, height)")
         contrast_threshold: float = Field(0.2, gt=0, description="log-intensity change per event")
@@ -338,6 +340,9 @@ class SyntheticCamera(Source):
     def start(self) -> None:
         p = self.params
         self.scene = _make_scene(p.model_dump(exclude={"speed", "chunk_ms"}))
+        if p.duration_s > 0:
+            end = -(-int(round(p.duration_s * 1e6)) // STEP_US) * STEP_US
+            self.scene.end_us = end if self.scene.end_us is None else min(end, self.scene.end_us)
         self.pacer = Pacer(p.speed if p.speed > 0 else 0.0)
         self.chunk_us = max(STEP_US, int(round(p.chunk_ms * 1e3)) // STEP_US * STEP_US)
         self._held: tuple | None = None
@@ -390,7 +395,7 @@ def generate_trials(n: int, seed: int = 0, classes: Sequence[str] | None = None,
     """
     if n < 1:
         raise ValueError(f"generate_trials: n must be >= 1, got {n}")
-    kw = {k: v for k, v in kw.items() if k not in ("speed", "chunk_ms")}
+    kw = {k: v for k, v in kw.items() if k not in ("speed", "chunk_ms", "duration_s")}
     params = SyntheticCamera.Params(classes=list(classes or CLASSES), width=width, height=height,
                                     trial_ms=trial_ms, n_trials=n, seed=seed, **kw)
     scene = _make_scene(params.model_dump())
