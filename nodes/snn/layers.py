@@ -129,9 +129,10 @@ class Pool2d(Layer):
         self.py, self.px = (int(v) for v in padding)
         self.average = bool(average)
         self.scale = F32(1.0 / (self.ky * self.kx) if average else 1.0)
+        self.idx = np.zeros(int(np.prod(in_shape)), np.int64)
 
     def step(self, x):
-        K.pool2d(x, self.ky, self.kx, self.sy, self.sx, self.py, self.px, self.scale, self.out)
+        K.pool2d(x, self.ky, self.kx, self.sy, self.sx, self.py, self.px, self.scale, self.idx, self.out)
         return self.out
 
 
