@@ -73,6 +73,8 @@ class Map(Transform):
         debounce_decisions: int = Field(
             0, ge=0, description="disagreeing or weak decisions tolerated inside a dwell")
         refractory_ms: float = Field(0.0, ge=0.0, description="no command for this long after one")
+        repeat: bool = Field(False, description="a command for every accepted decision, also when the "
+                                                "label does not change (trial-based control)")
 
         @model_validator(mode="after")
         def _check(self) -> "Map.Params":
@@ -135,7 +137,7 @@ class Map(Transform):
             self.count("low_confidence")
             self._glitch()
             return None
-        if label == self.current:
+        if label == self.current and not p.repeat:
             if self._cand is not None:
                 self._glitch()
             return None

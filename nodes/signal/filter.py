@@ -59,6 +59,11 @@ class Filter(Transform):
                 raise ValueError(f"l_freq_hz ({self.l_freq_hz}) must be below h_freq_hz ({self.h_freq_hz})")
             return self
 
+    def warm_up(self) -> None:
+        x = np.zeros((1, 4), np.float32)  # compile the kernel now, not on the first live chunk
+        x.setflags(write=False)
+        sosfilt_chunk(np.zeros((1, 6)), x, np.zeros((1, 1, 2)))
+
     def start(self) -> None:
         self.sos = None
         self.zi = None

@@ -64,6 +64,9 @@ class Resample(Transform):
                 raise ValueError("give sfreq_hz, or up and down that differ")
             return self
 
+    def warm_up(self) -> None:
+        polyphase(np.ones(3), np.zeros((1, 4)), 0, 0, 2, 1, 2)
+
     def start(self) -> None:
         self.state = None
 
