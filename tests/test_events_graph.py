@@ -1,5 +1,6 @@
-"""The synthetic camera, denoise and binning in a real `streamer run` (one process per
-node, ZeroMQ between them) give what the same nodes give in-process."""
+"""The synthetic camera, denoise and binning, and a chain of the other event filters, in
+a real `streamer run` (one process per node, ZeroMQ between them) give what the same
+nodes give in-process."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,11 @@ import numpy as np
 from drivers.dvs.synthetic import SyntheticCamera
 from nodes.events.bin import Bin
 from nodes.events.denoise import Denoise
+from nodes.events.downsample import Downsample
+from nodes.events.flip import Flip
+from nodes.events.hotpixels import HotPixels
+from nodes.events.ratelimit import RateLimit
+from nodes.events.refractory import Refractory
 from streamer import recording
 from streamer.testing import run
 
@@ -26,7 +32,8 @@ def test_pipeline_through_the_runtime_equals_in_process(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = recording.read(out)
 
-    cam = run(SyntheticCamera(n_trials=3, speed=0, seed=3, noise_hz=2.0, hot_pixels=2))
+    camera = SyntheticCamera(n_trials=3, speed=0, seed=3, noise_hz=2.0, hot_pixels=2, hot_pixel_hz=2000)
+    cam = run(camera)
     den = run(Denoise(window_us=2000), cam["out"])["out"]
     frames = run(Bin(bin_us=10000, shape=(2, 16, 16), frames_per_message=5), den)["out"]
 
@@ -35,3 +42,16 @@ def test_pipeline_through_the_runtime_equals_in_process(tmp_path):
     assert np.array_equal(got["frames"].data, np.concatenate([m.data for m in frames]))
     assert [m["label"] for m in got["markers"].data] == [m.data["label"] for m in cam["markers"]]
     assert np.all(np.diff(got["events"].seq) == 1)  # nothing lost on the way
+
+    # the filter chain: each node fed the previous one's messages, as the runtime does
+    msgs = cam["out"]
+    hot = HotPixels(learn_ms=300, factor=10)
+    for node in (hot, Refractory(refractory_us=3000),
+                 Flip(flip_x=True, rotate=90), Downsample(factor=2, accumulate=2),
+                 RateLimit(max_events_per_s=20000)):
+        msgs = run(node, msgs)["out"]
+    # the camera's own hot pixels are the ones learned
+    assert sorted(hot.hot) == sorted(zip(camera.scene.hot_x.tolist(), camera.scene.hot_y.tolist()))
+    chain = recording.concat([m.data for m in msgs])
+    assert 1000 < len(chain) and np.array_equal(got["chain"].data, chain)
+    assert (got["chain"].meta["width"], got["chain"].meta["height"]) == (16, 16)
