@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 import scipy.signal
 from pydantic import Field
 
@@ -10,30 +11,58 @@ from streamer.node import Params, Port, Transform
 from streamer.streams import FRAMES, MARKER, SAMPLES, Message
 
 
+def welch(x: np.ndarray, fs: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
+    """scipy.signal.welch's defaults (Hann, half overlap, constant detrend, one-sided
+    density) over the last axis, in float32 FFTs: the same numbers, faster."""
+    step = nperseg - nperseg // 2
+    win = scipy.signal.get_window("hann", nperseg).astype(np.float32)
+    n_seg = (x.shape[-1] - nperseg) // step + 1
+    idx = np.arange(n_seg)[:, None] * step + np.arange(nperseg)
+    seg = x[:, idx]
+    seg = seg - seg.mean(-1, keepdims=True)
+    spec = scipy.fft.rfft(seg * win, axis=-1, workers=1)
+    p = (spec.real ** 2 + spec.imag ** 2) / (fs * float((win.astype(np.float64) ** 2).sum()))
+    if nperseg % 2:
+        p[..., 1:] *= 2
+    else:
+        p[..., 1:-1] *= 2
+    return np.fft.rfftfreq(nperseg, 1 / fs), p.mean(axis=1)
+
+
 class Windower:
-    """Cuts (channels, window) windows every `step` samples from chunks of any size."""
+    """Cuts (channels, window) windows every `step` samples from chunks of any size.
+
+    Samples are copied once into a buffer that is compacted only when full, so the cost
+    per chunk is the chunk's own size, not the window's."""
 
     def __init__(self, window: int, step: int) -> None:
         self.window, self.step = window, step
         self.buf: np.ndarray | None = None
+        self.n = 0              # valid samples in buf
         self.buf_start = 0      # sample index of buf[:, 0]
         self.next_start = 0     # sample index where the next window starts
 
     def push(self, x: np.ndarray, first_sample: int) -> list[tuple[int, np.ndarray]]:
         if self.buf is None:
-            self.buf = np.zeros((x.shape[0], 0), np.float32)
+            self.buf = np.zeros((x.shape[0], 2 * (self.window + self.step) + x.shape[1]), np.float32)
             self.buf_start = self.next_start = first_sample
-        self.buf = np.concatenate([self.buf, x], axis=1)
+        if self.n + x.shape[1] > self.buf.shape[1]:
+            drop = max(0, self.next_start - self.buf_start)  # nothing before the next window is needed
+            keep = self.buf[:, drop:self.n].copy()
+            if keep.shape[1] + x.shape[1] > self.buf.shape[1]:
+                self.buf = np.zeros((x.shape[0], 2 * (keep.shape[1] + x.shape[1])), np.float32)
+            self.buf[:, :keep.shape[1]] = keep
+            self.n = keep.shape[1]
+            self.buf_start += drop
+        self.buf[:, self.n:self.n + x.shape[1]] = x
+        self.n += x.shape[1]
         out = []
-        end = self.buf_start + self.buf.shape[1]
+        end = self.buf_start + self.n
         while self.next_start + self.window <= end:
             lo = self.next_start - self.buf_start
-            out.append((self.next_start, self.buf[:, lo:lo + self.window]))
+            # a copy: the buffer is reused, windows handed on must not change
+            out.append((self.next_start, self.buf[:, lo:lo + self.window].copy()))
             self.next_start += self.step
-        drop = self.next_start - self.buf_start
-        if drop > 0:
-            self.buf = self.buf[:, drop:]
-            self.buf_start += drop
         return out
 
 
@@ -55,7 +84,7 @@ class Window(Transform):
         if self.w is None:
             self.w = Windower(max(1, round(self.params.window_ms * 1e-3 * sfreq)),
                               max(1, round(self.params.step_ms * 1e-3 * sfreq)))
-        return [streams.frames(win[None].copy(), bin_us=1e6 / sfreq, t_first_us=int(start * 1e6 / sfreq),
+        return [streams.frames(win[None], bin_us=1e6 / sfreq, t_first_us=int(start * 1e6 / sfreq),
                                t_origin=msg.t_origin, first_sample=start, sfreq=sfreq,
                                ch_names=msg.meta["ch_names"])
                 for start, win in self.w.push(msg.data, msg.meta["first_sample"])]
@@ -88,7 +117,7 @@ class BandPower(Transform):
             self.nperseg = min(self.w.window, max(8, round(p.segment_ms * 1e-3 * sfreq)))
         out = []
         for start, win in self.w.push(msg.data, msg.meta["first_sample"]):
-            f, pxx = scipy.signal.welch(win, sfreq, nperseg=self.nperseg, axis=-1)
+            f, pxx = welch(win, sfreq, self.nperseg)
             power = np.stack([pxx[:, (f >= lo) & (f <= hi)].mean(axis=1) for lo, hi in p.bands.values()], axis=1)
             if p.log:
                 power = np.log10(power)
