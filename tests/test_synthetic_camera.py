@@ -147,3 +147,30 @@ def test_duration_ends_the_stream():
     # n_trials ends it earlier when it comes first
     ev, marks = _events(duration_s=5.0, n_trials=2, trial_ms=200, gap_ms=100, noise_hz=5.0)
     assert ev["t"].max() < 600_000 and len(marks) == 2
+
+
+def _onset_on_counts(cam):
+    ev = concat([m.data for m in run(cam)["out"]])
+    on = ev[(ev["p"] == 1) & (ev["t"] < 1000)]
+    counts = np.zeros((32, 32), int)
+    np.add.at(counts, (on["y"].astype(int), on["x"].astype(int)), 1)
+    return counts
+
+
+def test_threshold_mismatch_spreads_the_events_per_edge():
+    """A still square lit at onset: each fully covered pixel steps by ln(fg/bg) in log
+    intensity, so it fires floor(ln(fg/bg) / its threshold) ON events. With a 10%
+    mismatch the counts spread; the thresholds centre on the nominal one."""
+    params = dict(speed=0, n_trials=1, trial_ms=20, gap_ms=0, classes=["square"], noise_hz=0.0,
+                  size_px=24.0, speed_px_per_s=0.0, seed=9)
+    step = np.log(synthetic._FOREGROUND / synthetic._BACKGROUND)
+    plain = _onset_on_counts(SyntheticCamera(**params))
+    covered = plain == int(step / 0.2)  # partly covered pixels step less
+    assert covered.sum() > 200
+    cam = SyntheticCamera(threshold_mismatch=0.1, **params)  # same seed: same square, same place
+    counts = _onset_on_counts(cam)
+    th = cam.scene.thresholds
+    assert abs(th.mean() / 0.2 - 1) < 0.02 and abs(th.std() / 0.2 - 0.1) < 0.02
+    expected = np.floor(step / th[covered] + 1e-9)
+    assert np.mean(counts[covered] == expected) > 0.97
+    assert len(np.unique(counts[covered])) >= 3

@@ -3,8 +3,9 @@ dark background, seen by a simulated DVS pixel array.
 
 Each render step (1 ms by default) the scene is drawn with 4 x 4 supersampling, and every
 pixel compares its log intensity with the level at which it last fired: each crossing of
-the contrast threshold is one event, timestamped by linear interpolation of the log
-intensity inside the step (so events spread within the step, as on a real sensor).
+its contrast threshold (the same for all pixels, or spread by `threshold_mismatch`) is
+one event, timestamped by linear interpolation of the log intensity inside the step (so
+events spread within the step, as on a real sensor).
 Background activity (uniform over the array) and hot pixels are added on top.
 
 Trials follow a schedule: an object of one class is shown for `trial_ms`, then the
@@ -115,7 +116,7 @@ def _within(crossing: float, a: float, b: float, step_us: int) -> int:
 
 @njit(cache=True, nogil=True)
 def _simulate(templates: np.ndarray, cls: np.ndarray, cx: np.ndarray, cy: np.ndarray,
-              t_step: np.ndarray, step_us: int, size: float, threshold: float, bg: float,
+              t_step: np.ndarray, step_us: int, size: float, thresholds: np.ndarray, bg: float,
               fg: float, level: np.ndarray, last: np.ndarray, xs: np.ndarray, ys: np.ndarray,
               ps: np.ndarray, ts: np.ndarray, start: int) -> tuple[int, int]:
     """Render steps start.. and emit threshold crossings into (xs, ys, ps, ts).
@@ -126,7 +127,7 @@ def _simulate(templates: np.ndarray, cls: np.ndarray, cx: np.ndarray, cy: np.nda
     """
     h, w = level.shape
     frame = np.empty((h, w))
-    max_per_pixel = int(abs(math.log(fg / bg)) / threshold) + 2
+    max_per_pixel = int(abs(math.log(fg / bg)) / thresholds.min()) + 2
     n = 0
     cap = xs.shape[0]
     k = start
@@ -142,6 +143,7 @@ def _simulate(templates: np.ndarray, cls: np.ndarray, cx: np.ndarray, cy: np.nda
             for x in range(w):
                 a, b = last[y, x], frame[y, x]
                 ref = level[y, x]
+                threshold = thresholds[y, x]
                 if b - ref >= threshold:
                     while b - ref >= threshold:
                         ref += threshold
@@ -175,7 +177,7 @@ class _Scene:
     def __init__(self, classes: Sequence[str], width: int, height: int, trial_ms: float,
                  gap_ms: float, n_trials: int, speed_px_per_s: float, size_px: float,
                  contrast_threshold: float, noise_hz: float, hot_pixels: int,
-                 hot_pixel_hz: float, seed: int) -> None:
+                 hot_pixel_hz: float, seed: int, threshold_mismatch: float = 0.0) -> None:
         self.classes = list(classes)
         self.templates = np.stack([template(c) for c in self.classes])
         self.width, self.height = width, height
@@ -184,7 +186,12 @@ class _Scene:
         self.n_trials = n_trials
         self.speed = speed_px_per_s
         self.size = size_px
-        self.threshold = contrast_threshold
+        # Per-pixel thresholds: a real sensor's vary by a few percent around the nominal one.
+        # Their own random stream, drawn only when asked, so that 0 leaves every event as it was.
+        self.thresholds = np.full((height, width), float(contrast_threshold))
+        if threshold_mismatch > 0:
+            spread = np.random.default_rng([seed, 2]).standard_normal((height, width)) * threshold_mismatch
+            self.thresholds *= np.clip(1 + spread, 0.25, None)
         self.noise_hz, self.hot_hz = noise_hz, hot_pixel_hz
         self.rng = np.random.default_rng(seed)
         # Separate streams so that changing the noise does not change the trials.
@@ -255,7 +262,7 @@ class _Scene:
 
     def _signal(self, cls, cx, cy, t_step) -> np.ndarray:
         parts = []
-        cap = max(1 << 14, 4 * self.width * self.height * (int(2.5 / self.threshold) + 3))
+        cap = max(1 << 14, 4 * self.width * self.height * (int(2.5 / self.thresholds.min()) + 3))
         k = 0
         while k < len(cls):
             xs = np.empty(cap, np.uint16)
@@ -263,7 +270,7 @@ class _Scene:
             ps = np.empty(cap, np.int8)
             ts = np.empty(cap, np.int64)
             n, k = _simulate(self.templates, cls, cx, cy, t_step, STEP_US, float(self.size),
-                             float(self.threshold), _BACKGROUND, _FOREGROUND, self.level,
+                             self.thresholds, _BACKGROUND, _FOREGROUND, self.level,
                              self.last, xs, ys, ps, ts, k)
             parts.append(streams.as_events(xs[:n], ys[:n], ps[:n], ts[:n]))
         if len(parts) == 1:
@@ -320,6 +327,8 @@ class SyntheticCamera(Source):
         speed_px_per_s: float = Field(40.0, ge=0, description="object speed (px/s)")
         size_px: float | None = Field(None, gt=0, description="object side (px); default 0.6 x min(width, height)")
         contrast_threshold: float = Field(0.2, gt=0, description="log-intensity change per event")
+        threshold_mismatch: float = Field(0.0, ge=0, le=1, description="relative spread (standard deviation) of "
+                                                                       "the per-pixel thresholds around it")
         noise_hz: float = Field(0.2, ge=0, description="background activity per pixel (events/s)")
         hot_pixels: int = Field(0, ge=0, description="number of hot pixels")
         hot_pixel_hz: float = Field(200.0, ge=0, description="event rate of each hot pixel (events/s)")
@@ -375,7 +384,8 @@ def _make_scene(p: dict) -> _Scene:
     size = p.get("size_px") or 0.6 * min(p["width"], p["height"])
     return _Scene(p["classes"], p["width"], p["height"], p["trial_ms"], p["gap_ms"],
                   p["n_trials"], p["speed_px_per_s"], size, p["contrast_threshold"],
-                  p["noise_hz"], p["hot_pixels"], p["hot_pixel_hz"], p["seed"])
+                  p["noise_hz"], p["hot_pixels"], p["hot_pixel_hz"], p["seed"],
+                  p.get("threshold_mismatch", 0.0))
 
 
 class Trial(NamedTuple):
