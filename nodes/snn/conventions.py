@@ -22,6 +22,7 @@ class Convention:
     current_first: bool  # Cuba neurons: the membrane sees this step's synaptic current
     cuba_rule: int       # spike/reset rule of CubaLIF
     reset_delay: bool = False  # a spike resets the potential of the next step (snnTorch)
+    start_at_rest: bool = False  # membranes start at v_leak instead of 0 (Norse)
 
 
 CONVENTIONS: dict[str, Convention] = {
@@ -35,8 +36,10 @@ CONVENTIONS: dict[str, Convention] = {
     # the input to the current before the membrane update. (snntorch.import_from_nir builds
     # reset_delay=False neurons that reset to 0 at once: the "nir" convention.)
     "snntorch": Convention("snntorch", K.RULE_SUBTRACT, True, -1.0, True, K.RULE_SUBTRACT, True),
-    # Norse LIFBox/LIF: spike when v > θ, v := v_reset; the membrane sees last step's current.
-    "norse": Convention("norse", K.RULE_RESET, True, -1.0, False, K.RULE_RESET),
+    # Norse (norse.torch.from_nir): LIFBox spikes when v > θ and sets v := v_reset; a
+    # CubaLIF is an LIBox synapse feeding a LIFBox, so the membrane sees this step's current;
+    # membranes start at rest (v_leak).
+    "norse": Convention("norse", K.RULE_RESET, True, -1.0, True, K.RULE_RESET, start_at_rest=True),
 }
 
 

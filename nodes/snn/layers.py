@@ -155,12 +155,13 @@ class Neuron(Layer):
         self.v_reset = _flat(v_reset, n, "v_reset", name)
         self.rule = conv.rule if spiking else K.RULE_NONE
         self.strict, self.v_min, self.delayed = conv.strict, F32(conv.v_min), conv.reset_delay
+        self.v_start = self.v_leak if conv.start_at_rest else np.zeros(n, F32)
         self.v = np.zeros(n, F32)
         self.out_flat = self.out.reshape(-1)
 
     def reset(self):
         super().reset()
-        self.v[:] = 0.0
+        self.v[:] = self.v_start
 
     def step(self, x):
         K.neuron(x.reshape(-1), self.v, self.leak, self.gain, self.v_leak, self.thr, self.v_reset,
@@ -184,6 +185,7 @@ class CubaNeuron(Layer):
         self.v_reset = _flat(v_reset, n, "v_reset", name)
         self.rule = conv.cuba_rule if spiking else K.RULE_NONE
         self.strict, self.current_first, self.delayed = conv.strict, conv.current_first, conv.reset_delay
+        self.v_start = self.v_leak if conv.start_at_rest else np.zeros(n, F32)
         self.syn = np.zeros(n, F32)
         self.v = np.zeros(n, F32)
         self.out_flat = self.out.reshape(-1)
@@ -191,7 +193,7 @@ class CubaNeuron(Layer):
     def reset(self):
         super().reset()
         self.syn[:] = 0.0
-        self.v[:] = 0.0
+        self.v[:] = self.v_start
 
     def step(self, x):
         K.cuba_neuron(x.reshape(-1), self.syn, self.v, self.syn_leak, self.w_in, self.leak,
