@@ -210,6 +210,33 @@ def test_hotpixels_outside_sensor_is_a_clear_error():
         node.receive("in", events(np.zeros(1, EVENT_DTYPE), width=32, height=32))
 
 
+def _token_bucket_reference(ev, rate, burst_ms):
+    cap = max(1.0, rate * burst_ms * 1e-3)
+    credit, t_last, keep = cap, None, []
+    for t in ev["t"].tolist():
+        if t_last is None:
+            t_last = t
+        if t > t_last:
+            credit = min(cap, credit + (t - t_last) * (rate * 1e-6))
+            t_last = t
+        keep.append(credit >= 1.0)
+        if keep[-1]:
+            credit -= 1.0
+    return ev[np.array(keep, bool)]
+
+
+def test_ratelimit_is_a_token_bucket_whatever_the_chunking(shared_data):
+    ev, _, (w, h) = _dvxplorer(shared_data)
+    ev = ev[:40_000]
+    ref = _token_bucket_reference(ev, 50_000, 5)
+    assert len(ref) < len(ev) / 2
+    rng = np.random.default_rng(4)
+    for edges in ([0, len(ev)], np.r_[0, np.sort(rng.integers(0, len(ev), 60)), len(ev)]):
+        msgs = [events(ev[a:b], width=w, height=h) for a, b in zip(edges[:-1], edges[1:])]
+        got = _out(run(RateLimit(max_events_per_s=50_000, burst_ms=5), msgs))
+        assert np.array_equal(got, ref)
+
+
 def test_ratelimit_caps_the_rate_and_counts_drops(shared_data):
     ev, _, (w, h) = _dvxplorer(shared_data)
     dur_s = (int(ev["t"][-1]) - int(ev["t"][0])) * 1e-6
