@@ -15,8 +15,9 @@ class HotPixels(EventTransform):
     """Drops the events of hot pixels: those listed in `pixels` ([[x, y], ...]) and, when
     `learn_ms` > 0, those whose event count over the first `learn_ms` of device time is
     above `factor` x the median count of the pixels that fired. Events of the learning
-    period pass with only the listed pixels removed (no start-up delay). Counts dropped
-    events as `dropped`; the learned pixels are in `self.hot`.
+    period pass with only the listed pixels removed (no start-up delay); the learned ones
+    are removed from the end of that period on, however the stream is chunked. Counts
+    dropped events as `dropped`; the learned pixels are in `self.hot`.
     """
 
     class Params(streamer.node.Params):
@@ -25,7 +26,8 @@ class HotPixels(EventTransform):
         factor: float = Field(10.0, gt=1, description="hot = count above factor x the median count of active pixels")
 
     def start(self) -> None:
-        self.mask: np.ndarray | None = None
+        self.mask: np.ndarray | None = None  # listed + learned pixels
+        self.listed: np.ndarray | None = None
         self.counts: np.ndarray | None = None
         self.t_end: int | None = None
         self.hot: list[tuple[int, int]] = []
@@ -37,6 +39,7 @@ class HotPixels(EventTransform):
                 raise ValueError(f"{self.name}: hot pixel [{x}, {y}] is outside the {w}x{h} sensor; "
                                  "fix the `pixels` parameter")
             self.mask[y, x] = True
+        self.listed = self.mask.copy()
         if self.params.learn_ms > 0:
             self.counts = np.zeros(h * w, dtype=np.int64)
 
@@ -53,6 +56,10 @@ class HotPixels(EventTransform):
             if len(learning) < len(ev):  # the learning period is over
                 self._learn(w)
         drop = self.mask[ev["y"], ev["x"]]
+        if self.t_end is not None and len(ev) and ev["t"][0] < self.t_end:
+            # events of the learning period lose only the listed pixels
+            early = ev["t"] < self.t_end
+            drop &= ~early | self.listed[ev["y"], ev["x"]]
         n = int(drop.sum())
         if n:
             self.count("dropped", n)
