@@ -1,0 +1,253 @@
+"""Readers of event files, chosen by content: Prophesee RAW (EVT 2.0, 2.1, 3.0), DAT,
+AEDAT4 (through dv-processing) and N-MNIST .bin.
+
+Every reader streams: `chunks(max_events)` reads the file block by block, and the decoders
+carry their state from one block to the next, so a file of any size is never loaded whole.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from streamer.streams import EVENT_DTYPE
+
+from . import dat, evt2, evt3, evt21
+from .errors import EventFileError
+from .header import Header, read_header, resolve_raw
+
+# External triggers: time (µs, device clock), channel id, edge (1 rising, 0 falling).
+TRIGGER_DTYPE = np.dtype([("t", "<i8"), ("id", "<i2"), ("p", "i1")])
+
+AEDAT4_MAGIC = b"#!AER-DAT4"
+BLOCK_BYTES = 4 << 20
+TRIGGER_BUFFER = 4096
+
+
+def empty_triggers(n: int = 0) -> np.ndarray:
+    return np.zeros(n, TRIGGER_DTYPE)
+
+
+def join(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
+    """Concatenate keeping the exact (padded) dtype, which np.concatenate does not."""
+    out = np.empty(sum(len(p) for p in parts), dtype)
+    i = 0
+    for p in parts:
+        out[i:i + len(p)] = p
+        i += len(p)
+    return out
+
+
+class EventReader:
+    """Common interface: `width`, `height`, `format`, `chunks()`, `triggers()`."""
+
+    format: str = ""
+    width: int = 0
+    height: int = 0
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.dropped = 0  # events off the sensor, not returned
+
+    def chunks(self, max_events: int = 1 << 16) -> Iterator[np.ndarray]:
+        for ev, _ in self.chunks_and_triggers(max_events):
+            if len(ev):
+                yield ev
+
+    def chunks_and_triggers(self, max_events: int = 1 << 16) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        raise NotImplementedError
+
+    def read(self) -> np.ndarray:
+        return join(list(self.chunks(1 << 20)), EVENT_DTYPE)
+
+    def triggers(self) -> np.ndarray:
+        return join([tr for _, tr in self.chunks_and_triggers(1 << 20) if len(tr)], TRIGGER_DTYPE)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.format} {self.width}x{self.height} {self.path}>"
+
+
+class WordReader(EventReader):
+    """RAW and DAT: fixed-size words after a `%` header, decoded by a Numba kernel."""
+
+    word_dtype: np.dtype
+    word_bytes: int
+    group: int = 1  # words that belong together (a DAT event is two uint32)
+
+    def __init__(self, path: str | Path, header: Header) -> None:
+        super().__init__(path)
+        self.header = header
+        self.data_offset = header.data_offset
+        self.size = os.path.getsize(self.path)
+
+    def _decode(self, words, state, ex, ey, ep, et, tt, tid, tp):
+        raise NotImplementedError
+
+    def _new_state(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def chunks_and_triggers(self, max_events: int = 1 << 16) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if max_events < 64:
+            raise ValueError(f"max_events must be at least 64, got {max_events}")
+        unit = self.word_bytes * self.group
+        state = self._new_state()
+        ev = np.empty(max_events, EVENT_DTYPE)
+        tr = np.empty(TRIGGER_BUFFER, TRIGGER_DTYPE)
+        n = 0
+        tn = 0
+        offset = self.data_offset
+        self.dropped = 0
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            rest = b""
+            while True:
+                block = f.read(BLOCK_BYTES)
+                if not block:
+                    break
+                if rest:
+                    block = rest + block
+                usable = len(block) - len(block) % unit
+                rest = block[usable:]
+                words = np.frombuffer(block, self.word_dtype, usable // self.word_bytes)
+                pos = 0
+                while pos < len(words):
+                    used, k, m = self._decode(words[pos:], state, ev["x"][n:], ev["y"][n:],
+                                              ev["p"][n:], ev["t"][n:], tr["t"][tn:],
+                                              tr["id"][tn:], tr["p"][tn:])
+                    pos += used
+                    n += k
+                    tn += m
+                    if n + self.max_per_word * self.group > max_events or tn == TRIGGER_BUFFER or used == 0:
+                        yield ev[:n], tr[:tn].copy()
+                        ev = np.empty(max_events, EVENT_DTYPE)
+                        n = tn = 0
+                offset += usable
+            self.dropped = int(state[-1])
+            if rest:
+                raise EventFileError(self.path, offset, f"file ends inside a {unit}-byte word "
+                                     f"({len(rest)} byte(s) left over)",
+                                     "the recording is truncated; cut it at the last whole word")
+        if n or tn:
+            yield ev[:n], tr[:tn].copy()
+
+
+class RawReader(WordReader):
+    """Prophesee RAW: EVT 3.0, EVT 2.0 or EVT 2.1 after a `%` header."""
+
+    def __init__(self, path: str | Path, header: Header) -> None:
+        super().__init__(path, header)
+        self.format = header.format
+        self.width, self.height = header.width, header.height
+        mod = {"EVT3": evt3, "EVT2": evt2, "EVT21": evt21}[self.format]
+        self._mod = mod
+        self.max_per_word = mod.MAX_PER_WORD
+        self.word_dtype = np.dtype({"EVT3": "<u2", "EVT2": "<u4", "EVT21": "<u8"}[self.format])
+        self.word_bytes = self.word_dtype.itemsize
+        self.legacy = header.options.get("endianness", "").lower() == "legacy"
+
+    def _new_state(self):
+        return self._mod.new_state()
+
+    def _decode(self, words, state, *out):
+        if self.format == "EVT21":
+            return evt21.decode(words, state, self.width, self.height, self.legacy, *out)
+        return self._mod.decode(words, state, self.width, self.height, *out)
+
+
+class DatReader(WordReader):
+    """Prophesee DAT of CD events (8 bytes each)."""
+
+    format = "DAT"
+    word_dtype = np.dtype("<u4")
+    word_bytes = 4
+    group = 2
+    max_per_word = 1
+
+    def __init__(self, path: str | Path, header: Header, width: int | None = None,
+                 height: int | None = None) -> None:
+        with open(path, "rb") as f:
+            f.seek(header.data_offset)
+            kind = f.read(2)
+        if len(kind) < 2:
+            raise EventFileError(path, header.data_offset, "DAT file ends before its event type "
+                                 "and size bytes", "the file is truncated")
+        if kind[1] != dat.EVENT_SIZE or kind[0] not in dat.CD_TYPES:
+            raise EventFileError(path, header.data_offset, f"DAT event type {kind[0]:#x} of size "
+                                 f"{kind[1]} is not a CD event of 8 bytes",
+                                 "only DAT files of CD events (Event2d/EventCD) are supported")
+        header.data_offset += 2
+        super().__init__(path, header)
+        f = header.fields
+        if width is None and "Width" in f and "Height" in f:
+            width, height = int(f["Width"]), int(f["Height"])
+        if width is None and "geometry" in f:
+            w, _, h = f["geometry"].lower().partition("x")
+            width, height = int(w), int(h)
+        self.width = width or dat.DEFAULT_WIDTH
+        self.height = height or dat.DEFAULT_HEIGHT
+
+    def _new_state(self):
+        return dat.new_state()
+
+    def _decode(self, words, state, *out):
+        return dat.decode(words, state, self.width, self.height, *out)
+
+
+class NmnistReader(EventReader):
+    """N-MNIST .bin sample (34 x 34); small enough to be one chunk."""
+
+    format = "NMNIST"
+    width = height = 34
+
+    def chunks_and_triggers(self, max_events: int = 1 << 16):
+        from .nmnist import read_nmnist
+        ev = read_nmnist(self.path)
+        for i in range(0, len(ev), max_events):
+            yield ev[i:i + max_events], empty_triggers()
+
+
+def _looks_like_dat(h: Header) -> bool:
+    text = " ".join(h.lines).lower()
+    return "data file" in text or "event2d" in text or "eventcd" in text or (
+        "version" in h.fields and "format" not in h.fields and "evt" not in h.fields
+        and "system_ID" not in h.fields)
+
+
+def open_events(path: str | Path, width: int | None = None, height: int | None = None) -> EventReader:
+    """A reader for an event file, chosen by its content (not its extension).
+
+    `width`/`height` override the sensor size where the file does not give it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such event file")
+    with open(path, "rb") as f:
+        start = f.read(16)
+        if start.startswith(AEDAT4_MAGIC):
+            from .aedat4 import Aedat4Reader
+            return Aedat4Reader(path)
+        if start.startswith(b"%"):
+            header = read_header(f, path)
+            if _looks_like_dat(header) and "format" not in header.fields and "evt" not in header.fields:
+                return DatReader(path, header, width, height)
+            header = resolve_raw(header, path) if (width is None) else _with_size(header, path, width, height)
+            return RawReader(path, header)
+    if path.suffix.lower() == ".bin" and len(start) and path.stat().st_size % 5 == 0:
+        return NmnistReader(path)
+    raise EventFileError(path, 0, "not a recognised event file (no '%' header of a RAW or DAT "
+                         "file, no AEDAT4 signature)",
+                         "supported: Prophesee RAW (EVT2/EVT21/EVT3), DAT, AEDAT4, N-MNIST .bin")
+
+
+def _with_size(header: Header, path, width, height) -> Header:
+    try:
+        return resolve_raw(header, path)
+    except EventFileError:
+        header.width, header.height = width, height
+        return resolve_raw(header, path)
+
+
+def read_events(path: str | Path, width: int | None = None, height: int | None = None) -> np.ndarray:
+    """All events of a file as one EVENT_DTYPE array."""
+    return open_events(path, width, height).read()
