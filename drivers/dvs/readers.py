@@ -16,7 +16,7 @@ from streamer.streams import EVENT_DTYPE
 
 from . import dat, evt2, evt3, evt21
 from .errors import EventFileError
-from .header import Header, read_header, resolve_raw
+from .header import Header, _int, read_header, resolve_raw
 
 # External triggers: time (µs, device clock), channel id, edge (1 rising, 0 falling).
 TRIGGER_DTYPE = np.dtype([("t", "<i8"), ("id", "<i2"), ("p", "i1")])
@@ -181,10 +181,10 @@ class DatReader(WordReader):
         super().__init__(path, header)
         f = header.fields
         if width is None and "Width" in f and "Height" in f:
-            width, height = int(f["Width"]), int(f["Height"])
+            width, height = _int(path, f["Width"], "Width", 0), _int(path, f["Height"], "Height", 0)
         if width is None and "geometry" in f:
             w, _, h = f["geometry"].lower().partition("x")
-            width, height = int(w), int(h)
+            width, height = _int(path, w, "geometry width", 0), _int(path, h, "geometry height", 0)
         self.width = width or dat.DEFAULT_WIDTH
         self.height = height or dat.DEFAULT_HEIGHT
 
