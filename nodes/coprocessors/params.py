@@ -1,0 +1,24 @@
+"""Parameters the coprocessor nodes share with snn.infer (same names, same meaning)."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+import streamer.node
+from nodes.snn.conventions import CONVENTIONS
+from nodes.snn.infer_node import EarlyExit
+
+
+class CoprocessorParams(streamer.node.Params):
+    model: str = Field(description="path of the NIR file")
+    dt_s: float = Field(1e-3, gt=0.0, description="simulation step in seconds (one per bin)")
+    convention: Literal[tuple(CONVENTIONS)] = Field(  # type: ignore[valid-type]
+        "nir", description="spike/reset rules; chips run 'nir' (one spike when v > θ, reset to 0)")
+    reset: Literal["v_reset", "subtract", None] = Field(
+        None, description="override the convention's reset (chips support 'v_reset' only)")
+    labels: list[str] = Field(default_factory=list, description="class names, by output index")
+    mode: Literal["continuous", "trial"] = Field(
+        "continuous", description="continuous: classify sample after sample; trial: start on Markers")
+    emit_spikes: bool = Field(False, description="send the output layer's spikes on 'out'")
+    early_exit: EarlyExit = Field(default_factory=EarlyExit, description="when to stop a sample")
