@@ -1,0 +1,228 @@
+"""Event sources: a file replayed on its own clock, a live camera, a DV network stream."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+import streamer.node
+from streamer import streams
+from streamer.clock import Pacer
+from streamer.node import EndOfStream, Port, Source
+from streamer.streams import EVENT_DTYPE, EVENTS, MARKER
+
+from .aedat4 import store_events, trigger_array
+from .readers import TRIGGER_DTYPE, join, open_events
+
+READ_EVENTS = 1 << 16
+
+
+def trigger_markers(tr: np.ndarray, source: str, t_origin: float) -> list:
+    """One Marker per external trigger: label trigger<id>, value 1 (rising) or 0."""
+    return [streams.marker(f"trigger{int(r['id'])}", int(r["p"]), time=int(r["t"]) * 1e-6,
+                           source=source, t_origin=t_origin) for r in tr]
+
+
+class FileCamera(Source):
+    """Replays an event file: Prophesee RAW (EVT 2.0/2.1/3.0), DAT, AEDAT4 or N-MNIST .bin,
+    recognised by content. Time is the file's device clock, paced in real time (speed 1),
+    N times faster (speed N) or as fast as possible (speed 0).
+
+    Outputs `out` (Events in chunks of `chunk_us` of device time, with `t_end_us`) and
+    `markers` (a Marker per external trigger: label trigger<id>, value 1 rising / 0 falling).
+    """
+
+    outputs = {"out": Port(EVENTS, "the file's events"),
+               "markers": Port(MARKER, "external triggers recorded in the file")}
+
+    class Params(streamer.node.Params):
+        path: str = Field(description="event file (.raw, .dat, .aedat4, N-MNIST .bin)")
+        speed: float = Field(1.0, ge=0, description="1 = real time, N = N x faster, 0 = as fast as possible")
+        loop: bool = Field(False, description="start again at the end (time keeps increasing)")
+        chunk_us: int = Field(10_000, gt=0, description="device time per emitted chunk (µs)")
+        width: int | None = Field(None, gt=0, description="sensor width where the file does not give it")
+        height: int | None = Field(None, gt=0, description="sensor height where the file does not give it")
+
+    def start(self) -> None:
+        p = self.params
+        if not Path(p.path).is_file():
+            raise FileNotFoundError(f"dvs.file: no event file at {p.path!r}; check the path")
+        self.reader = open_events(p.path, p.width, p.height)
+        self.width, self.height = self.reader.width, self.reader.height
+        self.pacer = Pacer(p.speed if p.speed > 0 else 0.0)
+        self._open_pass()
+        self._ev = np.empty(0, EVENT_DTYPE)
+        self._tr = np.empty(0, TRIGGER_DTYPE)
+        self._offset = 0  # added to device time on each loop
+        self._first_t: int | None = None
+        self._last_t = 0
+        self._w0: int | None = None
+        self._eof = False
+
+    def _open_pass(self) -> None:
+        self._it = self.reader.chunks_and_triggers(READ_EVENTS)
+
+    def _fill(self, until: int) -> None:
+        """Read until the buffer holds an event at or after `until`, or the file ends."""
+        ev_parts, tr_parts = [self._ev], [self._tr]
+        last = self._ev["t"][-1] if len(self._ev) else None
+        while not self._eof and (last is None or last < until):
+            try:
+                ev, tr = next(self._it)
+            except StopIteration:
+                if not self.params.loop or self._first_t is None:
+                    self._eof = True
+                    break
+                self._offset += self._last_t - self._first_t + 1
+                self._open_pass()
+                continue
+            if self._first_t is None and len(ev):
+                self._first_t = int(ev["t"][0])
+            if self._offset:
+                ev = ev.copy()
+                ev["t"] += self._offset
+                tr = tr.copy()
+                tr["t"] += self._offset
+            if len(ev):
+                self._last_t = int(ev["t"][-1]) - self._offset
+                last = ev["t"][-1]
+            ev_parts.append(ev)
+            tr_parts.append(tr)
+        if len(ev_parts) > 1:
+            self._ev = join(ev_parts, EVENT_DTYPE)
+            self._tr = join(tr_parts, TRIGGER_DTYPE)
+
+    def produce(self):
+        step = self.params.chunk_us
+        if self._w0 is None:
+            self._fill(0)
+            if not len(self._ev) and not len(self._tr):
+                raise EndOfStream
+            self._w0 = int(self._ev["t"][0]) if len(self._ev) else int(self._tr["t"][0])
+        w1 = self._w0 + step
+        self._fill(w1)
+        if self._eof and not len(self._ev) and not len(self._tr):
+            raise EndOfStream
+        if self.pacer.unpaced and len(self._ev) and self._ev["t"][0] >= w1 and \
+                not (len(self._tr) and self._tr["t"][0] < w1):
+            # as fast as possible: skip empty stretches of device time
+            self._w0 = int(self._ev["t"][0])
+            w1 = self._w0 + step
+            self._fill(w1)
+        if not self.pacer.wait(w1 * 1e-6):
+            return None
+        k = int(np.searchsorted(self._ev["t"], w1, "left"))
+        j = int(np.searchsorted(self._tr["t"], w1, "left"))
+        ev, self._ev = self._ev[:k], self._ev[k:]
+        tr, self._tr = self._tr[:j], self._tr[j:]
+        self._w0 = w1
+        t_origin = streams.now()
+        out = {"out": streams.events(ev, width=self.width, height=self.height, t_origin=t_origin,
+                                     t_end_us=int(w1))}
+        if len(tr):
+            out["markers"] = trigger_markers(tr, self.name, t_origin)
+        return out
+
+
+class _DvInput(Source):
+    """A dv-processing input (camera or network): batches as they arrive."""
+
+    outputs = {"out": Port(EVENTS, "events as they arrive"),
+               "markers": Port(MARKER, "external triggers")}
+
+    def _connect(self):
+        raise NotImplementedError
+
+    def start(self) -> None:
+        import queue
+        import threading
+        self.input = self._connect()
+        if not self.input.isEventStreamAvailable():
+            raise RuntimeError(f"{self.name}: the input has no event stream")
+        self.width, self.height = (int(v) for v in self.input.getEventResolution())
+        # dv-processing's reads block until data come: they run in a thread of their own
+        # so that produce() stays responsive.
+        self._queue: queue.Queue = queue.Queue(maxsize=256)
+        self._running = True
+        self._thread = threading.Thread(target=self._read_loop, name=f"{self.name}-read", daemon=True)
+        self._thread.start()
+
+    def _read_loop(self) -> None:
+        inp = self.input
+        triggers = inp.isTriggerStreamAvailable()
+        try:
+            while self._running and inp.isRunning():
+                store = inp.getNextEventBatch()
+                t_origin = streams.now()
+                if store is not None and len(store):
+                    self._queue.put(("out", store_events(store), t_origin))
+                if triggers:
+                    trig = inp.getNextTriggerBatch()
+                    if trig is not None and len(trig):
+                        self._queue.put(("markers", trigger_array(trig), t_origin))
+        except Exception as exc:  # a dropped connection ends the stream, with its reason
+            self._queue.put(("error", exc, 0.0))
+        self._queue.put(("end", None, 0.0))
+
+    def produce(self):
+        import queue
+        try:
+            kind, data, t_origin = self._queue.get(timeout=0.05)
+        except queue.Empty:
+            return None
+        if kind == "end":
+            raise EndOfStream
+        if kind == "error":
+            raise RuntimeError(f"{self.name}: input stopped: {data}")
+        if kind == "markers":
+            return {"markers": trigger_markers(data, self.name, t_origin)}
+        return {"out": streams.events(data, width=self.width, height=self.height, t_origin=t_origin)}
+
+    def stop(self) -> None:
+        self._running = False
+
+
+class Camera(_DvInput):
+    """A live iniVation camera through dv-processing (DVXplorer, DAVIS, DVS128).
+
+    `serial` picks a camera (empty: the first found). No camera gives an error listing the
+    cameras that were found. Outputs `out` (Events, camera µs) and `markers` (triggers)."""
+
+    class Params(streamer.node.Params):
+        serial: str = Field("", description="serial number of the camera; empty = the first found")
+
+    def _connect(self):
+        import dv_processing as dv
+        found = [str(d) for d in dv.io.camera.discover()]
+        serial = self.params.serial
+        if not found or (serial and not any(serial in d for d in found)):
+            want = f"camera {serial!r}" if serial else "an event camera"
+            raise RuntimeError(f"dvs.camera: no {want} found; cameras found: "
+                               f"{', '.join(found) or 'none'} (check the USB connection and udev rules, "
+                               "or use dvs.file / dvs.synthetic)")
+        return dv.io.camera.open(serial) if serial else dv.io.camera.open()
+
+
+class NetworkInput(_DvInput):
+    """Events from a DV network stream (dv-processing NetworkWriter, DV software): TCP
+    `host`:`port`, or a UNIX socket at `socket_path`."""
+
+    class Params(streamer.node.Params):
+        host: str = Field("127.0.0.1", description="address of the DV stream server (TCP)")
+        port: int = Field(0, ge=0, le=65535, description="TCP port (0 = use socket_path)")
+        socket_path: str = Field("", description="UNIX socket of the DV stream server")
+
+    def _connect(self):
+        import dv_processing as dv
+        p = self.params
+        if not p.port and not p.socket_path:
+            raise ValueError("dvs.network: give port (TCP) or socket_path (UNIX socket)")
+        where = p.socket_path or f"{p.host}:{p.port}"
+        try:
+            if p.socket_path:
+                return dv.io.NetworkReader(p.socket_path)
+            return dv.io.NetworkReader(p.host, p.port)
+        except Exception as exc:
+            raise RuntimeError(f"dvs.network: cannot connect to {where}: {exc} "
+                               "(is the DV stream server running?)") from None
