@@ -125,17 +125,21 @@ def decode(words, state, width, height, ex, ey, ep, et, tt, tid, tp):
 
 
 @njit(cache=True, nogil=True)
-def encode(x, y, p, t, tt, tid, tp, out):
+def encode(x, y, p, t, tt, tid, tp, width, out):
     """Events (and triggers), sorted by time, as EVT 3.0 words; returns how many.
 
     TIME_HIGH advances in steps of at most 1024 so that a decoder counts every wrap of the
-    24-bit time base, starting from 0 (the decoder starts there too)."""
+    24-bit time base, starting from 0 (the decoder starts there too). Consecutive events
+    of one time, row and polarity with increasing x become VECT_BASE_X + VECT_12 words
+    where that takes fewer words than one ADDR_X each; the decoder expands a vector in
+    increasing x, so the order of the events is kept."""
     n = 0
     full_high = np.int64(0)
     out[n] = (EVT_TIME_HIGH << 12)
     n += 1
     low = np.int64(-1)
     cur_y = np.int64(-1)
+    base = np.int64(-1)  # the decoder's vector base (polarity << 11 | x)
     i = 0
     j = 0
     ne = t.shape[0]
@@ -162,12 +166,31 @@ def encode(x, y, p, t, tt, tid, tp, out):
             out[n] = (EXT_TRIGGER << 12) | ((tid[j] & 0xF) << 8) | (tp[j] & 1)
             n += 1
             j += 1
-        else:
-            if y[i] != cur_y:
-                cur_y = y[i]
-                out[n] = (EVT_ADDR_Y << 12) | cur_y
+            continue
+        if y[i] != cur_y:
+            cur_y = y[i]
+            out[n] = (EVT_ADDR_Y << 12) | cur_y
+            n += 1
+        xi = np.int64(x[i])
+        pi = np.int64(p[i] & 1)
+        e = i + 1
+        mask = np.int64(1)
+        if xi + 12 <= width:
+            while (e < ne and t[e] == ts and y[e] == cur_y and (p[e] & 1) == pi
+                   and x[e] > x[e - 1] and x[e] < xi + 12):
+                mask |= np.int64(1) << (np.int64(x[e]) - xi)
+                e += 1
+        need_base = 1 if base != ((pi << 11) | xi) else 0
+        if e - i > 1 + need_base:
+            if need_base:
+                out[n] = (VECT_BASE_X << 12) | (pi << 11) | xi
                 n += 1
-            out[n] = (EVT_ADDR_X << 12) | ((p[i] & 1) << 11) | x[i]
+            out[n] = (VECT_12 << 12) | mask
+            n += 1
+            base = (pi << 11) | (xi + 12)
+            i = e
+        else:
+            out[n] = (EVT_ADDR_X << 12) | (pi << 11) | xi
             n += 1
             i += 1
     return n

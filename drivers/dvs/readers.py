@@ -51,10 +51,35 @@ class EventReader:
         self.path = Path(path)
         self.dropped = 0  # events off the sensor, not returned
 
-    def chunks(self, max_events: int = 1 << 16) -> Iterator[np.ndarray]:
+    def chunks(self, max_events: int = 1 << 16, duration_us: int | None = None) -> Iterator[np.ndarray]:
+        """Events block by block: at most `max_events` each, or, with `duration_us`, one
+        array per window of that much device time (empty windows are skipped)."""
+        if duration_us is None:
+            for ev, _ in self.chunks_and_triggers(max_events):
+                if len(ev):
+                    yield ev
+            return
+        if duration_us <= 0:
+            raise ValueError(f"duration_us must be positive, got {duration_us}")
+        pending: list[np.ndarray] = []
+        end = None
         for ev, _ in self.chunks_and_triggers(max_events):
-            if len(ev):
-                yield ev
+            while len(ev):
+                if end is None:
+                    end = int(ev["t"][0]) + duration_us
+                k = int(np.searchsorted(ev["t"], end, "left"))
+                if k == len(ev):
+                    pending.append(ev)
+                    break
+                if k or pending:
+                    pending.append(ev[:k])
+                    yield join(pending, EVENT_DTYPE)
+                    pending = []
+                ev = ev[k:]
+                # the next window starts at the window holding the next event
+                end += -(-(int(ev["t"][0]) - end + 1) // duration_us) * duration_us
+        if pending:
+            yield join(pending, EVENT_DTYPE)
 
     def chunks_and_triggers(self, max_events: int = 1 << 16) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         raise NotImplementedError
@@ -215,7 +240,7 @@ def _looks_like_dat(h: Header) -> bool:
         and "system_ID" not in h.fields)
 
 
-def open_events(path: str | Path, width: int | None = None, height: int | None = None) -> EventReader:
+def open_events(path: str | Path, *, width: int | None = None, height: int | None = None) -> EventReader:
     """A reader for an event file, chosen by its content (not its extension).
 
     `width`/`height` override the sensor size where the file does not give it."""
@@ -248,6 +273,15 @@ def _with_size(header: Header, path, width, height) -> Header:
         return resolve_raw(header, path)
 
 
-def read_events(path: str | Path, width: int | None = None, height: int | None = None) -> np.ndarray:
-    """All events of a file as one EVENT_DTYPE array."""
-    return open_events(path, width, height).read()
+def read_events(path: str | Path, *, with_triggers: bool = False, width: int | None = None,
+                height: int | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """All events of a file as one EVENT_DTYPE array; with `with_triggers`, the tuple
+    (events, triggers) with triggers as TRIGGER_DTYPE, read in the same pass."""
+    reader = open_events(path, width=width, height=height)
+    if not with_triggers:
+        return reader.read()
+    ev, tr = [], []
+    for e, t in reader.chunks_and_triggers(1 << 20):
+        ev.append(e)
+        tr.append(t)
+    return join(ev, EVENT_DTYPE), join(tr, TRIGGER_DTYPE)

@@ -48,7 +48,7 @@ class FileCamera(Source):
         p = self.params
         if not Path(p.path).is_file():
             raise FileNotFoundError(f"dvs.file: no event file at {p.path!r}; check the path")
-        self.reader = open_events(p.path, p.width, p.height)
+        self.reader = open_events(p.path, width=p.width, height=p.height)
         self.width, self.height = self.reader.width, self.reader.height
         self.pacer = Pacer(p.speed if p.speed > 0 else 0.0)
         self._open_pass()

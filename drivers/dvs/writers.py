@@ -44,13 +44,13 @@ def write_raw(path: str | Path, events: np.ndarray, width: int, height: int, fmt
         raise ValueError(f"cannot write {fmt!r}; choose EVT3 or EVT2")
     triggers = empty_triggers() if triggers is None else np.asarray(triggers, TRIGGER_DTYPE)
     _check(events, triggers, width, height, fmt)
-    mod, wdtype = (evt3, "<u2") if fmt == "EVT3" else (evt2, "<u4")
+    wdtype = "<u2" if fmt == "EVT3" else "<u4"
     # worst case per event: EVT3 TIME_HIGH steps, TIME_LOW, ADDR_Y, ADDR_X
     last = int(events["t"][-1]) if len(events) else 0
     n_max = 4 * (len(events) + len(triggers)) + 2 + (last >> 22) + 8
     words = np.empty(n_max, np.int64)
-    n = mod.encode(events["x"], events["y"], events["p"], events["t"], triggers["t"],
-                   triggers["id"], triggers["p"], words)
+    args = (events["x"], events["y"], events["p"], events["t"], triggers["t"], triggers["id"], triggers["p"])
+    n = evt3.encode(*args, int(width), words) if fmt == "EVT3" else evt2.encode(*args, words)
     lines = {
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
         "evt": "3.0" if fmt == "EVT3" else "2.0",
