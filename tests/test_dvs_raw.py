@@ -119,6 +119,28 @@ def test_evt3_words(tmp_path):
     assert tr.tolist() == [(t0 + 16, 2, 1)]
 
 
+def test_evt3_vector_triplet(tmp_path):
+    # sensors send VECT_12, VECT_12, VECT_8 after a VECT_BASE_X: 32 pixels from the base
+    W = [
+        evt3_word(0x8, 1), evt3_word(0x0, 2), evt3_word(0x6, 5),
+        evt3_word(0x3, (1 << 11) | 100),    # base x = 100, ON
+        evt3_word(0x4, (1 << 11) | 1),      # x = 100, 111
+        evt3_word(0x4, 1),                  # x = 112
+        evt3_word(0x5, 1 << 7),             # x = 131: off the 130-wide sensor
+        evt3_word(0x5, 1),                  # base is now 132: off the sensor too
+        evt3_word(0x3, 3), evt3_word(0x4, 1 << 2), evt3_word(0x4, 0), evt3_word(0x5, 1),  # OFF x=5, 27
+        evt3_word(0x2, (1 << 11) | 9),      # ADDR_X polarity does not change the vector base's
+        evt3_word(0x5, 1 << 1),             # x = 3 + 32 + 1 = 36, still OFF
+    ]
+    path = write(tmp_path, "% format EVT3;height=4;width=130\n", W, "<u2")
+    r = open_events(path)
+    ev = r.read()
+    assert ev["x"].tolist() == [100, 111, 112, 5, 27, 9, 36]
+    assert ev["p"].tolist() == [1, 1, 1, 0, 0, 1, 0]
+    assert ev["t"].tolist() == [4096 + 5] * 7
+    assert r.dropped == 2
+
+
 def test_evt2_words(tmp_path):
     def cd(p, ts, x, y):
         return (p << 28) | (ts << 22) | (x << 11) | y

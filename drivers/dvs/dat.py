@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .bounds import drop_off_sensor
+
 EVENT_SIZE = 8
 CD_TYPES = (0x00, 0x0C)  # Event2d and EventCD
 S_DROPPED = 0
@@ -20,23 +22,22 @@ def new_state() -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def decode(words, state, width, height, ex, ey, ep, et, tt, tid, tp):
+def decode(words, state, width, height, ev, tr):
     """`words` are uint32 pairs (timestamp, address). Returns (words consumed, events, 0)."""
-    npairs = words.shape[0] // 2
-    k = min(npairs, ex.shape[0])
-    n = 0
-    dropped = state[S_DROPPED]
+    k = min(words.shape[0] // 2, ev.shape[0])
+    off = 0
     for j in range(k):
-        a = np.int64(words[2 * j + 1])
+        a = np.int64(words[np.uintp(2 * j + 1)])
         x = a & 0x3FFF
         y = (a >> 14) & 0x3FFF
-        if x < width and y < height:
-            ex[n] = x
-            ey[n] = y
-            ep[n] = 1 if (a >> 28) & 0xF else 0
-            et[n] = np.int64(words[2 * j])
-            n += 1
-        else:
-            dropped += 1
-    state[S_DROPPED] = dropped
+        e = ev[np.uintp(j)]
+        e.x = x
+        e.y = y
+        e.p = np.int64((a >> 28) != 0)
+        e.t = np.int64(words[np.uintp(2 * j)])
+        off |= np.int64(x >= width) | np.int64(y >= height)
+    n = k
+    if off:
+        n, dropped = drop_off_sensor(ev, k, width, height)
+        state[S_DROPPED] += dropped
     return 2 * k, n, 0

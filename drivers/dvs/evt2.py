@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .bounds import drop_off_sensor
+
 CD_OFF, CD_ON, EVT_TIME_HIGH, EXT_TRIGGER = 0x0, 0x1, 0x8, 0xA
 MAX_TIMESTAMP = ((1 << 28) - 1) << 6
 LOOP_THRESHOLD = 10000
@@ -23,56 +25,70 @@ def new_state() -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def decode(words, state, width, height, ex, ey, ep, et, tt, tid, tp):
-    """Returns (words consumed, events written, triggers written)."""
+def decode(words, state, width, height, ev, tr):
+    """Decode into the EVENT_DTYPE array `ev` and TRIGGER_DTYPE array `tr`.
+
+    Returns (words consumed, events written, triggers written). The event of every word is
+    stored, and counted only when the word is a CD event: no branch for the CD words that
+    make up nearly all of a recording."""
     n = 0
     m = 0
-    cap = ex.shape[0]
-    tcap = tt.shape[0]
+    cap = ev.shape[0]
+    tcap = tr.shape[0]
     nw = words.shape[0]
     started = state[S_STARTED]
     base = state[S_BASE]
     shift = state[S_SHIFT]
-    dropped = state[S_DROPPED]
+    off = 0  # any event off the sensor
     i = 0
-    while i < nw:
-        if n >= cap or m >= tcap:
-            break
-        w = np.int64(words[i])
-        typ = w >> 28
-        i += 1
-        if started == 0:
-            if typ != EVT_TIME_HIGH:
-                continue
+    if started == 0:  # words before the first TIME_HIGH have no time: skipped
+        while i < nw and (words[i] >> 28) != EVT_TIME_HIGH:
+            i += 1
+        if i < nw:
             started = 1
-            base = (w & 0x0FFFFFFF) << 6
-            continue
-        if typ == CD_OFF or typ == CD_ON:
+            base = (np.int64(words[i]) & 0x0FFFFFFF) << 6
+            i += 1
+    while i < nw and n < cap and m < tcap:
+        # each word adds at most one event: no capacity check inside the loop
+        end = min(nw, i + cap - n)
+        stop = end
+        for j in range(i, end):
+            w = np.int64(words[np.uintp(j)])
+            typ = w >> 28
             x = (w >> 11) & 0x7FF
             yy = w & 0x7FF
-            if x < width and yy < height:
-                ex[n] = x
-                ey[n] = yy
-                ep[n] = typ
-                et[n] = base + ((w >> 22) & 0x3F)
-                n += 1
-            else:
-                dropped += 1
-        elif typ == EVT_TIME_HIGH:
-            th = ((w & 0x0FFFFFFF) << 6) + shift
-            if th < base and base - th >= MAX_TIMESTAMP - LOOP_THRESHOLD:
-                shift += TIME_LOOP
-                th += TIME_LOOP
-            base = th
-        elif typ == EXT_TRIGGER:
-            tt[m] = base + ((w >> 22) & 0x3F)
-            tid[m] = (w >> 8) & 0x1F
-            tp[m] = w & 1
-            m += 1
+            e = ev[np.uintp(n)]
+            e.x = x
+            e.y = yy
+            e.p = typ
+            e.t = base + ((w >> 22) & 0x3F)
+            iscd = np.int64(typ <= CD_ON)
+            n += iscd
+            off |= (np.int64(x >= width) | np.int64(yy >= height)) & iscd
+            if typ == EVT_TIME_HIGH:
+                # a TIME_HIGH far behind the last one is a wrap of the 34-bit time
+                th = ((w & 0x0FFFFFFF) << 6) + shift
+                if th < base and base - th >= MAX_TIMESTAMP - LOOP_THRESHOLD:
+                    shift += TIME_LOOP
+                    th += TIME_LOOP
+                base = th
+            elif typ == EXT_TRIGGER:
+                r = tr[m]
+                r.t = base + ((w >> 22) & 0x3F)
+                r.id = (w >> 8) & 0x1F
+                r.p = w & 1
+                m += 1
+                if m == tcap:
+                    stop = j + 1
+                    break
+            # other types (0xE system words, 0xF continuations): nothing to emit
+        i = stop
     state[S_STARTED] = started
     state[S_BASE] = base
     state[S_SHIFT] = shift
-    state[S_DROPPED] = dropped
+    if off:
+        n, dropped = drop_off_sensor(ev, n, width, height)
+        state[S_DROPPED] += dropped
     return i, n, m
 
 

@@ -35,12 +35,12 @@ def _set_high(last, th):
 
 
 @njit(cache=True, nogil=True)
-def decode(words, state, width, height, legacy, ex, ey, ep, et, tt, tid, tp):
+def decode(words, state, width, height, legacy, ev, tr):
     """Returns (words consumed, events written, triggers written)."""
     n = 0
     m = 0
-    cap = ex.shape[0] - MAX_PER_WORD
-    tcap = tt.shape[0]
+    cap = ev.shape[0] - MAX_PER_WORD
+    tcap = tr.shape[0]
     nw = words.shape[0]
     started = state[S_STARTED]
     last = state[S_LAST]
@@ -49,7 +49,7 @@ def decode(words, state, width, height, legacy, ex, ey, ep, et, tt, tid, tp):
     while i < nw:
         if n > cap or m >= tcap:
             break
-        w = np.uint64(words[i])
+        w = np.uint64(words[np.uintp(i)])
         if legacy:
             w = (w << np.uint64(32)) | (w >> np.uint64(32))
         hi = np.int64(w >> np.uint64(32))
@@ -73,21 +73,22 @@ def decode(words, state, width, height, legacy, ex, ey, ep, et, tt, tid, tp):
                     k += 1
                 bits &= bits - 1
                 x = x0 + k
-                if x < width and yy < height:
-                    ex[n] = x
-                    ey[n] = yy
-                    ep[n] = typ
-                    et[n] = last
-                    n += 1
-                else:
-                    dropped += 1
+                e = ev[np.uintp(n)]
+                e.x = x
+                e.y = yy
+                e.p = typ
+                e.t = last
+                ok = ((x - width) >> 63) & ((yy - height) >> 63) & 1
+                n += ok
+                dropped += 1 - ok
         elif typ == EVT_TIME_HIGH:
             last = _set_high(last, (hi & 0x0FFFFFFF) << 6)
         elif typ == EXT_TRIGGER:
             last = (last & ~np.int64(0x3F)) + ((hi >> 22) & 0x3F)
-            tt[m] = last
-            tid[m] = (hi >> 8) & 0x1F
-            tp[m] = hi & 1
+            r = tr[m]
+            r.t = last
+            r.id = (hi >> 8) & 0x1F
+            r.p = hi & 1
             m += 1
     state[S_STARTED] = started
     state[S_LAST] = last

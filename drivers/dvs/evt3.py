@@ -11,13 +11,21 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .bounds import drop_off_sensor
+
 EVT_ADDR_Y, EVT_ADDR_X, VECT_BASE_X, VECT_12, VECT_8 = 0x0, 0x2, 0x3, 0x4, 0x5
 EVT_TIME_LOW, EVT_TIME_HIGH, EXT_TRIGGER = 0x6, 0x8, 0xA
 
 # state slots
 S_STARTED, S_Y, S_CD, S_BASE, S_LOW, S_HIGH, S_LOOP, S_DROPPED = range(8)
 STATE_SIZE = 8
-MAX_PER_WORD = 12  # a VECT_12 word
+MAX_PER_WORD = 32  # VECT_12, VECT_12, VECT_8 decoded together
+# log2 of a power of two below 2**32 from a de Bruijn product: the next pixel of a vector
+DEBRUIJN = np.zeros(32, np.int64)
+for _k in range(32):
+    DEBRUIJN[(((1 << _k) * 0x077CB531) & 0xFFFFFFFF) >> 27] = _k
+# ADDR_Y, ADDR_X, VECT_BASE_X, TIME_LOW: the types decoded without a branch
+COMMON = (1 << EVT_ADDR_Y) | (1 << EVT_ADDR_X) | (1 << VECT_BASE_X) | (1 << EVT_TIME_LOW)
 
 
 def new_state() -> np.ndarray:
@@ -27,89 +35,113 @@ def new_state() -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def decode(words, state, width, height, ex, ey, ep, et, tt, tid, tp):
-    """Decode from words[0]; stop early when the outputs are nearly full.
+def decode(words, state, width, height, ev, tr):
+    """Decode from words[0] into the EVENT_DTYPE array `ev` and TRIGGER_DTYPE array `tr`;
+    stop early when either is nearly full.
 
-    Returns (words consumed, events written, triggers written)."""
+    Returns (words consumed, events written, triggers written). ADDR_X, ADDR_Y, TIME_LOW
+    and VECT_BASE_X (nearly all words of a recording) are decoded without branches: the
+    candidate event is always stored and only counted when the word is a valid ADDR_X, as
+    the type of the next word is too random for branch prediction."""
     n = 0
     m = 0
-    cap = ex.shape[0] - MAX_PER_WORD
-    tcap = tt.shape[0]
+    cap = ev.shape[0] - MAX_PER_WORD
+    tcap = tr.shape[0]
     nw = words.shape[0]
     started = state[S_STARTED]
     y = state[S_Y]
     cd = state[S_CD]
     base = state[S_BASE]
-    low = state[S_LOW]
     high = state[S_HIGH]
     loop = state[S_LOOP]
-    dropped = state[S_DROPPED]
+    t = (loop << 24) | (high << 12) | state[S_LOW]
     i = 0
-    while i < nw:
-        if n > cap or m >= tcap:
-            break
-        w = np.int64(words[i])
+    if started == 0:  # words before the first TIME_HIGH have no time: skipped
+        while i < nw and (words[i] >> 12) != EVT_TIME_HIGH:
+            i += 1
+        if i < nw:
+            started = 1
+            high = np.int64(words[i] & 0xFFF)
+            t = (loop << 24) | (high << 12)
+            i += 1
+    # events off the sensor (x >= width; y >= height, which includes the other camera's
+    # rows of a stereo pair) are removed after the loop
+    off = 0
+    while i < nw and n <= cap and m < tcap:
+        # a run of common words: each adds at most one event, so the run needs no
+        # capacity check of its own
+        end = min(nw, i + cap + 1 - n)
+        stop = end
+        for j in range(i, end):
+            w = np.int64(words[np.uintp(j)])
+            typ = w >> 12
+            if not (COMMON >> typ) & 1:
+                stop = j
+                break
+            c = w & 0xFFF
+            x = c & 0x7FF
+            e = ev[np.uintp(n)]
+            e.x = x
+            e.y = y
+            e.p = c >> 11
+            e.t = t
+            isx = np.int64(typ == EVT_ADDR_X) & cd
+            n += isx
+            off |= (np.int64(x >= width) | np.int64(y >= height)) & isx
+            isy = typ == EVT_ADDR_Y
+            y = c if isy else y
+            cd = 1 if isy else cd
+            t = ((t >> 12) << 12) | c if typ == EVT_TIME_LOW else t
+            base = c if typ == VECT_BASE_X else base
+        i = stop
+        if stop == end:
+            continue
+        # any other word, one at a time
+        w = np.int64(words[np.uintp(i)])
+        i += 1
         typ = w >> 12
         c = w & 0xFFF
-        i += 1
-        if started == 0:
-            if typ != EVT_TIME_HIGH:
-                continue
-            started = 1
-            high = c - 1 if c > 0 else 0
-        t = (loop << 24) | (high << 12) | low
-        valid = cd == 1 and y < height
-        if typ == EVT_ADDR_X:
-            if valid:
-                x = c & 0x7FF
-                if x < width:
-                    ex[n] = x
-                    ey[n] = y
-                    ep[n] = c >> 11
-                    et[n] = t
-                    n += 1
-                else:
-                    dropped += 1
-        elif typ == VECT_12 or typ == VECT_8:
-            nb = 12 if typ == VECT_12 else 8
-            if valid:
-                bits = c & ((1 << nb) - 1)
+        if typ == VECT_12 or typ == VECT_8:
+            if typ == VECT_12:
+                nb = 12
+                bits = c
+                # sensors send vectors as VECT_12, VECT_12, VECT_8: 32 pixels at once
+                if i + 1 < nw and (words[i] >> 12) == VECT_12 and (words[i + 1] >> 12) == VECT_8:
+                    bits |= (np.int64(words[i]) & 0xFFF) << 12 | (np.int64(words[i + 1]) & 0xFF) << 24
+                    nb = 32
+                    i += 2
+            else:
+                nb = 8
+                bits = c & 0xFF
+            if cd:
                 x0 = base & 0x7FF
                 p = (base >> 11) & 1
                 while bits:
-                    k = 0
-                    while not (bits >> k) & 1:
-                        k += 1
-                    bits &= bits - 1
-                    x = x0 + k
-                    if x < width:
-                        ex[n] = x
-                        ey[n] = y
-                        ep[n] = p
-                        et[n] = t
-                        n += 1
-                    else:
-                        dropped += 1
+                    low = bits & -bits
+                    bits ^= low
+                    xk = x0 + DEBRUIJN[((low * 0x077CB531) & 0xFFFFFFFF) >> 27]
+                    e = ev[np.uintp(n)]
+                    e.x = xk
+                    e.y = y
+                    e.p = p
+                    e.t = t
+                    n += 1
+                    off |= np.int64(xk >= width) | np.int64(y >= height)
             base = (base & 0x800) | ((base & 0x7FF) + nb)
         elif typ == EVT_TIME_HIGH:
+            # a step back by half the range or more is a wrap of the 24-bit time base;
+            # a new TIME_HIGH zeroes TIME_LOW until the next TIME_LOW word
             if high >= 2048 + c:
                 loop += 1
-            if high != c:
-                low = 0
+            t = (loop << 24) | (c << 12) | (t & 0xFFF if high == c else 0)
             high = c
         elif typ == EXT_TRIGGER:
-            tt[m] = t
-            tid[m] = (c >> 8) & 0xF
-            tp[m] = c & 1
+            r = tr[m]
+            r.t = t
+            r.id = (c >> 8) & 0xF
+            r.p = c & 1
             m += 1
-        elif typ == EVT_TIME_LOW:
-            low = c
-        elif typ == VECT_BASE_X:
-            base = c
-        elif typ == EVT_ADDR_Y:
-            y = c
-            cd = 1
-        elif typ == 1:
+        elif typ == 1:  # y of a non-CD event: the X and vector words after it are not CD
             y = c
             cd = 0
         # 0x7, 0x9, 0xB-0xF: continuations, IMU, system words: nothing to emit
@@ -117,10 +149,12 @@ def decode(words, state, width, height, ex, ey, ep, et, tt, tid, tp):
     state[S_Y] = y
     state[S_CD] = cd
     state[S_BASE] = base
-    state[S_LOW] = low
+    state[S_LOW] = t & 0xFFF
     state[S_HIGH] = high
     state[S_LOOP] = loop
-    state[S_DROPPED] = dropped
+    if off:
+        n, dropped = drop_off_sensor(ev, n, width, height)
+        state[S_DROPPED] += dropped
     return i, n, m
 
 

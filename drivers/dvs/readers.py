@@ -107,7 +107,7 @@ class WordReader(EventReader):
         self.data_offset = header.data_offset
         self.size = os.path.getsize(self.path)
 
-    def _decode(self, words, state, ex, ey, ep, et, tt, tid, tp):
+    def _decode(self, words, state, ev, tr):
         raise NotImplementedError
 
     def _new_state(self) -> np.ndarray:
@@ -124,23 +124,23 @@ class WordReader(EventReader):
         tn = 0
         offset = self.data_offset
         self.dropped = 0
+        # one block buffer, refilled in place: the bytes of a word cut by the end of a
+        # block move to its start
+        buf = np.empty(BLOCK_BYTES + unit, np.uint8)
+        view = memoryview(buf)
+        rest = 0
         with open(self.path, "rb") as f:
             f.seek(offset)
-            rest = b""
             while True:
-                block = f.read(BLOCK_BYTES)
-                if not block:
+                got = f.readinto(view[rest:rest + BLOCK_BYTES])
+                if not got:
                     break
-                if rest:
-                    block = rest + block
-                usable = len(block) - len(block) % unit
-                rest = block[usable:]
-                words = np.frombuffer(block, self.word_dtype, usable // self.word_bytes)
+                size = rest + got
+                usable = size - size % unit
+                words = buf[:usable].view(self.word_dtype)
                 pos = 0
                 while pos < len(words):
-                    used, k, m = self._decode(words[pos:], state, ev["x"][n:], ev["y"][n:],
-                                              ev["p"][n:], ev["t"][n:], tr["t"][tn:],
-                                              tr["id"][tn:], tr["p"][tn:])
+                    used, k, m = self._decode(words[pos:], state, ev[n:], tr[tn:])
                     pos += used
                     n += k
                     tn += m
@@ -148,11 +148,13 @@ class WordReader(EventReader):
                         yield ev[:n], tr[:tn].copy()
                         ev = np.empty(max_events, EVENT_DTYPE)
                         n = tn = 0
+                rest = size - usable
+                buf[:rest] = buf[usable:size]
                 offset += usable
             self.dropped = int(state[-1])
             if rest:
                 raise EventFileError(self.path, offset, f"file ends inside a {unit}-byte word "
-                                     f"({len(rest)} byte(s) left over)",
+                                     f"({rest} byte(s) left over)",
                                      "the recording is truncated; cut it at the last whole word")
         if n or tn:
             yield ev[:n], tr[:tn].copy()
@@ -175,10 +177,10 @@ class RawReader(WordReader):
     def _new_state(self):
         return self._mod.new_state()
 
-    def _decode(self, words, state, *out):
+    def _decode(self, words, state, ev, tr):
         if self.format == "EVT21":
-            return evt21.decode(words, state, self.width, self.height, self.legacy, *out)
-        return self._mod.decode(words, state, self.width, self.height, *out)
+            return evt21.decode(words, state, self.width, self.height, self.legacy, ev, tr)
+        return self._mod.decode(words, state, self.width, self.height, ev, tr)
 
 
 class DatReader(WordReader):
@@ -216,8 +218,8 @@ class DatReader(WordReader):
     def _new_state(self):
         return dat.new_state()
 
-    def _decode(self, words, state, *out):
-        return dat.decode(words, state, self.width, self.height, *out)
+    def _decode(self, words, state, ev, tr):
+        return dat.decode(words, state, self.width, self.height, ev, tr)
 
 
 class NmnistReader(EventReader):
