@@ -76,7 +76,30 @@ def test_camera_without_hardware_lists_what_was_found():
         Camera().start()
 
 
-def test_network_source_receives_a_dv_network_writer(shared_data, tmp_path):
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_camera_prophesee_backend_without_sdk_says_so():
+    import importlib.util
+    if importlib.util.find_spec("metavision_core"):
+        pytest.skip("the Metavision SDK is installed")
+    with pytest.raises(RuntimeError, match="Metavision SDK"):
+        Camera(backend="prophesee").start()
+
+
+def test_camera_settings_are_validated():
+    with pytest.raises(ValueError, match="crop"):
+        Camera(crop=[0, 0, 10])
+    with pytest.raises(ValueError, match="backend"):
+        Camera(backend="sony")
+
+
+@pytest.mark.parametrize("transport", ["unix", "tcp"])
+def test_network_source_receives_a_dv_network_writer(shared_data, tmp_path, transport):
     import dv_processing as dv
     path = need(shared_data / "events" / "dvxplorer.aedat4")
     rec = dv.io.MonoCameraRecording(str(path))
@@ -85,9 +108,15 @@ def test_network_source_receives_a_dv_network_writer(shared_data, tmp_path):
         s = rec.getNextEventBatch()
         if s is not None:
             stores.append(s)
-    sock = str(tmp_path / "dv.sock")
-    writer = dv.io.NetworkWriter(sock, dv.io.Stream.EventStream(0, "events", "DVXplorer", (320, 240)))
-    node = NetworkInput(socket_path=sock)
+    stream = dv.io.Stream.EventStream(0, "events", "DVXplorer", (320, 240))
+    if transport == "unix":
+        sock = str(tmp_path / "dv.sock")
+        writer = dv.io.NetworkWriter(sock, stream)
+        node = NetworkInput(socket_path=sock)
+    else:
+        port = free_port()
+        writer = dv.io.NetworkWriter("127.0.0.1", port, stream)
+        node = NetworkInput(host="127.0.0.1", port=port)
     node.start()
     assert (node.width, node.height) == (320, 240)
     deadline = time.monotonic() + 5
@@ -111,3 +140,5 @@ def test_network_source_receives_a_dv_network_writer(shared_data, tmp_path):
     ev = concat([m.data for m in got])
     ref = np.concatenate([s.numpy() for s in stores])
     assert np.array_equal(ev["t"], ref["timestamp"]) and np.array_equal(ev["x"], ref["x"])
+    assert np.array_equal(ev["y"], ref["y"]) and np.array_equal(ev["p"], ref["polarity"])
+    assert all(m.meta["t_end_us"] == m.data["t"][-1] for m in got)

@@ -22,7 +22,7 @@ from .header import Header, _int, read_header, resolve_raw
 TRIGGER_DTYPE = np.dtype([("t", "<i8"), ("id", "<i2"), ("p", "i1")])
 
 AEDAT4_MAGIC = b"#!AER-DAT4"
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 1 << 20  # small enough to stay in cache between the read and the decoding
 TRIGGER_BUFFER = 4096
 
 
@@ -129,7 +129,7 @@ class WordReader(EventReader):
         buf = np.empty(BLOCK_BYTES + unit, np.uint8)
         view = memoryview(buf)
         rest = 0
-        with open(self.path, "rb") as f:
+        with open(self.path, "rb", buffering=0) as f:
             f.seek(offset)
             while True:
                 got = f.readinto(view[rest:rest + BLOCK_BYTES])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -135,9 +136,12 @@ class _DvInput(Source):
         raise NotImplementedError
 
     def start(self) -> None:
+        self.input = self._connect()
+        self._start_reading()
+
+    def _start_reading(self) -> None:
         import queue
         import threading
-        self.input = self._connect()
         if not self.input.isEventStreamAvailable():
             raise RuntimeError(f"{self.name}: the input has no event stream")
         self.width, self.height = (int(v) for v in self.input.getEventResolution())
@@ -156,11 +160,13 @@ class _DvInput(Source):
                 store = inp.getNextEventBatch()
                 t_origin = streams.now()
                 if store is not None and len(store):
-                    self._queue.put(("out", store_events(store), t_origin))
+                    ev = store if isinstance(store, np.ndarray) else store_events(store)
+                    self._queue.put(("out", ev, t_origin))
                 if triggers:
                     trig = inp.getNextTriggerBatch()
                     if trig is not None and len(trig):
-                        self._queue.put(("markers", trigger_array(trig), t_origin))
+                        tr = trig if isinstance(trig, np.ndarray) else trigger_array(trig)
+                        self._queue.put(("markers", tr, t_origin))
         except Exception as exc:  # a dropped connection ends the stream, with its reason
             self._queue.put(("error", exc, 0.0))
         self._queue.put(("end", None, 0.0))
@@ -177,31 +183,90 @@ class _DvInput(Source):
             raise RuntimeError(f"{self.name}: input stopped: {data}")
         if kind == "markers":
             return {"markers": trigger_markers(data, self.name, t_origin)}
-        return {"out": streams.events(data, width=self.width, height=self.height, t_origin=t_origin)}
+        # events of a batch are all delivered: the stream is complete up to its last time
+        return {"out": streams.events(data, width=self.width, height=self.height, t_origin=t_origin,
+                                      t_end_us=int(data["t"][-1]))}
 
     def stop(self) -> None:
         self._running = False
+        close = getattr(getattr(self, "input", None), "close", None)
+        if close is not None:
+            close()
 
 
 class Camera(_DvInput):
-    """A live iniVation camera through dv-processing (DVXplorer, DAVIS, DVS128).
+    """A live event camera: iniVation (DVXplorer, DAVIS, DVS128) through dv-processing, or
+    Prophesee through the Metavision SDK when it is installed.
 
-    `serial` picks a camera (empty: the first found). No camera gives an error listing the
-    cameras that were found. Outputs `out` (Events, camera µs) and `markers` (triggers)."""
+    `serial` picks a camera (empty: the first found); `backend` forces one library. No
+    camera gives an error listing the cameras that were found. Settings the connected
+    camera does not have are an error, not silently ignored. Outputs `out` (Events, camera
+    µs, with `t_end_us`) and `markers` (external triggers)."""
 
     class Params(streamer.node.Params):
         serial: str = Field("", description="serial number of the camera; empty = the first found")
+        backend: Literal["auto", "inivation", "prophesee"] = Field(
+            "auto", description="camera library: auto = iniVation cameras first, then Prophesee")
+        batch_us: int = Field(1000, gt=0, description="time a batch of events covers (µs): latency vs overhead")
+        flip_horizontal: bool = Field(False, description="mirror x on the camera")
+        flip_vertical: bool = Field(False, description="mirror y on the camera")
+        crop: tuple[int, int, int, int] | None = Field(
+            None, description="region of interest [x, y, width, height] set on the camera")
+        contrast_threshold_on: int | None = Field(
+            None, description="DVXplorer ON contrast threshold (sensor units); None = camera default")
+        contrast_threshold_off: int | None = Field(
+            None, description="DVXplorer OFF contrast threshold (sensor units); None = camera default")
+        biases: dict[str, int] = Field(
+            default_factory=dict, description="Prophesee biases by name (bias_diff_on, bias_fo, ...)")
+
+    def start(self) -> None:
+        if self._use_prophesee():
+            from .prophesee_camera import PropheseeInput
+            self.input = PropheseeInput(self.params.serial, self.params.batch_us, self.params.biases)
+            self._start_reading()
+            return
+        super().start()
+
+    def _use_prophesee(self) -> bool:
+        p = self.params
+        if p.backend == "prophesee":
+            return True
+        if p.backend == "inivation" or self._inivation_found():
+            return False
+        import importlib.util
+        return importlib.util.find_spec("metavision_core") is not None
+
+    def _inivation_found(self) -> list[str]:
+        import dv_processing as dv
+        return [str(d) for d in dv.io.camera.discover()]
 
     def _connect(self):
+        import datetime
+
         import dv_processing as dv
-        found = [str(d) for d in dv.io.camera.discover()]
-        serial = self.params.serial
-        if not found or (serial and not any(serial in d for d in found)):
-            want = f"camera {serial!r}" if serial else "an event camera"
+        p = self.params
+        found = self._inivation_found()
+        if not found or (p.serial and not any(p.serial in d for d in found)):
+            want = f"camera {p.serial!r}" if p.serial else "an event camera"
             raise RuntimeError(f"dvs.camera: no {want} found; cameras found: "
                                f"{', '.join(found) or 'none'} (check the USB connection and udev rules, "
                                "or use dvs.file / dvs.synthetic)")
-        return dv.io.camera.open(serial) if serial else dv.io.camera.open()
+        cam = dv.io.camera.open(p.serial) if p.serial else dv.io.camera.open()
+        cam.setTimeInterval(datetime.timedelta(microseconds=p.batch_us))
+        cam.setFlipHorizontal(p.flip_horizontal)
+        cam.setFlipVertical(p.flip_vertical)
+        if p.crop is not None:
+            cam.setCropArea(tuple(p.crop))
+        for name, value in (("setContrastThresholdOn", p.contrast_threshold_on),
+                            ("setContrastThresholdOff", p.contrast_threshold_off)):
+            if value is not None:
+                if not hasattr(cam, name):
+                    raise ValueError(f"dvs.camera: {cam.getCameraName()} has no contrast thresholds "
+                                     "(a DVXplorer setting); remove contrast_threshold_on/off")
+                getattr(cam, name)(value)
+        if p.biases:
+            raise ValueError("dvs.camera: biases are Prophesee settings; an iniVation camera is connected")
+        return cam
 
 
 class NetworkInput(_DvInput):
