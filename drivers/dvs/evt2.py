@@ -29,8 +29,7 @@ def decode(words, state, width, height, ev, tr):
     """Decode into the EVENT_DTYPE array `ev` and TRIGGER_DTYPE array `tr`.
 
     Returns (words consumed, events written, triggers written). The event of every word is
-    stored, and counted only when the word is a CD event: no branch for the CD words that
-    make up nearly all of a recording."""
+    stored and counted, then taken back when the word is not a CD event."""
     n = 0
     m = 0
     cap = ev.shape[0]
@@ -62,9 +61,15 @@ def decode(words, state, width, height, ev, tr):
             e.y = yy
             e.p = typ
             e.t = base + ((w >> 22) & 0x3F)
-            iscd = np.int64(typ <= CD_ON)
-            n += iscd
-            off |= (np.int64(x >= width) | np.int64(yy >= height)) & iscd
+            # counted as a CD event, and taken back on the rare other words: the next
+            # store's index then does not wait for this word's type
+            n += 1
+            off_before = off
+            off |= np.int64(x >= width) | np.int64(yy >= height)
+            if typ <= CD_ON:
+                continue
+            n -= 1
+            off = off_before
             if typ == EVT_TIME_HIGH:
                 # a TIME_HIGH far behind the last one is a wrap of the 34-bit time
                 th = ((w & 0x0FFFFFFF) << 6) + shift

@@ -30,7 +30,7 @@ COMMON = (1 << EVT_ADDR_Y) | (1 << EVT_ADDR_X) | (1 << VECT_BASE_X) | (1 << EVT_
 
 def new_state() -> np.ndarray:
     s = np.zeros(STATE_SIZE, np.int64)
-    s[S_Y] = 1 << 12  # no ADDR_Y yet: nothing is valid
+    s[S_Y] = 1 << 12  # no ADDR_Y yet (and S_CD 0): no X word is an event
     return s
 
 
@@ -41,8 +41,8 @@ def decode(words, state, width, height, ev, tr):
 
     Returns (words consumed, events written, triggers written). ADDR_X, ADDR_Y, TIME_LOW
     and VECT_BASE_X (nearly all words of a recording) are decoded without branches: the
-    candidate event is always stored and only counted when the word is a valid ADDR_X, as
-    the type of the next word is too random for branch prediction."""
+    candidate event is always stored and only counted when the word is an ADDR_X in a CD
+    row, as the type of the next word is too random for branch prediction."""
     n = 0
     m = 0
     cap = ev.shape[0] - MAX_PER_WORD
