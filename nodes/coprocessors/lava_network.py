@@ -180,6 +180,7 @@ class LavaNetwork:
         self.injector.create_runtime(run_cfg=cfg)
         self.steps = 0
         self.epoch = 0
+        self.dirty = False
 
     def run(self, frames: np.ndarray) -> np.ndarray:
         """Inject (n, *in_shape) frames (event counts, clipped to 0..255); (n, n_out) spikes."""
@@ -198,10 +199,14 @@ class LavaNetwork:
                 y = self.extractor.receive()
                 out[t] = (y.transpose(2, 1, 0) if self.out_xyc else y).reshape(-1)
         self.steps += n
+        self.dirty = self.dirty or n > 0
         return out
 
     def reset(self) -> None:
         """Membranes, currents and the spikes in flight back to 0 (the next sample starts clean)."""
+        if not self.dirty:  # nothing ran since the last reset (and Var.set waits for a first run)
+            return
+        self.dirty = False
         self.epoch += 1
         for proc in self.neurons + self.conns:
             proc.epoch.set(np.array([self.epoch], np.int32))

@@ -7,8 +7,10 @@ Loihi's neuron (lava.proc.lif PyLifModelBitAcc) in integer units:
 with a_in = Σ w·s, w = mantissa·2^weight_exp (a mixed-sign mantissa is even, in [−256, 254]).
 A stage normalised to θ = 1 becomes integers by one scale: vth = S, weights ≈ S·W, bias ≈
 64·S·b. S is the largest scale that keeps the biggest weight inside the mantissa for the
-chosen exponent; the exponent is the largest one keeping vth ≤ 2^14, which leaves v eight
-thresholds of headroom below the 24-bit limit.
+chosen exponent; the exponent is the largest one keeping vth ≤ 2^7. A smaller vth costs no
+precision (the weights keep their 8 bits relative to the largest, and vth is exact), and it
+leaves v ±1024 thresholds before the 24-bit membrane saturates: strongly inhibited neurons
+of a float-trained network go far below 0, and clipping them there changed decisions.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 
 from .lowering import Stage
 
-VTH_MAX = 2 ** 14      # our bound (hardware: 17 bits); v saturates at ±2^17 in a_in units
+VTH_MAX = 2 ** 7      # our bound (hardware: 17 bits): v saturates at ±2^17 in a_in units = ±1024 θ
 VTH_HW = 2 ** 17 - 1  # 17-bit threshold register
 A_IN_MAX = 2 ** 17     # a_in << 6 must stay inside the 24-bit current (wraps beyond)
 
