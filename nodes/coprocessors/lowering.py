@@ -112,8 +112,9 @@ def _probe(layers: list[L.Layer], in_shape: tuple[int, ...]) -> tuple[np.ndarray
     return m, offset
 
 
-def stages(net: Network) -> list[Stage]:
-    """Split a loaded Network into chip stages; errors name the NIR node that cannot map."""
+def stages(net: Network, allow_conv: bool = True) -> list[Stage]:
+    """Split a loaded Network into chip stages (all dense unless `allow_conv`); errors name
+    the NIR node that cannot map."""
     if net.convention.rule != K.RULE_RESET or not net.convention.strict or net.convention.reset_delay:
         raise ValueError(f"convention {net.convention.name!r}: chip neurons spike once when v > θ and "
                          f"reset at once; use convention 'nir' (or 'norse') with reset 'v_reset'")
@@ -152,7 +153,7 @@ def stages(net: Network) -> list[Stage]:
         rest = leak * np.asarray(lay.v_leak, np.float64)
         factor = gain / thr  # per neuron: the weights and bias that make θ = 1
         conv_ok = (len(pending) == 1 and isinstance(pending[0], L.Conv2d) and not isinstance(pending[0], L.Conv1d)
-                   and prev_conv_layout)
+                   and prev_conv_layout and allow_conv)
         if conv_ok:
             c = pending[0]
             per_ch = factor.reshape(c.out_shape[0], -1)
