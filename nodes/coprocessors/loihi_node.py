@@ -1,6 +1,7 @@
 """coprocessor.loihi: a NIR spiking network on Loihi 2 through Lava (board or fixed-point simulator)."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Literal
@@ -69,6 +70,11 @@ class Loihi(Transform):
                              f"{synapses} synapses; {p.chips} Loihi 2 chip(s) hold {p.chips * NEURONS_PER_CHIP}"
                              f" and {p.chips * SYNAPSES_PER_CHIP}: raise `chips` or shrink the network")
         self.quantization = [f.report for f in fixed]
+        for r in self.quantization:
+            logging.getLogger(__name__).info(
+                "%s: layer %s (%s, %s) weight rel. RMS error %.4f, vth %d, weight_exp %d, dv %d, du %d",
+                self.name, r["layer"], r["neuron"], r["connection"], r["weight_rel_rms"], r["vth"],
+                r["weight_exp"], r["dv"], r["du"])
         n_out = int(np.prod(net.out_shape))
         if p.labels and len(p.labels) != n_out:
             raise ValueError(f"coprocessor.loihi {self.name!r}: {len(p.labels)} labels for a model with "
