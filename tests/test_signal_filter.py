@@ -59,3 +59,28 @@ def test_bad_parameters_are_named():
     f.start()
     with pytest.raises(ValueError, match="Nyquist of 160.0 Hz"):
         f.receive("in", streams.samples(np.zeros((2, 10)), sfreq=160.0, ch_names=["a", "b"]))
+
+
+def test_nan_sample_is_counted_and_does_not_poison_the_channel():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 600)).astype(np.float32)
+    x[1, 100] = np.nan
+    node = Filter(kind="highpass", l_freq_hz=1.0, order=2)
+    out = run(node, chunks(x, [37] * 20, 100.0))
+    got = np.concatenate([o.data for o in out["out"]], axis=1)
+    sos = scipy.signal.butter(2, 1.0, "highpass", fs=100.0, output="sos")
+    np.testing.assert_allclose(got[0], scipy.signal.sosfilt(sos, x[0].astype(np.float64)), rtol=1e-5, atol=1e-6)
+    # The bad sample comes out as NaN; the rest as if it had been 0.
+    as_zero = scipy.signal.sosfilt(sos, np.nan_to_num(x[1]).astype(np.float64))
+    assert np.isnan(got[1, 100]) and np.isfinite(np.delete(got[1], 100)).all()
+    np.testing.assert_allclose(np.delete(got[1], 100), np.delete(as_zero, 100), rtol=1e-5, atol=1e-6)
+    assert node.counters["nonfinite_samples"] == 1
+
+
+def test_wrong_stream_is_named():
+    with pytest.raises(ValueError, match="signal.filter takes a Samples stream.*got Frames"):
+        run(Filter(), [streams.frames(np.zeros((1, 2, 3)), bin_us=1000)])
+    bad = streams.samples(np.zeros((1, 4)), sfreq=100.0, ch_names=["a"])
+    bad.meta["sfreq"] = 0
+    with pytest.raises(ValueError, match="no valid sfreq"):
+        run(Filter(), [bad])

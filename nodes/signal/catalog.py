@@ -9,4 +9,5 @@ CATALOG: dict[str, str] = {
     "signal.resample": "nodes.signal.resample:Resample",
     "signal.encode": "nodes.signal.encode:Encode",
     "signal.epochs": "nodes.signal.windows:Epochs",
+    "signal.artifacts": "nodes.signal.artifacts:Artifacts",
 }

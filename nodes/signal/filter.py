@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from streamer.node import Params, Port, Transform
 from streamer.streams import SAMPLES, Message
 
+from .checks import require_samples
 from .sos_kernel import sosfilt_chunk
 
 
@@ -38,7 +39,9 @@ def design(kind: str, sfreq: float, l_freq_hz: float | None, h_freq_hz: float | 
 class Filter(Transform):
     """Band-pass, high-pass, low-pass or notch IIR filter, as second-order sections, per
     channel. Streaming output equals scipy.signal.sosfilt over the whole signal (zero
-    initial state), whatever the chunk size; the state is float64."""
+    initial state), whatever the chunk size; the state is float64. A NaN or infinite input
+    sample comes out as NaN and is counted (`nonfinite_samples`); it enters the filter
+    state as 0, so the samples after it are filtered as if it had been 0."""
 
     inputs = {"in": Port(SAMPLES)}
     outputs = {"out": Port(SAMPLES)}
@@ -70,7 +73,7 @@ class Filter(Transform):
         self.key = None
 
     def receive(self, port: str, msg: Message) -> Message:
-        sfreq, n_ch = msg.meta["sfreq"], msg.data.shape[0]
+        sfreq, n_ch = require_samples(msg, "signal.filter"), msg.data.shape[0]
         if (sfreq, n_ch) != self.key:
             if self.key is not None:
                 self.count("restarted")  # the stream changed: a new filter from rest
@@ -79,4 +82,7 @@ class Filter(Transform):
             self.zi = np.zeros((n_ch, self.sos.shape[0], 2))
             self.key = (sfreq, n_ch)
         x = np.ascontiguousarray(msg.data, dtype=np.float32)
-        return msg.with_data(sosfilt_chunk(self.sos, x, self.zi))
+        y, n_bad = sosfilt_chunk(self.sos, x, self.zi)
+        if n_bad:
+            self.count("nonfinite_samples", n_bad)
+        return msg.with_data(y)

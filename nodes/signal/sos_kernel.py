@@ -2,25 +2,33 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
-@njit(cache=True, nogil=True, parallel=False)
-def sosfilt_chunk(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
+@njit(cache=True, nogil=True)
+def sosfilt_chunk(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, int]:
     """Filter x (channels, samples) with sos (sections, 6); zi (channels, sections, 2) float64
-    is updated in place. Same arithmetic as scipy.signal.sosfilt (transposed direct form II)."""
+    is updated in place. Same arithmetic as scipy.signal.sosfilt (transposed direct form II).
+
+    A non-finite input sample gives NaN at that sample and enters the state as 0, so one
+    bad sample does not poison the channel for ever; returns the output and how many
+    input samples were non-finite."""
     n_ch, n = x.shape
     n_sec = sos.shape[0]
     y = np.empty((n_ch, n), dtype=np.float32)
-    for c in prange(n_ch):
+    n_bad = 0
+    for c in range(n_ch):
+        z = zi[c]
         for i in range(n):
             v = np.float64(x[c, i])
+            bad = not np.isfinite(v)
+            if bad:
+                v = 0.0
+                n_bad += 1
             for s in range(n_sec):
-                b0, b1, b2 = sos[s, 0], sos[s, 1], sos[s, 2]
-                a1, a2 = sos[s, 4], sos[s, 5]
-                out = b0 * v + zi[c, s, 0]
-                zi[c, s, 0] = b1 * v - a1 * out + zi[c, s, 1]
-                zi[c, s, 1] = b2 * v - a2 * out
+                out = sos[s, 0] * v + z[s, 0]
+                z[s, 0] = sos[s, 1] * v - sos[s, 4] * out + z[s, 1]
+                z[s, 1] = sos[s, 2] * v - sos[s, 5] * out
                 v = out
-            y[c, i] = v
-    return y
+            y[c, i] = np.nan if bad else v
+    return y, n_bad
