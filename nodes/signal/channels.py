@@ -5,14 +5,18 @@ import re
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from pydantic import Field
 
 from streamer.node import Params, Port, Transform
 from streamer.streams import SAMPLES, Message
 
+from .checks import require_samples
+
 
 def pick_indices(ch_names: list[str], ch_types: list[str], names: list[str] | None,
                  types: list[str] | None) -> list[int]:
+    """Indices of the channels named (in that order) and/or of the given types."""
     if names:
         missing = [n for n in names if n not in ch_names]
         if missing:
@@ -44,18 +48,32 @@ class Pick(Transform):
         names: list[str] | None = Field(None, description="channel names to keep, in order")
         types: list[str] | None = Field(None, description="channel types to keep")
 
+    key: tuple | None = None  # the channel layout the indices were made for
+
+    def start(self) -> None:
+        self.key = None
+
     def receive(self, port: str, msg: Message) -> Message:
-        idx = pick_indices(msg.meta["ch_names"], msg.meta["ch_types"], self.params.names, self.params.types)
-        return _subset(msg, idx)
+        require_samples(msg, "signal.pick")
+        key = (tuple(msg.meta["ch_names"]), tuple(msg.meta["ch_types"]))
+        if key != self.key:
+            self.idx = pick_indices(msg.meta["ch_names"], msg.meta["ch_types"], self.params.names, self.params.types)
+            self.key = key
+        return _subset(msg, self.idx)
 
 
 _CONTACT = re.compile(r"^(.*?)(\d+)$")
 
 
-def shaft_pairs(names: list[str]) -> list[tuple[str, str]]:
-    """Neighbouring contacts along each depth electrode: LA1-LA2, LA2-LA3, ..."""
+def shaft_pairs(names: list[str], types: list[str] | None = None,
+                shaft_types: tuple[str, ...] = ("seeg", "ecog")) -> list[tuple[str, str]]:
+    """Neighbouring contacts along each depth electrode or strip: LA1-LA2, LA2-LA3, ...
+    Only channels of `shaft_types` count (when types are given), so scalp pairs such as
+    C3/C4 are never taken for contacts of one shaft."""
     shafts: dict[str, list[tuple[int, str]]] = {}
-    for n in names:
+    for k, n in enumerate(names):
+        if types is not None and types[k] not in shaft_types:
+            continue
         m = _CONTACT.match(n)
         if m:
             shafts.setdefault(m.group(1), []).append((int(m.group(2)), n))
@@ -68,12 +86,62 @@ def shaft_pairs(names: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def montage_neighbours(names: list[str], montage: str, n: int) -> dict[str, list[str]]:
+    """Each channel's n nearest channels of the stream on a standard MNE montage. Names
+    are matched ignoring case and trailing dots (EDF's 'C3..'); unknown names are left out."""
+    import mne
+
+    pos = mne.channels.make_standard_montage(montage).get_positions()["ch_pos"]
+    lookup = {k.lower(): v for k, v in pos.items()}
+    known = [(name, lookup[name.strip(". ").lower()]) for name in names if name.strip(". ").lower() in lookup]
+    if len(known) <= n:
+        raise ValueError(f"only {len(known)} channels of the stream are on montage {montage!r} "
+                         f"({[k for k, _ in known]}); need more than n_neighbours={n}")
+    xyz = np.array([p for _, p in known])
+    d = np.linalg.norm(xyz[:, None] - xyz[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    return {known[i][0]: [known[j][0] for j in np.argsort(d[i], kind="stable")[:n]] for i in range(len(known))}
+
+
+@njit(cache=True, nogil=True)
+def average_kernel(x: np.ndarray, use: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """x minus the float64 mean of the `ref` channels, on the `use` channels."""
+    n_ch, n = x.shape
+    mean = np.zeros(n)
+    for c in ref:
+        for i in range(n):
+            mean[i] += x[c, i]
+    mean /= ref.size
+    y = x.copy()
+    for c in use:
+        for i in range(n):
+            y[c, i] = x[c, i] - mean[i]
+    return y
+
+
+@njit(cache=True, nogil=True)
+def combine_kernel(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray,
+                   n_out: int) -> np.ndarray:
+    """y[r] = sum of weights[k] * x[cols[k]] over the k with rows[k] == r, in float64."""
+    n = x.shape[1]
+    acc = np.zeros((n_out, n))
+    for k in range(rows.size):
+        r, c, w = rows[k], cols[k], weights[k]
+        for i in range(n):
+            acc[r, i] += w * x[c, i]
+    return acc.astype(np.float32)
+
+
 class Reref(Transform):
-    """Re-references the signals: common average (`average`, over channels of `types`,
-    bad channels excluded from the mean), bipolar pairs (`bipolar`, given as [anode,
-    cathode] or found along sEEG shafts), or a surface Laplacian (`laplacian`: each channel
-    minus the mean of its given neighbours). Equal to MNE's set_eeg_reference and
-    set_bipolar_reference on the same data."""
+    """Re-references the signals:
+
+    - `average`: common average over the channels of `types`, `bads` left out of the mean
+      (they are still re-referenced); equal to MNE's set_eeg_reference('average');
+    - `bipolar`: anode minus cathode for the given `pairs`, or for neighbouring contacts of
+      each shaft or strip (channels of `shaft_types` named like LA1, LA2, ...); equal to
+      MNE's set_bipolar_reference;
+    - `laplacian`: each channel minus the mean of its `neighbours`, given or, with
+      `montage`, its `n_neighbours` nearest channels on that standard montage."""
 
     inputs = {"in": Port(SAMPLES)}
     outputs = {"out": Port(SAMPLES)}
@@ -84,38 +152,75 @@ class Reref(Transform):
         bads: list[str] = Field([], description="channels left out of the average")
         pairs: list[tuple[str, str]] | None = Field(None, description="bipolar [anode, cathode] pairs; "
                                                     "default: neighbouring contacts of each shaft")
+        shaft_types: list[str] = Field(["seeg", "ecog"], description="bipolar: channel types found on shafts")
         neighbours: dict[str, list[str]] = Field({}, description="laplacian: channel -> its neighbours")
+        montage: str | None = Field(None, description="laplacian: standard montage giving the neighbours "
+                                    "(e.g. colin27_1005)")
+        n_neighbours: int = Field(4, ge=1, description="laplacian: neighbours taken from the montage")
 
-    def receive(self, port: str, msg: Message) -> Message:
-        m, x = msg.meta, msg.data
-        names = m["ch_names"]
-        p = self.params
+    key: tuple | None = None  # the channel layout the plan was made for
+
+    def start(self) -> None:
+        self.key = None
+
+    def warm_up(self) -> None:
+        x = np.zeros((2, 3), np.float32)
+        average_kernel(x, np.arange(2), np.arange(2))
+        combine_kernel(x, np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1), 1)
+
+    def _plan(self, m: dict) -> None:
+        """Index arrays for this channel layout, made once rather than per chunk."""
+        names, types, p = m["ch_names"], m["ch_types"], self.params
+        idx = {n: i for i, n in enumerate(names)}
+        self.out_meta = {}
         if p.method == "average":
-            use = [i for i, t in enumerate(m["ch_types"]) if t in p.types]
+            use = [i for i, t in enumerate(types) if t in p.types]
             ref = [i for i in use if names[i] not in p.bads]
             if not ref:
-                raise ValueError(f"no channel of types {p.types} to average")
-            y = np.array(x, dtype=np.float32, copy=True)
-            mean = x[ref].astype(np.float64).mean(axis=0)
-            y[use] = (x[use] - mean).astype(np.float32)
-            return msg.with_data(y)
+                raise ValueError(f"signal.reref: no channel of types {p.types} outside bads {p.bads} to average; "
+                                 f"the stream has types {sorted(set(types))}")
+            self.use, self.ref = np.array(use, np.int64), np.array(ref, np.int64)
+            return
         if p.method == "bipolar":
-            pairs = p.pairs or shaft_pairs(names)
+            pairs = p.pairs or shaft_pairs(names, types, tuple(p.shaft_types))
             if not pairs:
-                raise ValueError("no bipolar pairs given and none found along shafts (names like LA1, LA2)")
-            idx = {n: i for i, n in enumerate(names)}
+                raise ValueError(f"signal.reref: no bipolar pairs given and none found along shafts "
+                                 f"(channels of types {p.shaft_types} named like LA1, LA2); give `pairs`")
             missing = sorted({c for pair in pairs for c in pair if c not in idx})
             if missing:
-                raise ValueError(f"bipolar pairs name channels not in the stream: {missing}")
-            y = np.stack([x[idx[a]].astype(np.float64) - x[idx[b]] for a, b in pairs]).astype(np.float32)
-            return msg.with_data(y, ch_names=[f"{a}-{b}" for a, b in pairs],
-                                 ch_types=[m["ch_types"][idx[a]] for a, _ in pairs],
-                                 units=[m["units"][idx[a]] for a, _ in pairs])
-        idx = {n: i for i, n in enumerate(names)}
-        y = np.array(x, dtype=np.float32, copy=True)
-        for ch, nb in p.neighbours.items():
-            missing = [c for c in [ch, *nb] if c not in idx]
+                raise ValueError(f"signal.reref: bipolar pairs name channels not in the stream: {missing}; "
+                                 f"it has {', '.join(names)}")
+            rows = [k for k in range(len(pairs)) for _ in (0, 1)]
+            cols = [idx[c] for pair in pairs for c in pair]
+            weights = [1.0, -1.0] * len(pairs)
+            self.out_meta = {"ch_names": [f"{a}-{b}" for a, b in pairs],
+                             "ch_types": [types[idx[a]] for a, _ in pairs],
+                             "units": [m["units"][idx[a]] for a, _ in pairs]}
+        else:
+            nb = p.neighbours or (montage_neighbours(names, p.montage, p.n_neighbours) if p.montage else {})
+            if not nb:
+                raise ValueError("signal.reref: laplacian needs `neighbours` or a `montage`")
+            missing = sorted({c for ch, cs in nb.items() for c in [ch, *cs] if c not in idx})
             if missing:
-                raise ValueError(f"laplacian names channels not in the stream: {missing}")
-            y[idx[ch]] = x[idx[ch]] - x[[idx[c] for c in nb]].astype(np.float64).mean(axis=0)
-        return msg.with_data(y)
+                raise ValueError(f"signal.reref: laplacian names channels not in the stream: {missing}; "
+                                 f"it has {', '.join(names)}")
+            rows, cols, weights = [], [], []
+            for i, n in enumerate(names):
+                rows.append(i), cols.append(i), weights.append(1.0)
+                for c in nb.get(n, []):
+                    rows.append(i), cols.append(idx[c]), weights.append(-1.0 / len(nb[n]))
+        self.rows, self.cols = np.array(rows, np.int64), np.array(cols, np.int64)
+        self.weights = np.array(weights, np.float64)
+        self.n_out = int(self.rows.max()) + 1 if p.method == "bipolar" else len(names)
+
+    def receive(self, port: str, msg: Message) -> Message:
+        require_samples(msg, "signal.reref")
+        m = msg.meta
+        key = (tuple(m["ch_names"]), tuple(m["ch_types"]))
+        if key != self.key:
+            self._plan(m)
+            self.key = key
+        x = np.ascontiguousarray(msg.data, dtype=np.float32)
+        if self.params.method == "average":
+            return msg.with_data(average_kernel(x, self.use, self.ref))
+        return msg.with_data(combine_kernel(x, self.rows, self.cols, self.weights, self.n_out), **self.out_meta)
