@@ -6,7 +6,8 @@ import scipy.signal
 
 from drivers.eeg.file_source import FileSource
 from nodes.signal.channels import Pick, Reref, shaft_pairs
-from nodes.signal.windows import BandPower, Epochs, Window
+from nodes.signal.bandpower import BandPower
+from nodes.signal.windows import Epochs, Window
 from streamer import streams
 from streamer.testing import feed, run
 from tests.conftest import need

@@ -5,7 +5,7 @@ CATALOG: dict[str, str] = {
     "signal.pick": "nodes.signal.channels:Pick",
     "signal.reref": "nodes.signal.channels:Reref",
     "signal.window": "nodes.signal.windows:Window",
-    "signal.bandpower": "nodes.signal.windows:BandPower",
+    "signal.bandpower": "nodes.signal.bandpower:BandPower",
     "signal.resample": "nodes.signal.resample:Resample",
     "signal.encode": "nodes.signal.encode:Encode",
     "signal.epochs": "nodes.signal.windows:Epochs",

@@ -1,32 +1,16 @@
-"""`signal.window`, `signal.bandpower` and `signal.epochs`: windows over a stream."""
+"""`signal.window` and `signal.epochs`: windows over a stream, sliding or locked to markers."""
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
-import scipy.fft
-import scipy.signal
 from pydantic import Field
 
 from streamer import streams
 from streamer.node import Params, Port, Transform
 from streamer.streams import FRAMES, MARKER, SAMPLES, Message
 
-
-def welch(x: np.ndarray, fs: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
-    """scipy.signal.welch's defaults (Hann, half overlap, constant detrend, one-sided
-    density) over the last axis, in float32 FFTs: the same numbers, faster."""
-    step = nperseg - nperseg // 2
-    win = scipy.signal.get_window("hann", nperseg).astype(np.float32)
-    n_seg = (x.shape[-1] - nperseg) // step + 1
-    idx = np.arange(n_seg)[:, None] * step + np.arange(nperseg)
-    seg = x[:, idx]
-    seg = seg - seg.mean(-1, keepdims=True)
-    spec = scipy.fft.rfft(seg * win, axis=-1, workers=1)
-    p = (spec.real ** 2 + spec.imag ** 2) / (fs * float((win.astype(np.float64) ** 2).sum()))
-    if nperseg % 2:
-        p[..., 1:] *= 2
-    else:
-        p[..., 1:-1] *= 2
-    return np.fft.rfftfreq(nperseg, 1 / fs), p.mean(axis=1)
+from .checks import require_samples
 
 
 class Windower:
@@ -67,7 +51,9 @@ class Windower:
 
 
 class Window(Transform):
-    """Sliding windows of `window_ms` every `step_ms`, as Frames (1, channels, samples)."""
+    """Sliding windows of `window_ms` every `step_ms`, as Frames (1, channels, samples)
+    or, with `output: samples`, as Samples chunks (channels, samples) that keep the
+    stream's channel metadata and carry the window's first_sample and t_first."""
 
     inputs = {"in": Port(SAMPLES)}
     outputs = {"out": Port(FRAMES)}
@@ -75,56 +61,29 @@ class Window(Transform):
     class Params(Params):
         window_ms: float = Field(1000.0, gt=0, description="window length")
         step_ms: float = Field(100.0, gt=0, description="time between window starts")
+        output: Literal["frames", "samples"] = Field("frames", description="stream type of the windows")
+
+    @classmethod
+    def ports(cls, params: Params) -> tuple[dict[str, Port], dict[str, Port]]:
+        return dict(cls.inputs), {"out": Port(SAMPLES if params.output == "samples" else FRAMES)}
 
     def start(self) -> None:
         self.w = None
 
     def receive(self, port: str, msg: Message) -> list[Message]:
-        sfreq = msg.meta["sfreq"]
+        sfreq = require_samples(msg, "signal.window")
+        m = msg.meta
         if self.w is None:
             self.w = Windower(max(1, round(self.params.window_ms * 1e-3 * sfreq)),
                               max(1, round(self.params.step_ms * 1e-3 * sfreq)))
+        first = int(m.get("first_sample", 0))
+        wins = self.w.push(msg.data, first)
+        if self.params.output == "samples":
+            t0 = float(m.get("t_first", 0.0)) - first / sfreq  # device time of sample 0
+            return [msg.with_data(win, first_sample=start, t_first=t0 + start / sfreq) for start, win in wins]
         return [streams.frames(win[None], bin_us=1e6 / sfreq, t_first_us=int(start * 1e6 / sfreq),
-                               t_origin=msg.t_origin, first_sample=start, sfreq=sfreq,
-                               ch_names=msg.meta["ch_names"])
-                for start, win in self.w.push(msg.data, msg.meta["first_sample"])]
-
-
-class BandPower(Transform):
-    """Power in frequency bands per channel over sliding windows (Welch's method, Hann
-    segments of `segment_ms`, half overlap; the same numbers as scipy.signal.welch on the
-    window). Emits Frames (1, channels, bands) of V²/Hz, band means."""
-
-    inputs = {"in": Port(SAMPLES)}
-    outputs = {"out": Port(FRAMES)}
-
-    class Params(Params):
-        bands: dict[str, tuple[float, float]] = Field({"mu": (8, 13), "beta": (13, 30)},
-                                                      description="name -> [low Hz, high Hz]")
-        window_ms: float = Field(1000.0, gt=0, description="window length")
-        step_ms: float = Field(250.0, gt=0, description="time between windows")
-        segment_ms: float = Field(500.0, gt=0, description="Welch segment length")
-        log: bool = Field(False, description="log10 of the power")
-
-    def start(self) -> None:
-        self.w = None
-
-    def receive(self, port: str, msg: Message) -> list[Message]:
-        sfreq = msg.meta["sfreq"]
-        p = self.params
-        if self.w is None:
-            self.w = Windower(max(1, round(p.window_ms * 1e-3 * sfreq)), max(1, round(p.step_ms * 1e-3 * sfreq)))
-            self.nperseg = min(self.w.window, max(8, round(p.segment_ms * 1e-3 * sfreq)))
-        out = []
-        for start, win in self.w.push(msg.data, msg.meta["first_sample"]):
-            f, pxx = welch(win, sfreq, self.nperseg)
-            power = np.stack([pxx[:, (f >= lo) & (f <= hi)].mean(axis=1) for lo, hi in p.bands.values()], axis=1)
-            if p.log:
-                power = np.log10(power)
-            out.append(streams.frames(power[None].astype(np.float32), bin_us=p.step_ms * 1e3,
-                                      t_first_us=int(start * 1e6 / sfreq), t_origin=msg.t_origin,
-                                      first_sample=start, bands=list(p.bands), ch_names=msg.meta["ch_names"]))
-        return out
+                               t_origin=msg.t_origin, first_sample=start, sfreq=sfreq, ch_names=m["ch_names"])
+                for start, win in wins]
 
 
 class Epochs(Transform):
@@ -151,11 +110,13 @@ class Epochs(Transform):
 
     def receive(self, port: str, msg: Message) -> list[Message]:
         if port == "markers":
+            if msg.stream != MARKER:
+                raise ValueError(f"signal.epochs: the markers port takes Marker messages, got {msg.stream}")
             item = msg.data
             if self.params.labels is None or item["label"] in self.params.labels:
                 self.pending.append((msg.t_origin, item))
             return self._ready(msg.t_origin)
-        self.sfreq = msg.meta["sfreq"]
+        self.sfreq = require_samples(msg, "signal.epochs")
         self.meta = msg.meta
         if self.buf is None:
             self.buf, self.buf_start = msg.data.copy(), msg.meta["first_sample"]

@@ -18,7 +18,7 @@ import scipy.signal
 
 from nodes.signal.channels import Reref
 from nodes.signal.filter import Filter, design
-from nodes.signal.windows import BandPower
+from nodes.signal.bandpower import BandPower
 from streamer import streams
 
 SFREQ = 30_000.0
@@ -27,14 +27,14 @@ N_CH = 256
 BANDS = {"beta": (10.0, 30.0), "gamma": (30.0, 100.0), "ripple": (100.0, 250.0), "fast_ripple": (250.0, 500.0)}
 
 
-def streaming(x: np.ndarray, chunk: int) -> tuple[float, np.ndarray]:
+def streaming(x: np.ndarray, chunk: int) -> tuple[float, np.ndarray, np.ndarray]:
     names = [f"ch{i}" for i in range(N_CH)]
     nodes = [Filter(kind="bandpass", l_freq_hz=1, h_freq_hz=1000, order=4), Reref(method="average"),
              BandPower(bands=BANDS, window_ms=200, step_ms=100, segment_ms=100)]
     for n in nodes:
         n.start()
         n.warm_up()
-    lat = []
+    lat, powers = [], []
     t_all = time.perf_counter()
     for i in range(0, x.shape[1], chunk):
         msg = streams.samples(x[:, i:i + chunk], sfreq=SFREQ, ch_names=names, first_sample=i)
@@ -47,19 +47,21 @@ def streaming(x: np.ndarray, chunk: int) -> tuple[float, np.ndarray]:
                 nxt += out if isinstance(out, list) else ([out] if out is not None else [])
             msgs = nxt
         lat.append(time.perf_counter() - t0)
-    return time.perf_counter() - t_all, np.array(lat)
+        powers += [m.data[0] for m in msgs]
+    return time.perf_counter() - t_all, np.array(lat), np.array(powers)
 
 
-def offline(x: np.ndarray) -> float:
+def offline(x: np.ndarray) -> tuple[float, np.ndarray]:
     t0 = time.perf_counter()
+    powers = []
     sos = design("bandpass", SFREQ, 1, 1000, 4, None, 30.0, "butter")
     y = scipy.signal.sosfilt(sos, x, axis=1)
     y = y - y.mean(axis=0, keepdims=True)
     win, step, seg = 6000, 3000, 3000
     for s in range(0, y.shape[1] - win + 1, step):
         f, p = scipy.signal.welch(y[:, s:s + win], SFREQ, nperseg=seg, axis=-1)
-        np.stack([p[:, (f >= lo) & (f <= hi)].mean(1) for lo, hi in BANDS.values()], axis=1)
-    return time.perf_counter() - t0
+        powers.append(np.stack([p[:, (f >= lo) & (f <= hi)].mean(1) for lo, hi in BANDS.values()], axis=1))
+    return time.perf_counter() - t0, np.array(powers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = [streaming(x, chunk) for _ in range(args.repeats)]
     offs = [offline(x) for _ in range(args.repeats)]
     ours = statistics.median(r[0] for r in runs)
+    ref = offs[0][1]
+    same = runs[0][2].shape == ref.shape
+    err = float(np.max(np.abs(runs[0][2] - ref) / np.abs(ref))) if same else float("nan")
+    offs = [o[0] for o in offs]
     lat = np.concatenate([r[1] for r in runs]) * 1e3
     off = statistics.median(offs)
     print(f"{N_CH} channels at {SFREQ / 1e3:.0f} kHz, {args.seconds:.0f} s in {args.chunk_ms:g} ms chunks, "
@@ -87,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"streaming (filter + CAR + band power): {ours:.2f} s -> real-time factor {args.seconds / ours:.2f}x")
     print(f"per-chunk latency: median {np.median(lat):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms "
           f"(budget {args.chunk_ms:g} ms)")
+    print(f"band powers: {len(ref)} windows, streaming vs offline max relative difference {err:.1e}")
     print(f"SciPy/NumPy offline on the same data: {off:.2f} s; ours/offline time ratio {ours / off:.2f}")
     return 0
 
