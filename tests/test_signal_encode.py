@@ -77,3 +77,28 @@ def test_flat_channel_is_a_clear_error():
     x = np.zeros((2, 1000), np.float32)
     with pytest.raises(ValueError, match="flat channels"):
         run(Encode(method="delta", calibration_s=0.5), stream(x, 1000.0))
+
+
+def test_rate_coding_does_not_depend_on_the_chunking():
+    x = np.abs(np.random.default_rng(4).normal(scale=3e-6, size=(3, 3000))).astype(np.float32)
+    runs = [np.concatenate([o.data for o in run(Encode(method="rate", seed=9, step_ms=5), stream(x, 1000.0, s))["out"]])
+            for s in (0, 1)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_spikes_output_carries_steps_and_names():
+    rng = np.random.default_rng(6)
+    x = np.cumsum(rng.normal(size=(2, 4000)), axis=1).astype(np.float32)
+    node = Encode(method="delta", threshold=1.0, step_ms=10, output="spikes")
+    assert Encode.ports(node.params)[1]["out"].stream == "Spikes"
+    out = run(node, stream(x, 1000.0, 2))["out"]
+    assert all(o.stream == "Spikes" and o.meta["layer"] == "input" and o.meta["dt_s"] == 0.01 for o in out)
+    assert [o.meta["step"] for o in out] == list(np.cumsum([0] + [len(o.data) for o in out])[:-1])
+    got = np.concatenate([o.data for o in out])
+    np.testing.assert_array_equal(got, delta_reference(x.astype(np.float64), [1.0, 1.0], 10)[:len(got)])
+    assert out[0].meta["ch_names"] == ["c0+", "c1+", "c0-", "c1-"]
+
+
+def test_wrong_stream_is_named():
+    with pytest.raises(ValueError, match="signal.encode takes a Samples stream.*got Events"):
+        run(Encode(), [streams.events(streams.empty_events(3), width=4, height=4)])

@@ -9,7 +9,9 @@ from pydantic import Field
 
 from streamer import streams
 from streamer.node import Params, Port, Transform
-from streamer.streams import FRAMES, SAMPLES, Message
+from streamer.streams import FRAMES, SAMPLES, SPIKES, Message
+
+from .checks import require_samples
 
 
 @njit(cache=True, nogil=True)
@@ -61,7 +63,9 @@ class Encode(Transform):
       intracranial signals (C outputs);
     - `rate`: Poisson spikes with probability |x| x `gain` per sample (C outputs), seeded.
     Steps are counted from the stream's first sample; bin_us and t_first_us follow the
-    device clock, so trial markers line up with them."""
+    device clock, so trial markers line up with them. With `output: spikes` the same
+    counts leave as Spikes (steps, channels') of layer `input`, meta `step` the index of
+    the first step and `dt_s` the step length."""
 
     inputs = {"in": Port(SAMPLES)}
     outputs = {"out": Port(FRAMES)}
@@ -75,6 +79,11 @@ class Encode(Transform):
         calibration_s: float = Field(2.0, gt=0, description="signal used to set automatic levels")
         gain: float = Field(1e5, gt=0, description="rate: spike probability per unit of |x|")
         seed: int = Field(0, description="rate: random seed")
+        output: Literal["frames", "spikes"] = Field("frames", description="stream type of the counts")
+
+    @classmethod
+    def ports(cls, params: Params) -> tuple[dict[str, Port], dict[str, Port]]:
+        return dict(cls.inputs), {"out": Port(SPIKES if params.output == "spikes" else FRAMES)}
 
     def start(self) -> None:
         self.calib: list[np.ndarray] = []
@@ -114,7 +123,7 @@ class Encode(Transform):
     def receive(self, port: str, msg: Message) -> list[Message] | None:
         p = self.params
         meta = msg.meta
-        sfreq = meta["sfreq"]
+        sfreq = require_samples(msg, "signal.encode")
         step = max(1, int(round(p.step_ms * 1e-3 * sfreq)))
         x = msg.data
         first = int(meta.get("first_sample", 0))
@@ -146,7 +155,9 @@ class Encode(Transform):
         elif p.method == "crossing":
             crossing_kernel(xs, self.level, self.state, self.counts, rel, step)
         else:
-            spikes = self.rng.random(x.shape) < np.abs(xs) * p.gain
+            # Drawn sample by sample (all channels of a sample together), so the same
+            # spikes come out however the stream is chunked.
+            spikes = self.rng.random((x.shape[1], x.shape[0])).T < np.abs(xs) * p.gain
             idx = (rel + np.nonzero(spikes)[1]) // step
             np.add.at(self.counts, (idx, np.nonzero(spikes)[0]), 1)
         done = last // step - self.first_step  # steps whose samples have all arrived
@@ -155,6 +166,17 @@ class Encode(Transform):
         out = self.counts[:done]
         self.counts = self.counts[done:].copy()
         t_first_us = int(round(self.first_step * step / sfreq * 1e6))
+        first_step = self.first_step
         self.first_step += done
+        if p.output == "spikes":
+            return [streams.spikes(out, layer="input", step=first_step, dt_s=step / sfreq, t_origin=msg.t_origin,
+                                   t_first_us=t_first_us, encoder=p.method, ch_names=self._names(meta))]
         return [streams.frames(out, bin_us=step / sfreq * 1e6, t_first_us=t_first_us, t_origin=msg.t_origin,
-                               encoder=p.method, step_samples=step, ch_names=meta.get("ch_names"))]
+                               encoder=p.method, step_samples=step, ch_names=self._names(meta))]
+
+    def _names(self, meta: dict) -> list[str]:
+        """One name per output: channel+ and channel- for the up and down spikes of delta."""
+        names = list(meta["ch_names"])
+        if self.params.method == "delta":
+            return [f"{n}+" for n in names] + [f"{n}-" for n in names]
+        return names
