@@ -2,7 +2,9 @@
 import mne
 import numpy as np
 import pytest
+import scipy.io
 import scipy.signal
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from nodes.signal.resample import Resample
 from streamer import streams
@@ -46,3 +48,32 @@ def test_outputs_leave_before_the_end():
     early = [node.receive("in", m) for m in stream(x, 100.0, 3)]
     n_early = sum(m.data.shape[1] for m in early if m is not None)
     assert n_early >= 500 - 15  # only the filter's delay waits for the end
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(1, 400), min_size=1, max_size=6), ratio=st.sampled_from([(1, 2), (2, 3), (5, 4)]))
+def test_intracranial_clip_any_chunking_equals_resample_poly(shared_data, sizes, ratio):
+    m = scipy.io.loadmat(need(shared_data / "ieeg" / "Dog_1_interictal_segment_7.mat"))
+    x, fs = m["data"].astype(np.float32), float(m["freq"][0])
+    up, down = ratio
+    msgs, i, k = [], 0, 0
+    while i < x.shape[1]:
+        n = sizes[k % len(sizes)]
+        msgs.append(streams.samples(x[:, i:i + n], sfreq=fs, ch_names=[f"c{j}" for j in range(16)],
+                                    first_sample=i, t_first=50.0 + i / fs))
+        i, k = i + n, k + 1
+    out = run(Resample(up=up, down=down), msgs)["out"]
+    got = np.concatenate([o.data for o in out], axis=1)
+    want = scipy.signal.resample_poly(x.astype(np.float64), up, down, axis=1)
+    assert got.shape == want.shape  # the edges too: nothing missing, nothing extra
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
+    last = out[-1]
+    assert last.meta["t_first"] == pytest.approx(50.0 + last.meta["first_sample"] * down / (up * fs))
+
+
+def test_a_changed_stream_is_refused():
+    node = Resample(up=1, down=2)
+    node.start()
+    node.receive("in", streams.samples(np.zeros((2, 10)), sfreq=100.0, ch_names=["a", "b"]))
+    with pytest.raises(ValueError, match="changed from 2 channels at 100.0 Hz to 3"):
+        node.receive("in", streams.samples(np.zeros((3, 10)), sfreq=100.0, ch_names=["a", "b", "c"]))

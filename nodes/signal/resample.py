@@ -12,6 +12,8 @@ from pydantic import Field, model_validator
 from streamer.node import Params, Port, Transform
 from streamer.streams import SAMPLES, Message
 
+from .checks import require_samples
+
 
 @njit(cache=True, nogil=True)
 def polyphase(h: np.ndarray, x: np.ndarray, x_start: int, m0: int, m1: int, up: int, down: int) -> np.ndarray:
@@ -71,7 +73,9 @@ class Resample(Transform):
         self.state = None
 
     def _init(self, msg: Message) -> None:
-        sfreq = msg.meta["sfreq"]
+        sfreq = require_samples(msg, "signal.resample")
+        # Device time of the first input sample: output sample m is m / sfreq_out after it.
+        self.t0 = float(msg.meta.get("t_first", 0.0))
         if self.params.sfreq_hz:
             ratio = Fraction(self.params.sfreq_hz / sfreq).limit_denominator(1000)
             up, down = ratio.numerator, ratio.denominator
@@ -102,12 +106,16 @@ class Resample(Transform):
             self.buf_start = keep_from
         meta = {k: v for k, v in self.meta.items() if k not in ("sfreq", "first_sample", "t_first")}
         out = Message(SAMPLES, y.astype(np.float32), {**meta, "sfreq": self.sfreq_out, "first_sample": first,
-                                                      "t_first": first / self.sfreq_out}, self.t_origin)
+                                                      "t_first": self.t0 + first / self.sfreq_out}, self.t_origin)
         return out
 
     def receive(self, port: str, msg: Message) -> Message | None:
         if self.state is None:
             self._init(msg)
+        elif msg.data.shape[0] != self.buf.shape[0] or msg.meta.get("sfreq") != self.meta["sfreq"]:
+            raise ValueError(f"signal.resample: the stream changed from {self.buf.shape[0]} channels at "
+                             f"{self.meta['sfreq']} Hz to {msg.data.shape[0]} at {msg.meta.get('sfreq')} Hz; "
+                             "one resampler serves one stream")
         self.t_origin = msg.t_origin
         self.buf = np.concatenate([self.buf, msg.data.astype(np.float64)], axis=1)
         self.n_in += msg.data.shape[1]
