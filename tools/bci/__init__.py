@@ -1,0 +1,1 @@
+"""Offline brain-computer-interface baselines built from the streaming signal nodes."""
