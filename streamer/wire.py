@@ -111,6 +111,9 @@ def _descr_tuples(descr: Any) -> Any:
     return fields
 
 
+ALIGN = 8  # bytes: the widest scalar of any stream (int64 times, float64 samples)
+
+
 def encode(msg: Message, seq: int, epoch: int, topic: bytes) -> list:
     """Frames for one message. Array buffers are passed through, not copied."""
     arrays: list[tuple[str, np.ndarray]] = []
@@ -192,6 +195,12 @@ def decode(frames: Sequence[Any]) -> tuple[str, dict, Message | None]:
                             f"({expected} expected)")
         if expected:
             arr = np.frombuffer(buf, dtype=dtype)
+            if arr.ctypes.data % ALIGN:
+                # ZeroMQ packs small messages into a shared receive buffer at any offset.
+                # Copying these few bytes keeps every array (and every field of a record
+                # array) aligned: faster for kernels, and Numba, which compiles unaligned
+                # arrays apart, never compiles again on live data.
+                arr = arr.copy()
             if len(shape) != 1:
                 arr = arr.reshape(shape)
         else:

@@ -59,6 +59,19 @@ def test_arrays_travel_without_copies():
     pull.close(), push.close()
 
 
+def test_small_messages_at_odd_offsets_arrive_aligned():
+    # ZeroMQ hands out small messages as slices of one receive buffer, at any offset.
+    ev = np.zeros(5, streams.EVENT_DTYPE)
+    ev["x"], ev["t"] = np.arange(5), np.arange(5) * 7 + 2**33
+    frames = wire.encode(streams.events(ev, width=8, height=8), 0, 0, b"t")
+    raw = bytearray(1) + bytes(frames[2])
+    odd = memoryview(raw)[1:]
+    assert not np.frombuffer(odd, streams.EVENT_DTYPE)["t"].flags.aligned
+    _, _, msg = wire.decode([frames[0], bytes(frames[1]), odd])
+    assert all(msg.data[f].flags.aligned for f in "xypt") and not msg.data.flags.writeable
+    np.testing.assert_array_equal(msg.data, ev)
+
+
 def test_end_of_stream_mark():
     topic, header, msg = wire.decode(wire.end_of_stream(12, 3, b"x.out>y.in"))
     assert msg is None and header["q"] == 12

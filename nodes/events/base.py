@@ -2,12 +2,16 @@
 check that events lie on it (a wrong width/height would otherwise index out of bounds)."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from numba import njit
 
 from streamer import streams
 from streamer.node import Port, Transform
 from streamer.streams import EVENT_DTYPE, EVENTS, Message
+
+log = logging.getLogger("nodes.events")
 
 
 class EventTransform(Transform):
@@ -16,17 +20,28 @@ class EventTransform(Transform):
     inputs = {"in": Port(EVENTS)}
     outputs = {"out": Port(EVENTS)}
 
+    # The sensor of the throwaway warm-up chunks: the largest common one (1280 x 720,
+    # Prophesee IMX636), so that parameters in pixels (ROI, hot pixels) lie on it.
+    WARM_UP_SENSOR = (1280, 720)
+
     def warm_up(self) -> None:
-        """Run a throwaway copy of this node on two events, so that its kernels are
+        """Run a throwaway copy of this node on a few events, so that its kernels are
         compiled (or loaded from the cache) before live data; this node's state is untouched."""
         clone = type(self)(**self.params.model_dump())
         clone.name = self.name
         clone.start()
-        ev = np.zeros(2, EVENT_DTYPE)
-        ev["x"], ev["p"], ev["t"] = [0, 1], [0, 1], [0, 1]
+        width, height = EventTransform.WARM_UP_SENSOR
         try:
-            clone.receive("in", streams.events(ev, width=2, height=2))
+            # Live chunks arrive read-only off the wire, and the field views of a chunk of
+            # one event or none are contiguous: Numba compiles each of these apart.
+            for n in (2, 1, 0):
+                ev = np.zeros(n, EVENT_DTYPE)
+                ev["x"], ev["p"], ev["t"] = np.arange(n), np.arange(n), np.arange(n) + 10 * (2 - n)
+                ev.setflags(write=False)
+                clone.receive("in", streams.events(ev, width=width, height=height))
             clone.finish()
+        except ValueError as exc:  # parameters for a larger sensor: compile on live data then
+            log.warning("%s: kernels not compiled ahead (%s); the first chunk will be slower", self.name, exc)
         finally:
             clone.stop()
 

@@ -82,10 +82,14 @@ class Infer(Transform):
         self.policy = DynamicConfidence(threshold, e.temperature, e.min_steps, e.max_steps, p.readout)
         self.model_name = Path(p.model).name
         # Compile (or load from the cache) every kernel now, not on the first live bin:
-        # empty input takes the event-driven path, full input the dense one.
+        # empty input takes the event-driven path, full input the dense one; frames off the
+        # wire are read-only, which Numba compiles apart from writable ones.
         for fill in (0.0, 1.0):
-            self.net.reset()
-            self.net.advance(np.full(self.net.in_shape, fill, np.float32))
+            for writable in (True, False):
+                x = np.full(self.net.in_shape, fill, np.float32)
+                x.setflags(write=writable)
+                self.net.reset()
+                self.net.advance(x)
         self.armed = p.mode == "continuous"
         self.last_t_origin = float("nan")
         self.onsets: list[int] = []   # trial onsets (µs, device clock) not reached yet
