@@ -17,9 +17,6 @@ from streamer.streams import EVENT_DTYPE
 from streamer.testing import run
 from tests.conftest import need
 
-_KEEP: list = []
-
-
 @pytest.mark.parametrize("name", ["gen3_evt2.raw", "gen41_evt3.raw", "ncars_td.dat", "dvxplorer.aedat4"])
 def test_file_source_gives_every_event(shared_data, name):
     path = need(shared_data / "events" / name)
@@ -98,8 +95,42 @@ def test_camera_settings_are_validated():
         Camera(backend="sony")
 
 
+# The DV side in its own process, as in use: dv-processing's NetworkWriter keeps a thread
+# spinning at full speed once its client has gone, and blocks in its destructor, so in the
+# test process it would starve every later test of CPU. Its process exits instead.
+WRITER = r"""
+import os, sys, time
+import dv_processing as dv
+path, n, kind, where = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+rec = dv.io.MonoCameraRecording(path)
+stores = []
+while len(stores) < n:
+    s = rec.getNextEventBatch()
+    if s is not None:
+        stores.append(s)
+stream = dv.io.Stream.EventStream(0, "events", "DVXplorer", (320, 240))
+if kind == "unix":
+    writer = dv.io.NetworkWriter(where, stream)
+else:
+    writer = dv.io.NetworkWriter("127.0.0.1", int(where), stream)
+print("ready", flush=True)
+deadline = time.monotonic() + 10
+while writer.getClientCount() == 0 and time.monotonic() < deadline:
+    time.sleep(0.01)
+for s in stores:
+    writer.writeEvents(s)
+sys.stdin.readline()         # the reader has stopped:
+writer.writeEvents(stores[0])  # wake its read blocked in dv-processing, which then sees stop
+time.sleep(0.2)
+os._exit(0)
+"""
+
+
 @pytest.mark.parametrize("transport", ["unix", "tcp"])
 def test_network_source_receives_a_dv_network_writer(shared_data, tmp_path, transport):
+    import subprocess
+    import sys
+
     import dv_processing as dv
     path = need(shared_data / "events" / "dvxplorer.aedat4")
     rec = dv.io.MonoCameraRecording(str(path))
@@ -108,35 +139,35 @@ def test_network_source_receives_a_dv_network_writer(shared_data, tmp_path, tran
         s = rec.getNextEventBatch()
         if s is not None:
             stores.append(s)
-    stream = dv.io.Stream.EventStream(0, "events", "DVXplorer", (320, 240))
     if transport == "unix":
-        sock = str(tmp_path / "dv.sock")
-        writer = dv.io.NetworkWriter(sock, stream)
-        node = NetworkInput(socket_path=sock)
+        where = str(tmp_path / "dv.sock")
+        node = NetworkInput(socket_path=where)
     else:
-        port = free_port()
-        writer = dv.io.NetworkWriter("127.0.0.1", port, stream)
-        node = NetworkInput(host="127.0.0.1", port=port)
-    node.start()
-    assert (node.width, node.height) == (320, 240)
-    deadline = time.monotonic() + 5
-    while writer.getClientCount() == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    for s in stores:
-        writer.writeEvents(s)
-    got = []
-    want = sum(len(s) for s in stores)
-    while sum(len(m.data) for m in got) < want and time.monotonic() < deadline:
-        out = node.produce()
-        if out and "out" in out:
-            got.append(out["out"])
-    node.stop()
-    writer.writeEvents(stores[0])  # wakes the read blocked in dv-processing, which then sees stop
-    node._thread.join(timeout=5)
-    assert not node._thread.is_alive()
-    # dv-processing's NetworkWriter blocks in its destructor in a test process: keep it
-    # until the process exits
-    _KEEP.append(writer)
+        where = str(free_port())
+        node = NetworkInput(host="127.0.0.1", port=int(where))
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "20", transport, where],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "ready"
+        node.start()
+        assert (node.width, node.height) == (320, 240)
+        got = []
+        want = sum(len(s) for s in stores)
+        deadline = time.monotonic() + 15
+        while sum(len(m.data) for m in got) < want and time.monotonic() < deadline:
+            out = node.produce()
+            if out and "out" in out:
+                got.append(out["out"])
+        node.stop()
+        writer.stdin.write("stop\n")
+        writer.stdin.flush()
+        node._thread.join(timeout=5)
+        assert not node._thread.is_alive()
+        assert writer.wait(timeout=10) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
     ev = concat([m.data for m in got])
     ref = np.concatenate([s.numpy() for s in stores])
     assert np.array_equal(ev["t"], ref["timestamp"]) and np.array_equal(ev["x"], ref["x"])
