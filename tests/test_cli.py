@@ -35,3 +35,21 @@ def test_check_accepts_a_valid_graph(tmp_path):
     g.write_text("nodes:\n  c: {type: util.counter}\n  l: {type: util.log}\nedges: [c -> l]\n")
     out = cli("check", str(g))
     assert out.returncode == 0 and "is valid: 2 nodes, 1 edges, 2 processes" in out.stderr
+
+
+def test_every_node_type_of_the_shipped_graphs_is_documented():
+    import yaml
+
+    from streamer import registry
+    types = set()
+    for graph in sorted((ROOT / "graphs").glob("*.yaml")):
+        types |= {spec["type"] for spec in yaml.safe_load(graph.read_text())["nodes"].values()}
+    assert {"dvs.synthetic", "snn.infer", "actions.gate", "eeg.synthetic"} <= types
+    for kind in sorted(types):
+        cls = registry.get(kind)
+        assert (cls.__doc__ or "").strip(), f"{kind} has no description"
+        undocumented = [n for n, f in cls.Params.model_fields.items() if not f.description]
+        assert not undocumented, f"{kind}: parameters without a description: {undocumented}"
+        out = cli("nodes", kind)
+        assert out.returncode == 0, out.stderr
+        assert kind in out.stdout and "parameters" in out.stdout
