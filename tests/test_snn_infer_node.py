@@ -110,3 +110,25 @@ def test_spikes_input_activity_trigger_and_output_spikes(data):
     ref2 = net.run(stream[second:])
     np.testing.assert_array_equal(rows, np.concatenate([ref1, ref2]))
     assert out["decision"][0].data["index"] == int(np.argmax(ref1.sum(0)))
+
+
+def test_marker_arriving_mid_trial_leaves_the_running_trial_alone(data):
+    """Markers travel apart from frames and often arrive early: one for a later trial that
+    comes while a trial runs must not feed that trial the idle bins held before it."""
+    model, samples = data
+    x4, y4 = samples[4]
+    policy = {"threshold": 0.8, "temperature": 15.0, "min_steps": 1, "max_steps": 300}
+    quiet = np.zeros((40, 2, 34, 34), np.float32)
+    node = Infer(model=model, convention="sinabs", mode="trial", early_exit=policy)
+    node.start()
+    msgs = [frames(quiet, bin_us=1000, t_first_us=0, t_origin=1.0),
+            ("markers", marker("4", 4, time=0.040)),
+            frames(x4[:5], bin_us=1000, t_first_us=40_000, t_origin=2.0),
+            ("markers", marker("next", time=10.0)),
+            frames(x4[5:], bin_us=1000, t_first_us=45_000, t_origin=3.0)]
+    out = feed(node, msgs)["decision"]
+    node.stop()
+    ref = snn.load(model, convention="sinabs").infer(x4, early_exit=snn.DynamicConfidence(**policy))
+    assert len(out) == 1 and ref.index == y4
+    assert (out[0].data["index"], out[0].data["steps"]) == (ref.index, ref.steps)
+    assert node.counters["idle_bins"] == 40 + 300 - ref.steps

@@ -162,7 +162,9 @@ class Infer(Transform):
     def _start_trial(self, t_bin, t_origin):
         if self.params.mode == "trial" and self.armed and self.tracker.steps:
             self.count("trials_cut")
-        if t_bin is None and self.held:  # an untimed marker: what came before is not its trial
+        if self.held:
+            # Bins held before this trial's first bin belong to no trial: left held, a
+            # marker for a later trial arriving mid-trial would replay them into this one.
             self.count("idle_bins", len(self.held))
             self.held = []
         self.armed = True
