@@ -14,6 +14,7 @@ from streamer.node import EndOfStream, Port, Source
 from streamer.streams import EVENT_DTYPE, EVENTS, MARKER
 
 from .aedat4 import store_events, trigger_array
+from .folder import SampleFolder
 from .readers import TRIGGER_DTYPE, join, open_events
 
 READ_EVENTS = 1 << 16
@@ -27,29 +28,47 @@ def trigger_markers(tr: np.ndarray, source: str, t_origin: float) -> list:
 
 class FileCamera(Source):
     """Replays an event file: Prophesee RAW (EVT 2.0/2.1/3.0), DAT, AEDAT4 or N-MNIST .bin,
-    recognised by content. Time is the file's device clock, paced in real time (speed 1),
-    N times faster (speed N) or as fast as possible (speed 0).
+    recognised by content; or a folder of labelled N-MNIST samples. Time is the file's
+    device clock, paced in real time (speed 1), N times faster (speed N) or as fast as
+    possible (speed 0).
 
     Outputs `out` (Events in chunks of `chunk_us` of device time, with `t_end_us`) and
     `markers` (a Marker per external trigger: label trigger<id>, value 1 rising / 0 falling).
+
+    A folder holds `<id>.bin` files with a `labels.txt` of "<id> <label>" lines, or
+    `<label>/<file>.bin` sub-folders (the N-MNIST distribution). Its samples are replayed
+    one after the other (the first `limit` of them, if set), each starting `gap_us` after
+    the previous one's last event, on a whole millisecond; each start is a Marker with the
+    sample's class: label = class name, value = class index (the label itself for digits),
+    time = the start (s), sample = the file.
     """
 
     outputs = {"out": Port(EVENTS, "the file's events"),
-               "markers": Port(MARKER, "external triggers recorded in the file")}
+               "markers": Port(MARKER, "external triggers in the file; a folder's sample starts "
+                                       "with their labels")}
 
     class Params(streamer.node.Params):
-        path: str = Field(description="event file (.raw, .dat, .aedat4, N-MNIST .bin)")
+        path: str = Field(description="event file (.raw, .dat, .aedat4, N-MNIST .bin), or a folder "
+                                      "of labelled N-MNIST samples")
         speed: float = Field(1.0, ge=0, description="1 = real time, N = N x faster, 0 = as fast as possible")
         loop: bool = Field(False, description="start again at the end (time keeps increasing)")
         chunk_us: int = Field(10_000, gt=0, description="device time per emitted chunk (µs)")
         width: int | None = Field(None, gt=0, description="sensor width where the file does not give it")
         height: int | None = Field(None, gt=0, description="sensor height where the file does not give it")
+        limit: int = Field(0, ge=0, description="folder: replay only its first N samples (0 = all)")
+        gap_us: int = Field(10_000, ge=0, description="folder: device time between a sample's last "
+                                                      "event and the next sample's start (µs)")
 
     def start(self) -> None:
         p = self.params
-        if not Path(p.path).is_file():
-            raise FileNotFoundError(f"dvs.file: no event file at {p.path!r}; check the path")
-        self.reader = open_events(p.path, width=p.width, height=p.height)
+        if Path(p.path).is_dir():
+            self.reader = SampleFolder(p.path, p.limit, p.gap_us)
+            self._markers = self.reader.markers
+        elif Path(p.path).is_file():
+            self.reader = open_events(p.path, width=p.width, height=p.height)
+            self._markers = trigger_markers
+        else:
+            raise FileNotFoundError(f"dvs.file: no event file or folder at {p.path!r}; check the path")
         self.width, self.height = self.reader.width, self.reader.height
         self.pacer = Pacer(p.speed if p.speed > 0 else 0.0)
         self._open_pass()
@@ -75,7 +94,9 @@ class FileCamera(Source):
                 if not self.params.loop or self._first_t is None:
                     self._eof = True
                     break
-                self._offset += self._last_t - self._first_t + 1
+                # a folder's pass ends with its gap, so the next pass keeps the alignment
+                span = getattr(self.reader, "span_us", None)
+                self._offset += span if span is not None else self._last_t - self._first_t + 1
                 self._open_pass()
                 continue
             if self._first_t is None and len(ev):
@@ -122,7 +143,7 @@ class FileCamera(Source):
         out = {"out": streams.events(ev, width=self.width, height=self.height, t_origin=t_origin,
                                      t_end_us=int(w1))}
         if len(tr):
-            out["markers"] = trigger_markers(tr, self.name, t_origin)
+            out["markers"] = self._markers(tr, self.name, t_origin)
         return out
 
 
@@ -247,7 +268,7 @@ class Camera(_DvInput):
         p = self.params
         found = self._inivation_found()
         if not found or (p.serial and not any(p.serial in d for d in found)):
-            want = f"camera {p.serial!r}" if p.serial else "an event camera"
+            want = f"camera {p.serial!r}" if p.serial else "event camera"
             raise RuntimeError(f"dvs.camera: no {want} found; cameras found: "
                                f"{', '.join(found) or 'none'} (check the USB connection and udev rules, "
                                "or use dvs.file / dvs.synthetic)")

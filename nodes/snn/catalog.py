@@ -2,4 +2,5 @@
 
 CATALOG: dict[str, str] = {
     "snn.infer": "nodes.snn.infer_node:Infer",
+    "snn.score": "nodes.snn.score:Score",
 }
