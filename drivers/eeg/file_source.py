@@ -1,7 +1,9 @@
-"""`eeg.file`: replays a recording at its own pace, faster, or as fast as possible."""
+"""`eeg.file`: replays a recording, or several one after another, at their own pace,
+faster, or as fast as possible."""
 from __future__ import annotations
 
 import math
+from typing import Union
 
 from pydantic import Field
 
@@ -10,7 +12,8 @@ from streamer.clock import Pacer
 from streamer.node import EndOfStream, Params, Port, Source
 from streamer.streams import MARKER, SAMPLES
 
-from .readers import open_recording
+from .file_list import expand, file_labels
+from .readers import Opened, RecordingError, open_recording
 
 
 class FileSource(Source):
@@ -20,46 +23,95 @@ class FileSource(Source):
     Channel types are kept (eeg, seeg, ecog, ...), values are in volts. Each annotation
     becomes a Marker on `markers`, sent with the chunk that holds its onset sample: value and
     `sample` are the sample index from the start of the replay, time its onset in seconds,
-    `duration` its duration. Non-finite samples are counted as `nan_samples`."""
+    `duration` its duration. Non-finite samples are counted as `nan_samples`.
+
+    `path` may list several files or glob patterns (numbers in names sorted by value:
+    segment_2 before segment_10); they are replayed back to back as one stream whose
+    sample indices keep counting, and must share the sampling rate and channels. No chunk
+    spans two files. With `file_label`, each file's first sample gets a Marker labelled
+    from its name (with `file`, its name, and `duration`, its length in seconds)."""
 
     outputs = {"out": Port(SAMPLES, "the signals, float32 (channels, samples)"),
-               "markers": Port(MARKER, "annotations at their onset sample")}
+               "markers": Port(MARKER, "annotations at their onset sample, file labels at each file's start")}
 
     class Params(Params):
-        path: str = Field(description="recording to replay")
+        path: Union[str, list[str]] = Field(
+            description="recording to replay, a glob pattern, or a list of them replayed in turn")
         speed: float = Field(1.0, ge=0, description="1 = real time, N = N times faster, 0 = as fast as possible")
         chunk_ms: float = Field(100.0, gt=0, description="duration of each chunk")
         loop: bool = Field(False, description="start again at the end (sample indices keep counting)")
         picks: list[str] | None = Field(None, description="channel names to keep, in this order")
         sfreq: float | None = Field(None, gt=0, description="sampling rate for files without one (MATLAB clips)")
+        file_label: str | None = Field(
+            None, description="regular expression searched in each file name; its first group (or "
+                              "the match) labels a Marker at the file's first sample, e.g. "
+                              "'_(ictal|interictal)_'")
+        shuffle_seed: int | None = Field(
+            None, description="replay the files each glob pattern matches in a random order drawn with "
+                              "this seed; the entries of `path` keep their order (default: sorted)")
 
     def start(self) -> None:
         p = self.params
-        self.rec = open_recording(p.path, p.sfreq)
-        names = self.rec.ch_names
+        self.files = expand(p.path, p.shuffle_seed)
+        missing = [str(f) for f in self.files if not f.exists()]
+        if missing and len(self.files) > 1:
+            raise FileNotFoundError(f"no such recording: {', '.join(missing[:5])}"
+                                    + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+        self.labels = file_labels(self.files, p.file_label) if p.file_label is not None else None
+        self.file = 0
+        self._open(0)
+        self.first = self.rec            # the stream's sfreq and channels come from it
+        self.chunk = max(1, int(round(p.chunk_ms * 1e-3 * self.rec.sfreq)))
+        self.offset = 0       # samples replayed in earlier files and loops
+        self.pacer = Pacer(p.speed)
+
+    def _open(self, i: int) -> None:
+        p = self.params
+        rec = open_recording(self.files[i], p.sfreq)
+        names = rec.ch_names
         if p.picks:
             missing = [n for n in p.picks if n not in names]
             if missing:
-                raise ValueError(f"{p.path}: channels {missing} not found; it has {', '.join(names)}")
+                raise ValueError(f"{rec.path}: channels {missing} not found; it has {', '.join(names)}")
             self.idx = [names.index(n) for n in p.picks]
         else:
             self.idx = None
-        self.chunk = max(1, int(round(p.chunk_ms * 1e-3 * self.rec.sfreq)))
-        self.pos = 0          # next sample in the file
-        self.offset = 0       # samples replayed in earlier loops
+        if i > 0:
+            self._check_like_first(rec)
+        self.rec, self.file = rec, i
+        self.pos = 0          # next sample in this file
         self.next_ann = 0
-        self.pacer = Pacer(p.speed)
+        self.label_sent = self.labels is None
+
+    def _check_like_first(self, rec: Opened) -> None:
+        first = self.first
+        if not math.isclose(rec.sfreq, first.sfreq, rel_tol=1e-9):
+            raise RecordingError(f"{rec.path}: sampling rate {rec.sfreq} Hz differs from {first.sfreq} Hz "
+                                 f"of {first.path.name}; replay files of one rate together")
+        if not self.params.picks and rec.ch_names != first.ch_names:
+            raise RecordingError(f"{rec.path}: channels differ from those of {first.path.name}; "
+                                 "give `picks` to replay the channels they share")
 
     def _pick(self, values: list) -> list:
         return values if self.idx is None else [values[i] for i in self.idx]
 
-    def produce(self) -> dict | None:
-        rec, p = self.rec, self.params
-        if self.pos >= rec.n_samples:
-            if not p.loop:
+    def _next_file(self) -> None:
+        self.offset += self.rec.n_samples
+        nxt = self.file + 1
+        if nxt == len(self.files):
+            if not self.params.loop:
                 raise EndOfStream
-            self.offset += rec.n_samples
-            self.pos, self.next_ann = 0, 0
+            nxt = 0
+        if len(self.files) == 1:
+            self.pos, self.next_ann, self.label_sent = 0, 0, self.labels is None
+        else:
+            self._open(nxt)
+
+    def produce(self) -> dict | None:
+        p = self.params
+        if self.pos >= self.rec.n_samples:
+            self._next_file()
+        rec = self.rec
         start, stop = self.pos, min(self.pos + self.chunk, rec.n_samples)
         first = self.offset + start
         # A chunk leaves when its last sample would have been acquired.
@@ -77,6 +129,11 @@ class FileSource(Source):
                                       t_first=first / rec.sfreq, first_sample=first, t_origin=t_origin,
                                       source=str(rec.path.name))}
         markers = []
+        if not self.label_sent:
+            self.label_sent = True
+            markers.append(streams.marker(self.labels[self.file], self.offset, time=self.offset / rec.sfreq,
+                                          source=rec.path.name, sample=self.offset, file=rec.path.name,
+                                          duration=rec.n_samples / rec.sfreq, t_origin=t_origin))
         anns = rec.annotations
         while self.next_ann < len(anns) and anns[self.next_ann][0] < stop:
             sample, onset, duration, label = anns[self.next_ann]
