@@ -5,6 +5,20 @@ The runs are replayed chunk by chunk through the streaming nodes (eeg.file -> si
 is taken from each epoch, and a shrinkage LDA written in NumPy is cross-validated.
 
     python -m tools.bci.motor_imagery [--runs 4 8] [--folds 5]
+
+On subject 1's runs 04 and 08 this is at chance (0.47 against a majority class of 0.53).
+CSP + LDA on 8-30 Hz epochs does better, streamed in graphs/eeg_replay.yaml (bci.csp_lda
+calibrated on the first run's 15 trials, epochs 0.5-4 s, 2 CSP pairs):
+
+    SPEED=0 streamer run graphs/eeg_replay.yaml
+
+- fists (T1) vs feet (T2), calibrated on executed run 05, tested on imagined run 06:
+  15/15 right (binomial p < 1e-4 against the majority class 8/15); 12-15/15 with other
+  windows (0-4, 0.5-2.5, 0.5-3, 1-4 s), 2-3 CSP pairs and covariance shrinkage 0.05-0.2;
+- left vs right fist, calibrated on executed run 03, tested on runs 04, 07, 08: 34/45
+  (p = 0.002 against the majority class 24/45; with other windows or CSP pairs
+  26-36/45); calibrated on runs 03 and 04, tested on 07 and 08: 22/30 (p = 0.02); one
+  run to the next (04 -> 08, 03 -> 07) 10-11/15, not significant.
 """
 from __future__ import annotations
 
@@ -14,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from drivers.eeg.file_source import FileSource
+from nodes.bci.lda import lda_fit
 from nodes.signal.bandpower import WelchBands
 from nodes.signal.channels import Reref
 from nodes.signal.filter import Filter
@@ -73,17 +88,6 @@ def band_features(epochs: np.ndarray, sfreq: float, ch_names: list[str], channel
     idx = [lower.index(c.lower()) for c in channels]
     welch = WelchBands(bands, sfreq, min(epochs.shape[-1], round(segment_s * sfreq)), segment_s * 1e3)
     return np.stack([np.log10(welch(e[idx])).ravel() for e in epochs])
-
-
-def lda_fit(x: np.ndarray, y: np.ndarray, shrinkage: float = 0.1) -> tuple[np.ndarray, float]:
-    """Two-class LDA with the pooled covariance shrunk towards its mean variance: (w, b);
-    class 1 when x @ w + b > 0."""
-    m0, m1 = x[y == 0].mean(0), x[y == 1].mean(0)
-    centred = np.concatenate([x[y == 0] - m0, x[y == 1] - m1])
-    cov = centred.T @ centred / max(1, len(x) - 2)
-    cov = (1 - shrinkage) * cov + shrinkage * np.trace(cov) / len(cov) * np.eye(len(cov))
-    w = np.linalg.solve(cov, m1 - m0)
-    return w, float(-w @ (m0 + m1) / 2)
 
 
 def cross_validate(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,

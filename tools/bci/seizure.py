@@ -8,6 +8,10 @@ chosen quantile of the calibration scores. Sensitivity is counted over the ictal
 calibrate.
 
     python -m tools.bci.seizure [--calibration 60] [--quantile 0.99]
+
+The same detector runs online as the node bci.seizure in graphs/seeg_seizure.yaml (the
+clips replayed in the order of seed 0's draw, so the same 60 calibrate it): 59 of 60
+ictal clips detected, 2 false alarms on the 60 other interictal clips.
 """
 from __future__ import annotations
 
@@ -17,27 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
-from numba import njit
 
-from nodes.signal.bandpower import WelchBands
+from nodes.bci.seizure_features import Detector, line_length, window_features  # noqa: F401 (line_length: re-exported)
 from tools.datasets import data_path
-
-BANDS = {"theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0), "gamma": (30.0, 70.0),
-         "high_gamma": (70.0, 180.0)}
-
-
-@njit(cache=True, nogil=True)
-def line_length(x: np.ndarray) -> np.ndarray:
-    """Mean absolute difference between consecutive samples, per channel (Esteller's feature)."""
-    n_ch, n = x.shape
-    out = np.zeros(n_ch)
-    for c in range(n_ch):
-        acc = 0.0
-        for i in range(1, n):
-            acc += abs(np.float64(x[c, i]) - np.float64(x[c, i - 1]))
-        out[c] = acc / max(1, n - 1)
-    return out
-
 
 def load_clips(root: str | Path, kind: str) -> tuple[list[np.ndarray], list[float], float]:
     """The `kind` ('ictal' or 'interictal') clips of Dog_1 in their numbered order, their
@@ -58,24 +44,7 @@ def load_clips(root: str | Path, kind: str) -> tuple[list[np.ndarray], list[floa
 
 def clip_features(x: np.ndarray, fs: float, segment_s: float = 0.5) -> np.ndarray:
     """(channels, 1 + bands): log line length and log band powers of one clip."""
-    welch = WelchBands(BANDS, fs, min(x.shape[1], round(segment_s * fs)), segment_s * 1e3)
-    return np.log10(np.column_stack([line_length(np.ascontiguousarray(x)), welch(x)]))
-
-
-class Detector:
-    """z-scores of the features against interictal calibration clips; a clip's score is
-    the mean over channels and features; alarm above the `quantile` of calibration scores."""
-
-    def __init__(self, calibration: np.ndarray, quantile: float = 0.99) -> None:
-        self.mean = calibration.mean(axis=0)
-        self.std = calibration.std(axis=0) + 1e-12
-        self.threshold = float(np.quantile(self.scores(calibration), quantile))
-
-    def scores(self, features: np.ndarray) -> np.ndarray:
-        return ((features - self.mean) / self.std).mean(axis=(-2, -1))
-
-    def alarms(self, features: np.ndarray) -> np.ndarray:
-        return self.scores(features) > self.threshold
+    return window_features(x, fs, segment_s)
 
 
 def evaluate(root: str | Path, n_calibration: int = 60, quantile: float = 0.99, seed: int = 0) -> dict:

@@ -1,0 +1,1 @@
+"""Brain-computer-interface decoders: trained or calibrated on the stream, emitting Decisions."""

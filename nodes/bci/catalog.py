@@ -1,0 +1,6 @@
+"""Node types of this package, by name, for the registry (loaded lazily)."""
+
+CATALOG: dict[str, str] = {
+    "bci.csp_lda": "nodes.bci.csp_lda:CspLda",
+    "bci.seizure": "nodes.bci.seizure_detector:SeizureDetector",
+}

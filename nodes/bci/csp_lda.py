@@ -1,0 +1,123 @@
+"""`bci.csp_lda`: a two-class decoder calibrated on the first labelled epochs of the stream."""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+from pydantic import Field, model_validator
+
+import streamer.node
+from streamer import streams
+from streamer.node import Port, Transform
+from streamer.streams import DECISION, FRAMES, Message
+
+from .csp import csp_fit, log_variance
+from .lda import lda_fit
+
+log = logging.getLogger(__name__)
+
+
+class CspLda(Transform):
+    """CSP + shrinkage LDA on epochs, calibrated on the stream itself.
+
+    The first `n_calibration` epochs whose label (from signal.epochs) is one of `classes`
+    train it: CSP filters (n_pairs from each end of the spectrum), log-variance of their
+    outputs, an LDA on those. Every later epoch gets a Decision: its class, the LDA's
+    posterior probabilities, `truth` (the epoch's label) and `correct` when the label is a
+    class. Band-pass the signal first (8-30 Hz for mu/beta motor rhythms). Counters:
+    calibration (epochs used to train), decisions, right, wrong, ignored (labels of no
+    class during calibration); the accuracy is logged at the end.
+    """
+
+    inputs = {"in": Port(FRAMES, "epochs (1, channels, samples) with their marker's label (signal.epochs)")}
+    outputs = {"out": Port(DECISION, "one decision per epoch after calibration")}
+
+    class Params(streamer.node.Params):
+        classes: list[str] = Field(description="the two epoch labels to tell apart, e.g. T1 and T2")
+        names: list[str] | None = Field(None, description="decision label of each class (default: the classes)")
+        n_calibration: int = Field(15, ge=4, description="labelled epochs that train the decoder")
+        n_pairs: int = Field(2, ge=1, description="CSP filters taken from each end (2 x n_pairs features)")
+        cov_shrinkage: float = Field(0.05, ge=0, le=1, description="shrinkage of the class covariances of CSP")
+        shrinkage: float = Field(0.1, ge=0, le=1, description="shrinkage of the LDA covariance")
+
+        @model_validator(mode="after")
+        def _check(self) -> "CspLda.Params":
+            if len(self.classes) != 2 or self.classes[0] == self.classes[1]:
+                raise ValueError(f"classes must name two different labels, got {self.classes}")
+            if self.names is not None and len(self.names) != 2:
+                raise ValueError(f"names gives the decision label of each of the 2 classes, got {self.names}")
+            return self
+
+    def start(self) -> None:
+        self.train_x: list[np.ndarray] = []
+        self.train_y: list[int] = []
+        self.filters: np.ndarray | None = None
+        self.w = np.zeros(0)
+        self.b = 0.0
+        self.epoch = 0
+
+    def _fit(self) -> None:
+        p = self.params
+        x, y = np.stack(self.train_x), np.array(self.train_y)
+        if x.shape[1] < 2 * p.n_pairs:
+            raise ValueError(f"{self.name}: {x.shape[1]} channels are too few for n_pairs {p.n_pairs}")
+        self.filters = csp_fit(x, y, p.n_pairs, p.cov_shrinkage)
+        feats = log_variance(self.filters, x)
+        self.w, self.b = lda_fit(feats, y, p.shrinkage)
+        fit_acc = float(((feats @ self.w + self.b > 0) == y).mean())
+        log.info("%s: calibrated on %d epochs (%s %d, %s %d), training accuracy %.2f", self.name, len(y),
+                 p.classes[0], int((y == 0).sum()), p.classes[1], int((y == 1).sum()), fit_acc)
+        self.train_x, self.train_y = [], []
+        for key in ("decisions", "right", "wrong"):
+            self.count(key, 0)  # shown from now on, also while zero
+
+    def _calibrate(self, x: np.ndarray, label: str | None) -> None:
+        p = self.params
+        if label not in p.classes:
+            self.count("ignored")
+            return
+        self.train_x.append(x.astype(np.float64))
+        self.train_y.append(p.classes.index(label))
+        self.count("calibration")
+        if len(self.train_y) >= p.n_calibration:
+            if min(self.train_y.count(0), self.train_y.count(1)) < 2:
+                if len(self.train_y) == p.n_calibration:
+                    log.warning("%s: %d calibration epochs hold fewer than 2 of a class; calibrating on",
+                                self.name, p.n_calibration)
+                return
+            self._fit()
+
+    def receive(self, port: str, msg: Message) -> Message | None:
+        if msg.stream != FRAMES or msg.data.ndim != 3 or msg.data.shape[0] != 1:
+            raise ValueError(f"{self.name}: expects epochs as Frames (1, channels, samples) from signal.epochs, "
+                             f"got {msg.stream} of shape {getattr(msg.data, 'shape', None)}")
+        x, label = msg.data[0], msg.meta.get("label")
+        if self.filters is None:
+            self._calibrate(x, label)
+            return None
+        if x.shape[0] != self.filters.shape[1]:
+            raise ValueError(f"{self.name}: epoch has {x.shape[0]} channels, calibrated on {self.filters.shape[1]}")
+        score = float(log_variance(self.filters, x[None].astype(np.float64))[0] @ self.w + self.b)
+        p1 = 1.0 / (1.0 + math.exp(-min(max(score, -50.0), 50.0)))
+        index = int(score > 0)
+        names = self.params.names or self.params.classes
+        truth = label if label in self.params.classes else None
+        correct = None if truth is None else self.params.classes.index(truth) == index
+        self.epoch += 1
+        self.count("decisions")
+        if correct is not None:
+            self.count("right" if correct else "wrong")
+        return streams.decision(index, names[index], [1.0 - p1, p1], max(p1, 1.0 - p1), 1, model="csp_lda",
+                                policy="calibrated", t_origin=msg.t_origin, score=score, truth=truth,
+                                correct=correct, epoch=self.epoch, first_sample=msg.meta.get("first_sample"))
+
+    def finish(self) -> None:
+        scored = self.counters["right"] + self.counters["wrong"]
+        if self.filters is None:
+            log.warning("%s: the stream ended during calibration (%d of %d epochs)", self.name,
+                        self.counters["calibration"], self.params.n_calibration)
+        elif scored:
+            log.info("%s: %d of %d epochs right (accuracy %.3f)", self.name, self.counters["right"], scored,
+                     self.counters["right"] / scored)
+        return None

@@ -1,0 +1,112 @@
+"""bci.csp_lda and bci.seizure driven directly: calibration on the stream, decisions,
+counts against the labels, and bad input named."""
+import numpy as np
+import pytest
+
+from nodes.bci.csp import class_covariance, csp_fit, log_variance
+from nodes.bci.csp_lda import CspLda
+from nodes.bci.seizure_detector import SeizureDetector
+from streamer import streams
+from streamer.testing import run
+
+SFREQ = 160.0
+
+
+def epoch(x, label):
+    return streams.frames(x[None].astype(np.float32), bin_us=1e6 / SFREQ, label=label, first_sample=0)
+
+
+def two_class_epochs(n, seed=0, n_ch=8, n_s=320):
+    """Class T1: a source of large variance behind pattern a, T2 behind pattern b."""
+    rng = np.random.default_rng(seed)
+    pattern = {"T1": rng.normal(size=n_ch), "T2": rng.normal(size=n_ch)}
+    labels = rng.choice(["T1", "T2"], size=n)
+    out = []
+    for lab in labels:
+        x = rng.normal(size=(n_ch, n_s)) + 3.0 * np.outer(pattern[lab], rng.normal(size=n_s))
+        out.append((x, str(lab)))
+    return out
+
+
+def test_csp_filters_maximise_the_variance_ratio():
+    data = two_class_epochs(60)
+    x = np.stack([e for e, _ in data])
+    y = np.array([lab == "T2" for _, lab in data], int)
+    filters = csp_fit(x, y, n_pairs=2, shrinkage=0.0)
+    c0, c1 = class_covariance(x[y == 0], 0.0), class_covariance(x[y == 1], 0.0)
+
+    def ratio(w):
+        return (w @ c0 @ w) / (w @ (c0 + c1) @ w)
+    random = np.random.default_rng(1).normal(size=(2000, x.shape[1]))
+    ratios = [ratio(w) for w in random]
+    assert ratio(filters[0]) >= max(ratios) - 1e-9 and ratio(filters[-1]) <= min(ratios) + 1e-9
+    assert ratio(filters[0]) > ratio(filters[1]) and ratio(filters[-1]) < ratio(filters[-2])
+    feats = log_variance(filters, x)
+    # the first filter's output carries more of the variance in class 0 than in class 1
+    assert feats[y == 0, 0].mean() > feats[y == 1, 0].mean() + 1.0
+
+
+def test_csp_lda_calibrates_on_the_first_labelled_epochs_then_decides_each_one():
+    data = two_class_epochs(50, seed=2)
+    msgs = [epoch(np.ones((8, 320)), "T0")] + [epoch(x, lab) for x, lab in data] + [epoch(data[0][0], None)]
+    node = CspLda(classes=["T1", "T2"], names=["left", "right"], n_calibration=20)
+    out = run(node, msgs)["out"]
+    assert node.counters["ignored"] == 1 and node.counters["calibration"] == 20
+    assert len(out) == 31 and node.counters["decisions"] == 31
+    for d, (_, lab) in zip(out, data[20:]):
+        item = d.data
+        assert item["truth"] == lab and item["label"] == ("left", "right")[item["index"]]
+        assert item["correct"] == (("T1", "T2")[item["index"]] == lab)
+        assert sum(item["probabilities"]) == pytest.approx(1.0)
+        assert item["confidence"] == max(item["probabilities"]) and (item["score"] > 0) == bool(item["index"])
+    assert out[-1].data["truth"] is None and out[-1].data["correct"] is None
+    assert node.counters["right"] + node.counters["wrong"] == 30
+    assert node.counters["right"] >= 27
+
+
+def test_csp_lda_waits_for_both_classes_and_names_bad_input():
+    data = [(x, "T1") for x, _ in two_class_epochs(6)] + two_class_epochs(10, seed=3)
+    node = CspLda(classes=["T1", "T2"], n_calibration=4)
+    run(node, [epoch(x, lab) for x, lab in data])
+    assert node.filters is not None
+    second_t2 = [i for i, (_, lab) in enumerate(data) if lab == "T2"][1]
+    assert node.counters["calibration"] == second_t2 + 1 > 4
+    with pytest.raises(ValueError, match="classes must name two different labels"):
+        CspLda(classes=["T1"])
+    node = CspLda(classes=["T1", "T2"])
+    node.start()
+    bad = streams.samples(np.zeros((2, 10)), sfreq=SFREQ, ch_names=["a", "b"])
+    with pytest.raises(ValueError, match=r"expects epochs as Frames \(1, channels, samples\)"):
+        node.receive("in", bad)
+
+
+def noise_window(rng, scale=1.0):
+    return rng.normal(scale=scale, size=(4, 400))
+
+
+def test_seizure_detector_calibrates_on_normal_windows_and_flags_rhythmic_bursts():
+    rng = np.random.default_rng(5)
+    t = np.arange(400) / 400.0
+    burst = lambda: noise_window(rng) + 8.0 * np.sin(2 * np.pi * 12 * t)  # noqa: E731 - a spike-wave-like rhythm
+    msgs = [epoch(noise_window(rng), "ictal")]  # not used to calibrate
+    msgs += [epoch(noise_window(rng), "interictal") for _ in range(40)]
+    msgs += [epoch(burst(), "ictal") for _ in range(10)] + [epoch(noise_window(rng), "interictal") for _ in range(20)]
+    node = SeizureDetector(n_calibration=40, calibration_labels=["interictal"], quantile=1.0)
+    out = run(node, [m.with_data(m.data, bin_us=1e6 / 400) for m in msgs])["out"]
+    c = node.counters
+    assert c["skipped"] == 1 and c["calibration"] == 40 and len(out) == 30 == c["decisions"]
+    assert c["detected"] == 10 and c["missed"] == 0 and c["false_alarms"] <= 2
+    assert [d.data["label"] for d in out[:10]] == ["seizure"] * 10
+    for d in out:
+        assert (d.data["score"] > d.data["threshold"]) == (d.data["index"] == 1)
+        assert d.data["probabilities"][1] > 0.5 if d.data["index"] else d.data["probabilities"][1] <= 0.5
+
+
+def test_seizure_detector_names_bands_above_nyquist():
+    node = SeizureDetector(n_calibration=2)
+    node.start()
+    msg = streams.frames(np.zeros((1, 2, 100), np.float32), bin_us=1e6 / 200)
+    with pytest.raises(ValueError, match="band up to 180.0 Hz above the Nyquist frequency 100.0 Hz"):
+        node.receive("in", msg)
+    with pytest.raises(ValueError, match=r"band 'x': \[5.0, 1.0\] Hz is not an interval"):
+        SeizureDetector(bands={"x": [5, 1]})
