@@ -221,7 +221,7 @@ class Runner:
             t_start = time.monotonic()
             self.figures.t_start = t_start
             for unit in self.units.values():
-                if unit.state == "ready":
+                if unit.state == "ready" and not self.stop_requested:
                     unit.state = "running"
                     self._send(unit, "go")
             self._supervise(t_start)
@@ -281,6 +281,14 @@ class Runner:
             self._check_exits()
             if self.live_display is not None:
                 self.live_display.update(self.figures.table())
+            failed = [u.name for u in self.units.values() if u.failed_for_good]
+            if failed:
+                # A graph with a node that cannot start (no camera, no file) does not run:
+                # its downstream would wait for data that never comes.
+                self._print(f"[red]not starting the graph: {', '.join(failed)} failed to start[/]")
+                self.stop_requested = True
+                self.reason = "start failed"
+                return
             pending = [u for u in self.units.values() if u.state == "starting"]
             if not pending:
                 return

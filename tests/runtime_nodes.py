@@ -1,7 +1,10 @@
 """Node types used only by the runtime tests (named as "tests.runtime_nodes:Class")."""
+import time
+
 from pydantic import Field
 
-from streamer.node import Params, Port, Transform
+from drivers.dvs.synthetic import SyntheticCamera
+from streamer.node import Params, Port, Source, Transform
 from streamer.streams import ANY
 
 
@@ -22,3 +25,36 @@ class Boom(Transform):
         if self.seen >= self.params.after:
             raise RuntimeError(f"boom at message {self.seen}")
         return msg
+
+
+class NoDevice(Source):
+    """A source whose device is missing: start() raises, as a camera that is not plugged in."""
+
+    outputs = {"out": Port(ANY)}
+
+    def start(self) -> None:
+        raise RuntimeError("no device found")
+
+    def produce(self):
+        return None
+
+
+class StallingCamera(SyntheticCamera):
+    """dvs.synthetic that falls silent after `stall_after` messages without ending, as a
+    driver whose device hangs."""
+
+    class Params(SyntheticCamera.Params):
+        stall_after: int = Field(100, ge=0, description="messages sent before the stall")
+
+    def start(self) -> None:
+        super().start()
+        self.sent = 0
+
+    def produce(self):
+        if self.sent >= self.params.stall_after:
+            time.sleep(0.05)
+            return None
+        out = super().produce()
+        if out is not None:
+            self.sent += 1
+        return out

@@ -117,6 +117,24 @@ edges: [counter -> boom, boom -> log]
     assert "RuntimeError: boom at message 5" in figures["nodes"]["boom"]["errors"][0]
 
 
+def test_a_node_that_cannot_start_stops_the_graph_before_it_runs(tmp_path):
+    out = tmp_path / "commands.jsonl"
+    g = write_graph(tmp_path, f"""
+nodes:
+  camera: {{type: "tests.runtime_nodes:NoDevice"}}
+  gate: {{type: actions.gate, timeout_ms: 50}}
+  out: {{type: actuators.log, path: "{out}"}}
+edges: [camera -> gate.heartbeat, gate -> out]
+""")
+    t0 = time.monotonic()
+    code, figures, err = run(g, timeout=60)
+    assert code == 1 and time.monotonic() - t0 < 20
+    assert "RuntimeError: no device found" in err and "not starting the graph: camera failed to start" in err
+    # the rest never went: the gate's watchdog (50 ms) would have sent a command
+    assert out.read_text() == "" and figures["reason"] == "start failed"
+    assert figures["nodes"]["gate"]["counters"] == {}
+
+
 def test_ctrl_c_stops_everything_within_2_s(tmp_path):
     g = write_graph(tmp_path, """
 nodes:
