@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import registry
@@ -39,7 +40,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     units = graph.units()
     console.print(f"{args.graph}: graph {graph.name!r} is valid: {len(graph.nodes)} nodes, "
-                  f"{len(graph.edges)} edges, {len(units)} processes", highlight=False)
+                  f"{len(graph.edges)} edges, {len(units)} processes", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -70,7 +71,8 @@ def cmd_nodes(args: argparse.Namespace) -> int:
                 table.add_row(name, "?", "", "", f"[red]cannot import: {exc}[/]")
                 continue
             doc = (cls.__doc__ or "").strip().splitlines()
-            table.add_row(name, cls.role, _ports(cls.inputs), _ports(cls.outputs), doc[0] if doc else "")
+            table.add_row(name, cls.role, escape(_ports(cls.inputs)), escape(_ports(cls.outputs)),
+                          escape(doc[0]) if doc else "")
         console.print(table)
         return 0
     try:
@@ -80,13 +82,14 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     console.print(f"[bold]{args.type}[/] ({cls.role}, {cls.__module__}.{cls.__qualname__})")
     console.print(inspect.cleandoc(cls.__doc__ or ""), highlight=False, markup=False, soft_wrap=True)
-    console.print(f"\ninputs:  {_ports(cls.inputs, True) or 'none'}\noutputs: {_ports(cls.outputs, True) or 'none'}")
+    console.print(f"\ninputs:  {_ports(cls.inputs, True) or 'none'}\noutputs: {_ports(cls.outputs, True) or 'none'}",
+                  markup=False, highlight=False)
     table = Table(title="parameters")
     for col in ("name", "type", "default", "description"):
         table.add_column(col)
     for pname, f in cls.Params.model_fields.items():
         default = "(required)" if f.is_required() else repr(f.get_default(call_default_factory=True))
-        table.add_row(pname, _type_name(f.annotation), default, f.description or "")
+        table.add_row(escape(pname), escape(_type_name(f.annotation)), escape(default), escape(f.description or ""))
     console.print(table)
     return 0
 

@@ -5,9 +5,9 @@ import sys
 from tests.runtime_helpers import ROOT
 
 
-def cli(*args):
+def cli(*args, columns: int = 200):
     return subprocess.run([sys.executable, "-m", "streamer", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+                          text=True, timeout=120, env={"COLUMNS": str(columns), "PATH": "/usr/bin:/bin"})
 
 
 def test_help_for_every_command():
@@ -33,8 +33,14 @@ def test_nodes_lists_types_and_documents_one():
 def test_check_accepts_a_valid_graph(tmp_path):
     g = tmp_path / "ok.yaml"
     g.write_text("nodes:\n  c: {type: util.counter}\n  l: {type: util.log}\nedges: [c -> l]\n")
-    out = cli("check", str(g))
-    assert out.returncode == 0 and "is valid: 2 nodes, 1 edges, 2 processes" in out.stderr
+    out = cli("check", str(g), columns=40)  # one line for scripts, however narrow the terminal
+    assert out.returncode == 0 and "is valid: 2 nodes, 1 edges, 2 processes" in out.stderr, out.stderr
+
+
+def test_node_documentation_keeps_square_brackets():
+    out = cli("nodes", "actions.gate", columns=300)
+    assert out.returncode == 0, out.stderr
+    assert "{action: [min, max]}" in out.stdout, out.stdout
 
 
 def test_every_node_type_of_the_shipped_graphs_is_documented():
