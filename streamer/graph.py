@@ -11,7 +11,7 @@
 
 Node keys besides `type` that belong to the runtime, not to the node's parameters:
 `group` (co-locate nodes in one process over inproc), `restart` (never | on-failure),
-`max_restarts`, `python` (interpreter for this node's process), `transport` (ipc | tcp
+`max_restarts`, `python` (interpreter for this node's process; null: the runner's), `transport` (ipc | tcp
 for its inputs), `port` (tcp port). Values may use ${VAR} or ${VAR:-default}.
 """
 from __future__ import annotations
@@ -231,7 +231,7 @@ def _runtime_keys(spec: NodeSpec, body: LineDict, file: str, problems: list[Prob
         bad("max_restarts", "max_restarts must be a whole number >= 0")
     else:
         spec.max_restarts = max_restarts
-    if "python" in body:
+    if body.get("python") not in (None, ""):  # null: the runner's own interpreter
         python = shutil.which(str(body["python"])) or shutil.which(str(Path(file).parent / str(body["python"])))
         if python is None:
             bad("python", f"interpreter {body['python']!r} not found (a path, relative to the working "

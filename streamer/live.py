@@ -37,10 +37,14 @@ class NodeFigures:
         self.errors: list[str] = []
         self.last_rejection = ""
         self.backend = ""
+        self.details: dict[str, Any] = {}
 
     # -- updates --------------------------------------------------------------------
     def update(self, stats: dict) -> None:
         self.current = stats
+        if stats.get("details"):
+            self.details = stats["details"]
+            self.backend = str(self.details.get("backend", ""))
         if stats.get("last_rejection"):
             self.last_rejection = stats["last_rejection"]
         if self.state not in ("failed", "restarting") or stats.get("state") == "running":
@@ -185,7 +189,7 @@ class GraphFigures:
                 "latency_ms": {"p50": _num(percentile(counts, 50) * 1e3), "p99": _num(percentile(counts, 99) * 1e3),
                                "count": int(counts.sum())},
                 **row, "counters": f.counters(), "errors": f.errors, "last_rejection": f.last_rejection,
-                "backend": f.backend,
+                "backend": f.backend, "details": f.details,
             }
         return {"graph": self.graph.name, "file": self.graph.file, "elapsed_s": elapsed,
                 "nodes": nodes, "edges": edges, **extra}

@@ -66,6 +66,9 @@ class Node:
         self.name: str = type(self).__name__
         # Named counters shown in the live figures (blocked commands, dropped events...).
         self.counters: collections.Counter[str] = collections.Counter()
+        # Facts about this run for the figures, set once by start(): "backend" (shown next
+        # to the node's state) and any JSON-able reports (quantisation, approximations).
+        self.details: dict[str, Any] = {}
 
     @classmethod
     def ports(cls, params: Params) -> tuple[dict[str, Port], dict[str, Port]]:

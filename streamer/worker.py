@@ -135,6 +135,7 @@ class NodeRunner:
         return {"state": self.state, "in_msgs": self.in_msgs, "in_items": self.in_items,
                 "out_msgs": self.out_msgs, "out_items": self.out_items, "latency": self.hist.counts,
                 "counters": dict(self.node.counters),
+                "details": self.node.details,
                 "rejected": inbox.rejected if inbox else 0,
                 "last_rejection": inbox.last_error if inbox else "",
                 "edges_in": inbox.stats() if inbox else {},

@@ -152,3 +152,12 @@ nodes:
 edges: [c -> l]
 """)
     assert p[0].line == 3 and "interpreter '/nowhere/python3.10' not found" in p[0].message
+    # null (e.g. `--set c.python=null` when switching a node to a type the runner hosts): the
+    # runner's own interpreter
+    g = parse_graph(f"""
+nodes:
+  c: {{type: util.counter, python: /nowhere/python3.10}}
+  l: {{type: util.log}}
+edges: [c -> l]
+""", sets=["c.python=null"])
+    assert g.nodes["c"].python is None

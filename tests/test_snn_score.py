@@ -49,3 +49,22 @@ def test_match_by_index_and_decisions_without_markers():
     assert (node.counters["right"], node.counters["wrong"], node.counters["unlabelled"]) == (1, 1, 1)
     assert node.summary()["accuracy"] == 0.5
     node.stop()  # no summary_path: nothing written, no error
+
+
+def test_decisions_compared_with_a_reference_backend_in_order():
+    node = Score()
+    node.start()
+    ref = lambda label, steps: ("reference", _d(label, steps)[1])  # noqa: E731
+    # The reference runs ahead of the chip for two samples, then falls behind.
+    feed(node, [ref("4", 12), ref("1", 40), _d("4", 13), _d("7", 35), _d("9", 50), ref("9", 48), _m("4", "a")])
+    c = node.counters
+    assert (c["agree"], c["disagree"], c["agreement_pct"]) == (2, 1, 66.7)
+    got = node.summary()["agreement"]
+    assert got["compared"] == 3 and got["rate"] == pytest.approx(2 / 3)
+    assert got["disagreements"] == [{"n": 2, "decision": "7", "reference": "1", "steps": 35,
+                                     "reference_steps": 40}]
+    # Without a reference there is nothing to report.
+    plain = Score()
+    plain.start()
+    feed(plain, [_d("4", 13), _m("4", "a")])
+    assert plain.summary()["agreement"] is None and "agree" not in plain.counters

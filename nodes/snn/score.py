@@ -33,10 +33,15 @@ class Score(Sink):
     left without a decision) and unlabelled (decisions left without a sample). With
     `summary_path`, the figures, the confusion counts and the samples got wrong are
     written there as JSON when the node stops.
+
+    With decisions of another backend on `reference` (snn.infer beside a coprocessor node
+    on the same frames), the n-th decision is compared with the n-th reference decision:
+    counters agree and disagree, live agreement_pct, and the disagreements in the summary.
     """
 
     inputs = {"decision": Port(DECISION, "decisions to score"),
-              "labels": Port(MARKER, "one marker per sample with its true class")}
+              "labels": Port(MARKER, "one marker per sample with its true class"),
+              "reference": Port(DECISION, "decisions of another backend, compared in order")}
 
     class Params(streamer.node.Params):
         match: Literal["label", "index"] = Field(
@@ -52,10 +57,17 @@ class Score(Sink):
         self.latency_s: list[float] = []
         self.confusion: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self.wrong: list[dict] = []
+        self.pending_reference: collections.deque[dict] = collections.deque()
+        self.pending_compared: collections.deque[dict] = collections.deque()
+        self.disagreements: list[dict] = []
         self.started = True
 
     def receive(self, port: str, msg: Message) -> None:
         item = msg.data
+        if port == "reference":
+            self.pending_reference.append(item)
+            self._compare()
+            return
         if port == "labels":
             if self.params.classes is not None and item.get("label") not in self.params.classes:
                 self.count("ignored_markers")
@@ -65,6 +77,8 @@ class Score(Sink):
         else:
             self.count("decisions")
             self.pending_decisions.append((item, now() - msg.t_origin))
+            self.pending_compared.append(item)
+            self._compare()
         while self.pending_labels and self.pending_decisions:
             self._score(self.pending_labels.popleft(), *self.pending_decisions.popleft())
 
@@ -83,6 +97,18 @@ class Score(Sink):
         if np.isfinite(latency_s):
             self.latency_s.append(latency_s)
         self._figures()
+
+    def _compare(self) -> None:
+        while self.pending_reference and self.pending_compared:
+            ref, got = self.pending_reference.popleft(), self.pending_compared.popleft()
+            same = int(got.get("index", -1)) == int(ref.get("index", -2))
+            self.count("agree" if same else "disagree")
+            if not same:
+                self.disagreements.append({"n": self.counters["agree"] + self.counters["disagree"],
+                                           "decision": got.get("label"), "reference": ref.get("label"),
+                                           "steps": got.get("steps"), "reference_steps": ref.get("steps")})
+            c = self.counters
+            c["agreement_pct"] = round(100.0 * c["agree"] / (c["agree"] + c["disagree"]), 1)
 
     def _figures(self) -> None:
         """Live figures among the counters, rounded for the table."""
@@ -115,6 +141,9 @@ class Score(Sink):
                            "max": float(lat.max())} if len(lat) else None,
             "confusion": {k: dict(v) for k, v in sorted(self.confusion.items())},
             "wrong_samples": self.wrong,
+            "agreement": {"compared": c["agree"] + c["disagree"], "agree": c["agree"],
+                          "rate": c["agree"] / (c["agree"] + c["disagree"]),
+                          "disagreements": self.disagreements} if c["agree"] + c["disagree"] else None,
         }
 
     def stop(self) -> None:
