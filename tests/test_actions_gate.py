@@ -102,6 +102,17 @@ def test_watchdog_fires_within_timeout(timeout_ms):
     assert g.counters["watchdog_timeout"] == 1
 
 
+def test_watchdog_counts_from_the_graph_start_not_the_process_start():
+    """Other nodes may take longer than timeout_ms to load: the gate, started first, must not
+    send its safe command the moment the graph goes."""
+    g = started(timeout_ms=100.0, safe_action="stop")
+    time.sleep(0.3)  # the rest of the graph starting
+    t_go = now()
+    fired = run_ticks(g, 0.3)
+    assert len(fired) == 1
+    assert 0.06 <= fired[0][0] - t_go <= 0.13, fired[0][0] - t_go
+
+
 def test_watchdog_rearms_and_repeats():
     g = started(timeout_ms=40, repeat_ms=30)
     fired = run_ticks(g, 0.15)  # no input at all since start: trips, then repeats

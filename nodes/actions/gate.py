@@ -84,6 +84,7 @@ class Gate(Transform):
 
     def _reset(self) -> None:
         self._alive = now()
+        self._ticking = False
         self.tripped: str | None = None  # reason of the watchdog trip, None while live
         self._t_safe = -math.inf
         self._tokens = float(self.params.rate_burst)
@@ -116,6 +117,11 @@ class Gate(Transform):
 
     def tick(self) -> Message | None:
         t = now()
+        if not self._ticking:
+            # The first tick comes one interval after the graph starts: the watchdog counts
+            # from then, not from this process's start (other nodes may take seconds to load).
+            self._ticking = True
+            self._alive = max(self._alive, t - self.tick_interval_s)
         if self.tripped is None:
             # Fire at the last tick before the deadline, so never later than timeout_ms.
             if t - self._alive + self.tick_interval_s > self.params.timeout_ms / 1e3:
