@@ -1,6 +1,7 @@
 """coprocessor.loihi: a NIR spiking network on Loihi 2 through Lava (board or fixed-point simulator)."""
 from __future__ import annotations
 
+import collections
 import logging
 import os
 from pathlib import Path
@@ -12,7 +13,7 @@ from pydantic import Field
 from streamer.node import Port, Transform
 from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision, spikes
 
-from .params import CoprocessorParams
+from .params import CoprocessorParams, json_safe
 
 # Loihi 2, per chip (Intel's figures): 128 neuro cores, up to 1 M neurons, 120 M synapses.
 NEURONS_PER_CHIP = 1_048_576
@@ -34,9 +35,11 @@ class Loihi(Transform):
     counts (0..255); the output layer's spikes are read back and decided by Dynamic
     Confidence exactly as in snn.infer (same parameters). Each connection delays by one
     step on the chip, so a sample's last output arrives `depth` steps after its last
-    bin; the bins that follow a decision are run again for the next sample.
+    bin; the bins run after the deciding one start the next sample (continuous mode) or
+    are idle (trial mode). Trials start as in snn.infer: at the first bin at or after a
+    Marker's device time, whatever order markers and frames arrive in.
     Counters: decisions, steps (chip steps), backend_sim or backend_board, clipped_inputs
-    (counts above 255), bin_mismatch.
+    (counts above 255), bin_mismatch, idle_bins, trials_cut.
     """
 
     inputs = {"in": Port((FRAMES, SPIKES), "binned input, (bins, *input_shape) or (steps, n)"),
@@ -94,6 +97,7 @@ class Loihi(Transform):
             os.environ["LOIHI_GEN"] = "N3B3"  # the Loihi 2 generation lava-loihi compiles for
         self.lava = LN.LavaNetwork(fixed, net.in_shape, use_board)
         self.backend = self.lava.backend
+        self.details = {"backend": self.backend, "quantization": json_safe(self.quantization)}
         self.count("backend_board" if use_board else "backend_sim")
         self.in_shape, self.n_out, self.depth = tuple(net.in_shape), n_out, self.lava.depth
         e = p.early_exit
@@ -102,8 +106,10 @@ class Loihi(Transform):
         self.model_name = Path(p.model).name
         self.out_name = fixed[-1].stage.name
         self.armed = p.mode == "continuous"
-        self.pending: list[np.ndarray] = []   # bins run on the chip whose output has not come back
-        self.lag = self.depth                 # chip rows still to skip before this sample's first
+        self.pending: list[tuple] = []  # bins (t_bin, frame, t_origin) whose output is not back yet
+        self.lag = self.depth           # chip rows still to skip before this sample's first
+        self.onsets: list[int] = []     # trial onsets (µs, device clock) not reached yet
+        self.held: list[tuple] = []     # idle bins kept for a marker that is late
         self.spikes_out: list[np.ndarray] = []
         self.last_t_origin = float("nan")
         self.tracker = self.policy.tracker(n_out)
@@ -113,7 +119,7 @@ class Loihi(Transform):
         if lava is not None:
             lava.stop()
 
-    # -- one sample after the other -------------------------------------------------------
+    # -- one sample after the other: snn.infer's rules, with the chip's pipeline delay ------
     def _restart(self) -> None:
         self.lava.reset()
         self.pending = []
@@ -128,55 +134,96 @@ class Loihi(Transform):
                         r.confidence, r.steps, model=self.model_name, policy=self.params.early_exit.policy,
                         backend=self.backend, t_origin=t_origin)
 
-    def _run(self, frames: np.ndarray, t_origin: float, flush: bool = False) -> list[Message]:
-        """Run bins of the current sample; decisions for samples that end among them."""
+    def _start_trial(self) -> None:
+        if self.params.mode == "trial" and self.armed and self.tracker.steps + len(self.pending):
+            self.count("trials_cut")
+        if self.held:
+            self.count("idle_bins", len(self.held))
+            self.held = []
+        self.armed = True
+        self._restart()
+
+    def _onset_due(self, t_bin: int | None) -> bool:
+        return self.params.mode == "trial" and t_bin is not None and bool(self.onsets) \
+            and self.onsets[0] <= t_bin
+
+    def _process(self, items: list[tuple]) -> list[Message]:
+        """Bins (t_bin, frame, t_origin) in order: trials started where their onsets fall,
+        runs of armed bins sent to the chip together, the others held as idle."""
         out: list[Message] = []
-        while len(frames) or flush:
-            rows = self.lava.run(frames)
-            self.count("steps", len(frames))
-            if not flush:
-                self.pending.extend(frames)
-            for k, row in enumerate(rows):
-                if self.lag:
-                    self.lag -= 1
-                    continue
-                if not self.pending:
-                    break
-                self.pending.pop(0)
-                if self.params.emit_spikes:
-                    self.spikes_out.append(row.copy())
-                if self.tracker.update(row):
-                    out.append(self._decide(t_origin))
-                    again = np.asarray(self.pending, np.float32).reshape((-1,) + self.in_shape)
-                    self._restart()
-                    self.armed = self.params.mode == "continuous"
-                    if not self.armed:
-                        return out
-                    frames, flush = again, False
-                    break
-            else:
-                frames = frames[:0]
-                flush = False
+        queue = collections.deque(items)
+        block: list[tuple] = []
+        while queue or block:
+            due = bool(queue) and self._onset_due(queue[0][0])
+            if block and (not queue or due):
+                out += self._run(block, queue)  # bins after a decision return to the queue
+                block = []
+                continue
+            item = queue.popleft()
+            if due:
+                while self.onsets and self.onsets[0] <= item[0]:
+                    self.onsets.pop(0)
+                self._start_trial()
+            if not self.armed:
+                self.held.append(item)  # kept a while: a marker may still come for it
+                if len(self.held) > self.params.early_exit.max_steps:
+                    self.held.pop(0)
+                    self.count("idle_bins")
+                continue
+            block.append(item)
         return out
 
-    def _flush(self, t_origin: float) -> list[Message]:
-        """Run empty steps until every pending bin's output is back."""
+    def _run(self, block: list[tuple], rest: collections.deque, flush: bool = False) -> list[Message]:
+        """Run bins of the current sample on the chip; a decision among their outputs ends
+        the sample, and the bins run after the deciding one go back to `rest`."""
+        frames = np.stack([f for _, f, _ in block]).astype(np.float32, copy=False)
+        rows = self.lava.run(frames)
+        self.count("steps", len(frames))
+        if not flush:
+            self.pending.extend(block)
+        for row in rows:
+            if self.lag:
+                self.lag -= 1
+                continue
+            if not self.pending:
+                break
+            _, _, t_origin = self.pending.pop(0)
+            if self.params.emit_spikes:
+                self.spikes_out.append(row.copy())
+            if self.tracker.update(row):
+                d = self._decide(t_origin)
+                after = self.pending
+                self._restart()
+                self.armed = self.params.mode == "continuous"
+                rest.extendleft(reversed(after))
+                return [d]
+        return []
+
+    def _flush(self) -> list[Message]:
+        """Run empty steps until the output of every bin run is back; a decision there
+        leaves the bins after it to the next sample (continuous) or idle (trial)."""
         out: list[Message] = []
-        zeros = np.zeros((self.depth,) + self.in_shape, np.float32)
-        while self.pending and self.armed:  # a decision in the flush re-runs what followed it
-            out += self._run(zeros, t_origin, flush=True)
+        while self.pending and self.armed:
+            rest: collections.deque = collections.deque()
+            t_origin = self.pending[-1][2]
+            zeros = [(None, np.zeros(self.in_shape, np.float32), t_origin)] * (self.lag + len(self.pending))
+            out += self._run(zeros, rest, flush=True)
+            if rest:
+                out += self._process(list(rest))
         return out
 
     def receive(self, port: str, msg: Message):
         if port == "markers":
-            out = []
-            if self.params.mode == "trial" and self.armed and self.tracker.steps + len(self.pending):
-                out = self._flush(msg.t_origin)
-                if self.armed and self.tracker.steps:
-                    out.append(self._decide(msg.t_origin))
-            self._restart()
-            self.armed = True
-            return {"decision": out} if out else None
+            onset = msg.data.get("time", float("nan"))
+            if self.params.mode == "continuous" or not np.isfinite(onset):
+                self._start_trial()  # no device time: the marker acts where it arrives
+                return None
+            # Markers and frames travel on different edges: the trial starts at the first
+            # bin at or after the onset, whichever arrives first.
+            self.onsets.append(int(round(onset * 1e6)))
+            self.onsets.sort()
+            held, self.held = self.held, []
+            return self._emit(self._process(held), msg.t_origin)
         frames = msg.data
         size = int(np.prod(self.in_shape))
         if msg.stream == SPIKES and isinstance(frames, np.ndarray) and frames.ndim >= 1 and frames[:1].size == size:
@@ -186,15 +233,22 @@ class Loihi(Transform):
                              f"{getattr(frames, 'shape', None)} do not fit the model input {self.in_shape} "
                              f"({self.params.model})")
         bin_us = msg.meta.get("bin_us")
+        if msg.stream == SPIKES and msg.meta.get("dt_s"):
+            bin_us = float(msg.meta["dt_s"]) * 1e6
         if bin_us is not None and abs(bin_us - self.params.dt_s * 1e6) > 1e-6:
             self.count("bin_mismatch")
         clipped = int(np.count_nonzero(frames > 255))
         if clipped:
             self.count("clipped_inputs", clipped)
         self.last_t_origin = msg.t_origin
-        if not self.armed:
-            return None
-        return self._emit(self._run(np.asarray(frames, np.float32), msg.t_origin), msg.t_origin)
+        step_us = float(bin_us) if bin_us else self.params.dt_s * 1e6
+        t_first = msg.meta.get("t_first_us")
+        if t_first is None and msg.stream == SPIKES and "step" in msg.meta:
+            t_first = int(msg.meta["step"]) * step_us
+        frames = np.asarray(frames, np.float32)
+        items = [(None if t_first is None else int(t_first + t * step_us), frames[t], msg.t_origin)
+                 for t in range(len(frames))]
+        return self._emit(self._process(items), msg.t_origin)
 
     def _emit(self, decisions: list[Message], t_origin: float):
         result = {"decision": decisions} if decisions else {}
@@ -206,9 +260,12 @@ class Loihi(Transform):
 
     def finish(self):
         """The sample cut short by the end of the stream still gets its decision."""
+        if self.held:
+            self.count("idle_bins", len(self.held))
+            self.held = []
         if not self.armed:
             return None
-        out = self._flush(self.last_t_origin)
-        if self.tracker.steps:
+        out = self._flush()
+        if self.armed and self.tracker.steps and self.params.mode == "trial":
             out.append(self._decide(self.last_t_origin))
         return self._emit(out, self.last_t_origin)

@@ -1,7 +1,8 @@
 """Parameters the coprocessor nodes share with snn.infer (same names, same meaning)."""
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -22,3 +23,8 @@ class CoprocessorParams(streamer.node.Params):
         "continuous", description="continuous: classify sample after sample; trial: start on Markers")
     emit_spikes: bool = Field(False, description="send the output layer's spikes on 'out'")
     early_exit: EarlyExit = Field(default_factory=EarlyExit, description="when to stop a sample")
+
+
+def json_safe(report: Any) -> Any:
+    """A report with NumPy scalars and arrays made plain, for the run's figures."""
+    return json.loads(json.dumps(report, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))

@@ -183,6 +183,9 @@ class SpiNNaker(Transform):
         if p.virtual_board:
             sim.run(p.map_steps * p.dt_s * 1e3)  # maps, routes and generates data; no board runs
             self.count("mapped")
+        where = "virtual board" if p.virtual_board else (p.machine_address or p.spalloc_server)
+        self.details = {"backend": f"SpiNNaker-{p.version} {where}", "approximations": self.approximations,
+                        "populations": {st.name: st.n_out for st in self.stages}}
 
     def _on_init(self, label: str, vertex_size: int, run_time_ms: float, machine_timestep_ms: float) -> None:
         keys = self.live._atom_id_to_key.get(self.input_label, {})
