@@ -11,8 +11,9 @@
 
 Node keys besides `type` that belong to the runtime, not to the node's parameters:
 `group` (co-locate nodes in one process over inproc), `restart` (never | on-failure),
-`max_restarts`, `python` (interpreter for this node's process; null: the runner's), `transport` (ipc | tcp
-for its inputs), `port` (tcp port). Values may use ${VAR} or ${VAR:-default}.
+`max_restarts`, `python` (interpreter for this node's process; null: the runner's),
+`transport` (ipc | tcp for its inputs), `port` (tcp port). Values may use ${VAR} or
+${VAR:-default}.
 """
 from __future__ import annotations
 

@@ -49,6 +49,7 @@ class NodeRunner:
         self.epoch = epoch
         self.in_msgs = self.in_items = self.out_msgs = self.out_items = 0
         self.hist = Histogram()
+        self.details_sent = False  # details are set once by start(): sent once, not every 0.25 s
         self.thread: threading.Thread | None = None
 
     def connect(self, ctx: zmq.Context) -> None:
@@ -132,10 +133,12 @@ class NodeRunner:
 
     def stats(self) -> dict:
         inbox = self.inbox
+        details = {} if self.details_sent else self.node.details
+        self.details_sent = bool(details)
         return {"state": self.state, "in_msgs": self.in_msgs, "in_items": self.in_items,
                 "out_msgs": self.out_msgs, "out_items": self.out_items, "latency": self.hist.counts,
                 "counters": dict(self.node.counters),
-                "details": self.node.details,
+                "details": details,
                 "rejected": inbox.rejected if inbox else 0,
                 "last_rejection": inbox.last_error if inbox else "",
                 "edges_in": inbox.stats() if inbox else {},
