@@ -132,3 +132,23 @@ def test_marker_arriving_mid_trial_leaves_the_running_trial_alone(data):
     assert len(out) == 1 and ref.index == y4
     assert (out[0].data["index"], out[0].data["steps"]) == (ref.index, ref.steps)
     assert node.counters["idle_bins"] == 40 + 300 - ref.steps
+
+
+def test_trial_markers_start_trials_other_markers_do_not(data):
+    """EEG runs mark rest (T0) and file starts as well as task cues: only the cues listed in
+    trial_markers start a trial, so no decision is made on rest."""
+    model, samples = data
+    x4, y4 = samples[4]
+    policy = {"policy": "none", "max_steps": 300}
+    node = Infer(model=model, convention="sinabs", mode="trial", trial_markers=["T1"], early_exit=policy)
+    node.start()
+    msgs = [("markers", marker("S001R04.edf", 0, time=0.0)),
+            frames(x4, bin_us=1000, t_first_us=0, t_origin=1.0),
+            ("markers", marker("T0", time=0.3)),
+            ("markers", marker("T1", time=0.3)),
+            frames(x4, bin_us=1000, t_first_us=300_000, t_origin=2.0)]
+    out = feed(node, msgs)["decision"]
+    node.stop()
+    ref = snn.load(model, convention="sinabs").infer(x4, early_exit=snn.DynamicConfidence(max_steps=300))
+    assert len(out) == 1 and (out[0].data["index"], out[0].data["steps"]) == (ref.index, 300)
+    assert node.counters["ignored_markers"] == 2 and node.counters["idle_bins"] == 300

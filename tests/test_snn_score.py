@@ -68,3 +68,18 @@ def test_decisions_compared_with_a_reference_backend_in_order():
     plain.start()
     feed(plain, [_d("4", 13), _m("4", "a")])
     assert plain.summary()["agreement"] is None and "agree" not in plain.counters
+
+
+def test_calibration_trials_skipped_and_cue_names_mapped():
+    """EEG cues T1/T2 stand for the decisions left/right; the first two trials trained the
+    decoder and are paired but not scored."""
+    node = Score(classes=["T1", "T2"], names={"T1": "left", "T2": "right"}, skip=2)
+    node.start()
+    cues = ["T1", "T2", "T0", "T2", "T1", "T1"]
+    said = ["right", "right", "left", "left", "left"]
+    feed(node, [("labels", marker(c)) for c in cues] + [_d(s, 160, index=int(s == "right")) for s in said])
+    c = node.counters
+    assert (c["samples"], c["skipped"], c["right"], c["wrong"], c["ignored_markers"]) == (5, 2, 2, 1, 1)
+    got = node.summary()
+    assert got["accuracy"] == pytest.approx(2 / 3) and got["skipped"] == 2
+    assert got["confusion"] == {"T1": {"left": 2}, "T2": {"left": 1}}

@@ -4,6 +4,7 @@ CATALOG: dict[str, str] = {
     "signal.filter": "nodes.signal.filter:Filter",
     "signal.pick": "nodes.signal.channels:Pick",
     "signal.reref": "nodes.signal.channels:Reref",
+    "signal.project": "nodes.signal.project:Project",
     "signal.window": "nodes.signal.windows:Window",
     "signal.bandpower": "nodes.signal.bandpower:BandPower",
     "signal.resample": "nodes.signal.resample:Resample",

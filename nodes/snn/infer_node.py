@@ -41,7 +41,8 @@ class Infer(Transform):
     markers and frames arrive in (bins that came first are kept for it). The decision
     keeps the t_origin of the Frames message whose bin completed it. With
     `trigger: activity`, a trial also starts at the first bin whose input sum reaches
-    `onset_events` (for streams without markers). With `emit_spikes`, the output layer's
+    `onset_events` (for streams without markers). With `trial_markers`, only markers
+    with those labels start trials (EEG task cues, not rest cues). With `emit_spikes`, the output layer's
     spikes of every simulated step leave on `out`.
     Counters: decisions, idle_bins (trial mode, bins outside a trial), trials_cut
     (a Marker arrived before the previous trial decided), bin_mismatch (bin_us ≠ dt_s).
@@ -63,6 +64,8 @@ class Infer(Transform):
         readout: Literal["spikes", "membrane"] = Field(
             "spikes", description="class from accumulated output spikes or the output membrane")
         mode: Literal["continuous", "trial"] = Field("continuous", description="continuous or trial")
+        trial_markers: list[str] | None = Field(
+            None, description="trial mode: labels of the markers that start trials (null: every marker)")
         trigger: Literal["marker", "activity"] = Field(
             "marker", description="trial mode: trials start on Markers, or also on input activity")
         onset_events: float = Field(
@@ -114,6 +117,9 @@ class Infer(Transform):
 
     def receive(self, port: str, msg: Message):
         if port == "markers":
+            if self.params.trial_markers is not None and msg.data.get("label") not in self.params.trial_markers:
+                self.count("ignored_markers")  # rest cues, file boundaries: no trial
+                return None
             onset = msg.data.get("time", float("nan"))
             if self.params.mode == "continuous" or not np.isfinite(onset):
                 # No device time: the marker acts where it arrives.

@@ -25,7 +25,10 @@ class Score(Sink):
     comes before the previous trial has decided (its counter trials_cut stays 0). A
     decision is right when its label equals the marker's label (match: label) or its class
     index equals the marker's value (match: index). Markers whose label is not in
-    `classes` (when given) are not samples and are ignored.
+    `classes` (when given) are not samples and are ignored. `names` maps marker labels to
+    the decision labels they stand for (EEG cues T1/T2 -> left/right). The first
+    `skip` samples are paired with their decisions but not scored (counter skipped): the
+    trials a decoder beside this one calibrates on, or those a model was trained on.
 
     Counters: samples, decisions, right, wrong; and, as live figures, accuracy_pct,
     mean_steps, latency_p50_ms and latency_max_ms (arrival of a decision here minus the
@@ -48,6 +51,9 @@ class Score(Sink):
             "label", description="right when decision label == marker label, or decision index == marker value")
         classes: list[str] | None = Field(
             None, description="marker labels that are classes; other markers are ignored (null: all)")
+        names: dict[str, str] = Field(
+            default_factory=dict, description="marker label -> decision label it stands for, e.g. {T1: left}")
+        skip: int = Field(0, ge=0, description="first samples paired but not scored (calibration trials)")
         summary_path: str | None = Field(None, description="JSON file written with the final figures")
 
     def start(self) -> None:
@@ -83,8 +89,12 @@ class Score(Sink):
             self._score(self.pending_labels.popleft(), *self.pending_decisions.popleft())
 
     def _score(self, truth: dict, decision: dict, latency_s: float) -> None:
+        if self.counters["skipped"] < self.params.skip:
+            self.count("skipped")
+            return
         if self.params.match == "label":
-            right = str(decision.get("label")) == str(truth.get("label"))
+            want = self.params.names.get(str(truth.get("label")), truth.get("label"))
+            right = str(decision.get("label")) == str(want)
         else:
             right = truth.get("value") is not None and int(decision.get("index", -1)) == int(truth["value"])
         self.count("right" if right else "wrong")
@@ -132,7 +142,8 @@ class Score(Sink):
         scored = c["right"] + c["wrong"]
         lat = np.asarray(self.latency_s) * 1e3
         return {
-            "samples": c["samples"], "decisions": c["decisions"], "right": c["right"], "wrong": c["wrong"],
+            "samples": c["samples"], "decisions": c["decisions"], "skipped": c["skipped"],
+            "right": c["right"], "wrong": c["wrong"],
             "undecided": len(self.pending_labels), "unlabelled": len(self.pending_decisions),
             "accuracy": c["right"] / scored if scored else None,
             "mean_steps": float(np.mean(self.steps)) if self.steps else None,
