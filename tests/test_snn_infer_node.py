@@ -152,3 +152,17 @@ def test_trial_markers_start_trials_other_markers_do_not(data):
     ref = snn.load(model, convention="sinabs").infer(x4, early_exit=snn.DynamicConfidence(max_steps=300))
     assert len(out) == 1 and (out[0].data["index"], out[0].data["steps"]) == (ref.index, 300)
     assert node.counters["ignored_markers"] == 2 and node.counters["idle_bins"] == 300
+
+
+def test_delay_starts_the_trial_after_its_marker(data):
+    model, samples = data
+    x4, _ = samples[4]
+    node = Infer(model=model, convention="sinabs", mode="trial", delay_s=0.1,
+                 early_exit={"policy": "none", "max_steps": 300})
+    node.start()
+    msgs = [("markers", marker("T1", time=0.3)), frames(x4, bin_us=1000, t_first_us=300_000, t_origin=1.0)]
+    out = feed(node, msgs)["decision"]  # decided at the end of the stream, 200 bins in
+    node.stop()
+    ref = snn.load(model, convention="sinabs").infer(x4[100:], early_exit=snn.DynamicConfidence(max_steps=300))
+    assert len(out) == 1 and (out[0].data["index"], out[0].data["steps"]) == (ref.index, 200)
+    assert node.counters["idle_bins"] == 100

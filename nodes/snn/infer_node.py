@@ -42,7 +42,8 @@ class Infer(Transform):
     keeps the t_origin of the Frames message whose bin completed it. With
     `trigger: activity`, a trial also starts at the first bin whose input sum reaches
     `onset_events` (for streams without markers). With `trial_markers`, only markers
-    with those labels start trials (EEG task cues, not rest cues). With `emit_spikes`, the output layer's
+    with those labels start trials (EEG task cues, not rest cues); with `delay_s`, a trial
+    starts that long after its marker (past a cue's evoked response). With `emit_spikes`, the output layer's
     spikes of every simulated step leave on `out`.
     Counters: decisions, idle_bins (trial mode, bins outside a trial), trials_cut
     (a Marker arrived before the previous trial decided), bin_mismatch (bin_us ≠ dt_s).
@@ -66,6 +67,8 @@ class Infer(Transform):
         mode: Literal["continuous", "trial"] = Field("continuous", description="continuous or trial")
         trial_markers: list[str] | None = Field(
             None, description="trial mode: labels of the markers that start trials (null: every marker)")
+        delay_s: float = Field(
+            0.0, ge=0.0, description="trial mode: a trial starts this long after its marker's device time")
         trigger: Literal["marker", "activity"] = Field(
             "marker", description="trial mode: trials start on Markers, or also on input activity")
         onset_events: float = Field(
@@ -126,7 +129,7 @@ class Infer(Transform):
                 return self._start_trial(None, msg.t_origin)
             # Markers and frames travel on different edges, so their arrival order is not
             # their order in time: start the trial at the first bin at or after the onset.
-            self.onsets.append(int(round(onset * 1e6)))
+            self.onsets.append(int(round((onset + self.params.delay_s) * 1e6)))
             self.onsets.sort()
             return self._replay_held(msg.t_origin)
         frames = msg.data

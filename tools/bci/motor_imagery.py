@@ -19,11 +19,15 @@ calibrated on the first run's 15 trials, epochs 0.5-4 s, 2 CSP pairs):
   (p = 0.002 against the majority class 24/45; with other windows or CSP pairs
   26-36/45); calibrated on runs 03 and 04, tested on 07 and 08: 22/30 (p = 0.02); one
   run to the next (04 -> 08, 03 -> 07) 10-11/15, not significant.
+
+graphs/eeg_left_right.yaml runs this decoder (calibrated on executed runs 03 and 07,
+24/30 on imagined runs 04 and 08) beside a spiking network on the same stream.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -34,6 +38,7 @@ from nodes.signal.channels import Reref
 from nodes.signal.filter import Filter
 from nodes.signal.windows import Epochs
 from streamer.node import EndOfStream, emitted
+from streamer.streams import Message
 from tools.datasets import data_path
 
 # The classic pair over the hand areas and the vertex (Pfurtscheller's ERD sites): with
@@ -44,33 +49,46 @@ SENSORIMOTOR = ["FC3", "FC1", "FCz", "FC2", "FC4", "C5", "C3", "C1", "Cz", "C2",
 BANDS = {"mu": (8.0, 13.0), "beta": (13.0, 30.0)}
 
 
-def stream_epochs(path: str | Path, tmin_s: float = 0.5, tmax_s: float = 4.0, l_freq_hz: float = 7.0,
-                  h_freq_hz: float = 32.0, chunk_ms: float = 62.5) -> tuple[np.ndarray, list[str], list[str], float]:
-    """Epochs (trials, channels, samples) of T1/T2, their labels, channel names and sfreq,
-    from the run replayed through causal band-pass and common average reference."""
-    src = FileSource(path=str(path), speed=0, chunk_ms=chunk_ms)
+def filtered_stream(paths: str | Path | list, l_freq_hz: float = 8.0, h_freq_hz: float = 30.0,
+                    chunk_ms: float = 62.5) -> Iterator[tuple[str, Message]]:
+    """The files replayed back to back as one stream, as fast as possible, through a causal
+    band-pass (Butterworth order 4) and common average reference: ("in", Samples) and
+    ("markers", Marker) in the order eeg.file sends them."""
+    src = FileSource(path=[str(p) for p in paths] if isinstance(paths, list) else str(paths),
+                     speed=0, chunk_ms=chunk_ms)
     chain = [Filter(kind="bandpass", l_freq_hz=l_freq_hz, h_freq_hz=h_freq_hz, order=4), Reref(method="average")]
-    epochs = Epochs(tmin_s=tmin_s, tmax_s=tmax_s, labels=["T1", "T2"])
-    for node in (src, *chain, epochs):
+    for node in (src, *chain):
         node.start()
-    out = []
     try:
         while True:
             try:
                 produced = src.produce()
             except EndOfStream:
-                break
+                return
             for port, msg in emitted(src, produced):
-                if port == "markers":
-                    out += [m for _, m in emitted(epochs, epochs.receive("markers", msg))]
-                    continue
-                for node in chain:
-                    msg = node.receive("in", msg)
-                out += [m for _, m in emitted(epochs, epochs.receive("in", msg))]
+                if port != "markers":
+                    for node in chain:
+                        msg = node.receive("in", msg)
+                    port = "in"
+                yield port, msg
+    finally:
+        for node in (src, *chain):
+            node.stop()
+
+
+def stream_epochs(path: str | Path, tmin_s: float = 0.5, tmax_s: float = 4.0, l_freq_hz: float = 7.0,
+                  h_freq_hz: float = 32.0, chunk_ms: float = 62.5) -> tuple[np.ndarray, list[str], list[str], float]:
+    """Epochs (trials, channels, samples) of T1/T2, their labels, channel names and sfreq,
+    from the run replayed through causal band-pass and common average reference."""
+    epochs = Epochs(tmin_s=tmin_s, tmax_s=tmax_s, labels=["T1", "T2"])
+    epochs.start()
+    out = []
+    try:
+        for port, msg in filtered_stream(path, l_freq_hz, h_freq_hz, chunk_ms):
+            out += [m for _, m in emitted(epochs, epochs.receive(port, msg))]
         out += [m for _, m in emitted(epochs, epochs.finish())]
     finally:
-        for node in (src, *chain, epochs):
-            node.stop()
+        epochs.stop()
     if not out:
         raise ValueError(f"{path}: no T1/T2 epochs; is it an EEGMMIDB imagery run with annotations?")
     names = [n.strip(".") for n in out[0].meta["ch_names"]]

@@ -1,4 +1,4 @@
-"""python -m tools.train --data synthetic-dvs|nmnist|synthetic-eeg --out models/X.nir"""
+"""python -m tools.train --data synthetic-dvs|nmnist|synthetic-eeg|eegmmidb --out models/X.nir"""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-DATASETS = ("synthetic-dvs", "nmnist", "synthetic-eeg")
+DATASETS = ("synthetic-dvs", "nmnist", "synthetic-eeg", "eegmmidb")
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,7 +24,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--beta", type=float, default=1.0, help="1: IF neurons; < 1: LIF decay per step")
     ap.add_argument("--trials", type=int, default=600, help="synthetic trials to generate")
     ap.add_argument("--limit", type=int, default=None, help="N-MNIST: use only the first N samples")
-    ap.add_argument("--data-dir", type=Path, default=None, help="N-MNIST folder (default: shared data)")
+    ap.add_argument("--data-dir", type=Path, default=None,
+                    help="N-MNIST or EEGMMIDB folder (default: the shared data)")
+    ap.add_argument("--runs", type=int, nargs="+", default=[3, 7], help="EEGMMIDB: training runs (CSP and SNN)")
+    ap.add_argument("--test-runs", type=int, nargs="+", default=[4, 8], help="EEGMMIDB: held-out runs")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args(argv)
     if args.epochs < 1:
@@ -39,6 +42,12 @@ def load(args: argparse.Namespace):
         from tools.datasets import data_path
 
         return load_nmnist(args.data_dir or data_path("nmnist"), limit=args.limit, seed=args.seed)
+    if args.data == "eegmmidb":
+        from tools.datasets import data_path
+
+        from .eegmmidb import load_eegmmidb
+
+        return load_eegmmidb(args.data_dir or data_path("eeg"), args.runs, args.test_runs)
     if args.data == "synthetic-dvs":
         from .synthetic import load_synthetic_dvs
 
