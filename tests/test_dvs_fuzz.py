@@ -3,6 +3,7 @@ or raise EventFileError, never another exception, a crash or a hang."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from drivers.dvs import EventFileError, open_events
@@ -21,7 +22,12 @@ def read_or_refuse(path):
         tr = r.triggers()
     except EventFileError as exc:
         assert str(path) in str(exc) and "at byte" in str(exc)
+        with pytest.raises(EventFileError):  # two threads refuse it too
+            open_events(path, threads=2).read()
         return None
+    # two threads (EVT 3.0 blocks cut in two) give the same events
+    r2 = open_events(path, threads=2)
+    assert np.array_equal(r2.read(), ev) and np.array_equal(r2.triggers(), tr) and r2.dropped == r.dropped
     assert ev.dtype == EVENT_DTYPE
     if len(ev):  # whatever came out is on the sensor
         assert ev["x"].max() < r.width and ev["y"].max() < r.height
@@ -56,4 +62,21 @@ def test_bit_flips_in_headers(tmp_path, data):
         header[i] ^= 1 << data.draw(st.integers(0, 7))
     path = tmp_path / "flip.raw"
     path.write_bytes(bytes(header) + bytes(range(64)) * 8)
+    read_or_refuse(path)
+
+
+EVT3_TYPES = [0x0, 0x1, 0x2, 0x2, 0x2, 0x3, 0x4, 0x5, 0x6, 0x6, 0x8, 0xA, 0xE]  # ADDR_X weighted up
+
+
+@settings(max_examples=80, deadline=4000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(st.tuples(st.sampled_from(EVT3_TYPES), st.integers(0, 0xFFF)), min_size=1, max_size=3000),
+       block=st.integers(8, 2000))
+def test_evt3_two_threads_equal_one_on_word_streams(tmp_path, monkeypatch, words, block):
+    """EVT 3.0 words of every type in random order (TIME_HIGH stepping back: wraps), small
+    blocks each cut where the second thread can start: the same as one thread."""
+    from drivers.dvs import readers
+
+    monkeypatch.setattr(readers, "BLOCK_BYTES", block)
+    path = tmp_path / "w.raw"
+    path.write_bytes(HEADERS[1] + np.array([(t << 12) | c for t, c in words], "<u2").tobytes())
     read_or_refuse(path)

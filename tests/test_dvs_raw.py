@@ -242,3 +242,43 @@ def test_dat_of_other_events_is_refused(tmp_path):
     path.write_bytes(b"% Data file containing EventExtTrigger events.\n% Version 2\n" + bytes([0x0E, 8]))
     with pytest.raises(EventFileError, match="not a CD event"):
         open_events(path)
+
+
+# --- EVT 3.0 decoded by two threads ----------------------------------------------------
+
+def test_two_threads_decode_the_recording_as_one_does(shared_data, monkeypatch):
+    path = need(shared_data / "events" / "gen41_evt3.raw")
+    whole = read_events(path, threads=1)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 4099)  # many blocks, each cut in two
+    cuts = []
+    split = readers.RawReader._split
+    monkeypatch.setattr(readers.RawReader, "_split", lambda self, w: cuts.append(split(self, w)) or cuts[-1])
+    parts = list(open_events(path, threads=2).chunks(max_events=777))
+    assert len(cuts) > 30 and sum(c > 0 for c in cuts) > 0.9 * len(cuts)
+    assert all(len(p) <= 777 for p in parts)
+    assert np.array_equal(readers.join(parts, whole.dtype), whole)
+
+
+def test_two_threads_count_time_wraps_vectors_and_triggers(tmp_path, monkeypatch):
+    """A written file of 50 s (three wraps of the 24-bit time base), row bursts written as
+    vectors, and triggers: a wrap in the first half of a block moves the second half's times."""
+    from drivers.dvs.writers import write_raw
+    from tests.test_dvs_writers import random_events, triggers
+
+    ev = random_events(40_000, 1280, 720, t0=913_000_000)
+    ev["x"][::2] = np.minimum(ev["x"][::2], 1278)
+    for k, step in (("y", 0), ("t", 0), ("p", 0), ("x", 1)):  # pairs of neighbours: vectors
+        ev[k][1::2] = ev[k][::2] + step
+    tr = triggers([913_000_010, 913_000_000 + 30_000_000], [1, 3], [1, 0])
+    path = tmp_path / "wraps.raw"
+    write_raw(path, ev, 1280, 720, "EVT3", tr)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 1 << 12)
+    fixes = []
+    join_halves = readers.RawReader._join_halves
+    monkeypatch.setattr(readers.RawReader, "_join_halves",
+                        lambda self, *a: fixes.append(join_halves(self, *a)) or fixes[-1])
+    r = open_events(path, threads=2)
+    got, got_tr = readers.join([e for e, _ in r.chunks_and_triggers(1000)], ev.dtype), r.triggers()
+    assert np.array_equal(got, ev) and np.array_equal(got_tr, tr)
+    # the writer counts from 0 to 54 wraps at the start, then three more in 50 s
+    assert 54 in fixes and fixes.count(1) >= 1 and set(fixes) <= {0, 1, 54}

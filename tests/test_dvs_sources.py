@@ -17,13 +17,14 @@ from streamer.streams import EVENT_DTYPE
 from streamer.testing import run
 from tests.conftest import need
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("name", ["gen3_evt2.raw", "gen41_evt3.raw", "ncars_td.dat", "dvxplorer.aedat4"])
-def test_file_source_gives_every_event(shared_data, name):
+def test_file_source_gives_every_event(shared_data, name, threads):
     path = need(shared_data / "events" / name)
-    out = run(FileCamera(path=str(path), speed=0, chunk_us=2000))
+    out = run(FileCamera(path=str(path), speed=0, chunk_us=2000, threads=threads))
     msgs = out["out"]
     ev = concat([m.data for m in msgs])
-    ref = read_events(path)
+    ref = read_events(path, threads=1)
     assert np.array_equal(ev, ref)
     for m in msgs:  # each chunk lies before its t_end_us, chunks are 2 ms apart
         assert len(m.data) == 0 or m.data["t"][-1] < m.meta["t_end_us"]

@@ -159,6 +159,53 @@ def decode(words, state, width, height, ev, tr):
 
 
 @njit(cache=True, nogil=True)
+def sync_point(words, start):
+    """The first TIME_HIGH at or after `start` from which decoding needs nothing of the
+    words before it but the count of time wraps: a TIME_LOW and a y word come before any
+    event or trigger, and a VECT_BASE_X before any vector. -1 when there is none."""
+    nw = words.shape[0]
+    i = start
+    while i < nw:
+        if (words[i] >> 12) != EVT_TIME_HIGH:
+            i += 1
+            continue
+        low = False
+        yw = False
+        base = False
+        j = i + 1
+        while j < nw:
+            typ = words[j] >> 12
+            if typ == EVT_TIME_LOW:
+                low = True
+            elif typ == EVT_ADDR_Y or typ == 1:
+                yw = True
+            elif typ == VECT_BASE_X:
+                base = True
+            elif typ == EVT_ADDR_X or typ == EXT_TRIGGER or typ == VECT_12 or typ == VECT_8:
+                if not (low and yw) or (typ >= VECT_12 and typ <= VECT_8 and not base):
+                    break
+            elif typ == EVT_TIME_HIGH:
+                break
+            if low and yw and base:
+                return i
+            j += 1
+        if j == nw and low and yw:
+            return i  # no vector up to the end
+        i = j if j > i + 1 else i + 1
+    return -1
+
+
+def start_state(words, p: int, loop: int) -> np.ndarray:
+    """The state to decode from sync point `p` with: started, under that TIME_HIGH, with
+    `loop` wraps (corrected afterwards if the words before p held another wrap)."""
+    s = new_state()
+    s[S_STARTED] = 1
+    s[S_HIGH] = int(words[p]) & 0xFFF
+    s[S_LOOP] = loop
+    return s
+
+
+@njit(cache=True, nogil=True)
 def encode(x, y, p, t, tt, tid, tp, width, out):
     """Events (and triggers), sorted by time, as EVT 3.0 words; returns how many.
 

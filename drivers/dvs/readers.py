@@ -3,6 +3,10 @@ AEDAT4 (through dv-processing) and N-MNIST .bin.
 
 Every reader streams: `chunks(max_events)` reads the file block by block, and the decoders
 carry their state from one block to the next, so a file of any size is never loaded whole.
+EVT 3.0 can also be decoded by two threads: each block is cut at a word from which the
+decoder's state is rebuilt (a TIME_HIGH followed by TIME_LOW, y and vector base words), the
+second half decoded at the same time as the first, then its times moved by the wraps of
+the 24-bit time base the first half held.
 """
 from __future__ import annotations
 
@@ -105,6 +109,8 @@ class WordReader(EventReader):
     word_dtype: np.dtype
     word_bytes: int
     group: int = 1  # words that belong together (a DAT event is two uint32)
+    threads: int = 1  # 2: formats that can be cut (EVT 3.0) decode two halves of a block at once
+    splittable: bool = False
 
     def __init__(self, path: str | Path, header: Header) -> None:
         super().__init__(path)
@@ -118,51 +124,105 @@ class WordReader(EventReader):
     def _new_state(self) -> np.ndarray:
         raise NotImplementedError
 
-    def chunks_and_triggers(self, max_events: int = 1 << 16) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        if max_events < 64:
-            raise ValueError(f"max_events must be at least 64, got {max_events}")
+    def _split(self, words: np.ndarray) -> int:
+        """Where a second thread can start decoding this block (-1: nowhere)."""
+        return -1
+
+    def _second_half(self, words: np.ndarray, p: int, state: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _join_halves(self, state: np.ndarray, second: np.ndarray, guess: np.ndarray, words: np.ndarray,
+                     p: int, later: list[tuple[np.ndarray, np.ndarray]]) -> int:
+        raise NotImplementedError
+
+    def _words(self, block_bytes: int) -> Iterator[np.ndarray]:
+        """The file's words block by block, in one buffer refilled in place (the bytes of a
+        word cut by the end of a block move to its start)."""
         unit = self.word_bytes * self.group
-        state = self._new_state()
-        ev = np.empty(max_events, EVENT_DTYPE)
-        tr = np.empty(TRIGGER_BUFFER, TRIGGER_DTYPE)
-        n = 0
-        tn = 0
-        offset = self.data_offset
-        self.dropped = 0
-        # one block buffer, refilled in place: the bytes of a word cut by the end of a
-        # block move to its start
-        buf = np.empty(BLOCK_BYTES + unit, np.uint8)
+        buf = np.empty(block_bytes + unit, np.uint8)
         view = memoryview(buf)
         rest = 0
+        offset = self.data_offset
         with open(self.path, "rb", buffering=0) as f:
             f.seek(offset)
             while True:
-                got = f.readinto(view[rest:rest + BLOCK_BYTES])
+                got = f.readinto(view[rest:rest + block_bytes])
                 if not got:
                     break
                 size = rest + got
                 usable = size - size % unit
-                words = buf[:usable].view(self.word_dtype)
-                pos = 0
-                while pos < len(words):
-                    used, k, m = self._decode(words[pos:], state, ev[n:], tr[tn:])
-                    pos += used
-                    n += k
-                    tn += m
-                    if n + self.max_per_word * self.group > max_events or tn == TRIGGER_BUFFER or used == 0:
-                        yield ev[:n], tr[:tn].copy()
-                        ev = np.empty(max_events, EVENT_DTYPE)
-                        n = tn = 0
+                yield buf[:usable].view(self.word_dtype)
                 rest = size - usable
                 buf[:rest] = buf[usable:size]
                 offset += usable
-            self.dropped = int(state[-1])
-            if rest:
-                raise EventFileError(self.path, offset, f"file ends inside a {unit}-byte word "
-                                     f"({rest} byte(s) left over)",
-                                     "the recording is truncated; cut it at the last whole word")
+        if rest:
+            raise EventFileError(self.path, offset, f"file ends inside a {unit}-byte word "
+                                 f"({rest} byte(s) left over)",
+                                 "the recording is truncated; cut it at the last whole word")
+
+    def _decode_into(self, words: np.ndarray, state: np.ndarray, max_events: int, parts: list,
+                     ev=None, n: int = 0, tr=None, tn: int = 0):
+        """Decode all of `words`, appending full (events, triggers) chunks of at most
+        max_events to `parts`; returns the last, partly filled buffers (ev, n, tr, tn)."""
+        ev = np.empty(max_events, EVENT_DTYPE) if ev is None else ev
+        tr = np.empty(TRIGGER_BUFFER, TRIGGER_DTYPE) if tr is None else tr
+        pos = 0
+        while pos < len(words):
+            used, k, m = self._decode(words[pos:], state, ev[n:], tr[tn:])
+            pos += used
+            n += k
+            tn += m
+            if n + self.max_per_word * self.group > max_events or tn == TRIGGER_BUFFER or used == 0:
+                parts.append((ev[:n], tr[:tn].copy()))
+                ev = np.empty(max_events, EVENT_DTYPE)
+                n = tn = 0
+        return ev, n, tr, tn
+
+    def chunks_and_triggers(self, max_events: int = 1 << 16) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if max_events < 64:
+            raise ValueError(f"max_events must be at least 64, got {max_events}")
+        if self.threads > 1 and self.splittable:
+            yield from self._chunks_two_threads(max_events)
+            return
+        state = self._new_state()
+        self.dropped = 0
+        ev, n, tr, tn = None, 0, None, 0
+        for words in self._words(BLOCK_BYTES):
+            parts: list = []
+            ev, n, tr, tn = self._decode_into(words, state, max_events, parts, ev, n, tr, tn)
+            yield from parts
+        self.dropped = int(state[-1])
         if n or tn:
             yield ev[:n], tr[:tn].copy()
+
+    def _chunks_two_threads(self, max_events: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each block cut at a point where decoding can start afresh (`_split`); the second
+        half decoded by another thread while this one decodes the first (the kernels
+        release the GIL), then corrected by what the first half ended with."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        state = self._new_state()
+        self.dropped = 0
+        with ThreadPoolExecutor(1) as pool:
+            for words in self._words(BLOCK_BYTES * 4):
+                p = self._split(words)
+                parts: list = []
+                if p <= 0:
+                    ev, n, tr, tn = self._decode_into(words, state, max_events, parts)
+                    parts.append((ev[:n], tr[:tn].copy()))
+                    yield from (c for c in parts if len(c[0]) or len(c[1]))
+                    continue
+                second = self._second_half(words, p, state)
+                guess = second.copy()
+                later: list = []
+                job = pool.submit(self._decode_into, words[p:], second, max_events, later)
+                ev, n, tr, tn = self._decode_into(words[:p], state, max_events, parts)
+                parts.append((ev[:n], tr[:tn].copy()))
+                ev, n, tr, tn = job.result()
+                later.append((ev[:n], tr[:tn].copy()))
+                self._join_halves(state, second, guess, words, p, later)
+                yield from (c for c in parts + later if len(c[0]) or len(c[1]))
+        self.dropped = int(state[-1])
 
 
 class RawReader(WordReader):
@@ -178,9 +238,34 @@ class RawReader(WordReader):
         self.word_dtype = np.dtype({"EVT3": "<u2", "EVT2": "<u4", "EVT21": "<u8"}[self.format])
         self.word_bytes = self.word_dtype.itemsize
         self.legacy = header.options.get("endianness", "").lower() == "legacy"
+        # EVT 3.0, the slowest to decode, rebuilds its state after a TIME_HIGH followed by
+        # TIME_LOW, y and vector base words: its blocks can be cut there
+        self.splittable = self.format == "EVT3"
 
     def _new_state(self):
         return self._mod.new_state()
+
+    def _split(self, words):
+        return evt3.sync_point(words, len(words) // 2)
+
+    def _second_half(self, words, p, state):
+        return evt3.start_state(words, p, int(state[evt3.S_LOOP]))
+
+    def _join_halves(self, state, second, guess, words, p, later):
+        """The first half's end state says how many time wraps came before p; the second
+        half counted on from the wraps before the block (`guess`). Its events move by the
+        difference, and its end state becomes the reader's."""
+        loop = int(state[evt3.S_LOOP]) + (1 if state[evt3.S_HIGH] >= 2048 + (int(words[p]) & 0xFFF) else 0)
+        fix = loop - int(guess[evt3.S_LOOP])
+        if fix:
+            for ev, tr in later:
+                ev["t"] += fix << 24
+                tr["t"] += fix << 24
+        dropped = state[evt3.S_DROPPED]
+        state[:] = second
+        state[evt3.S_LOOP] += fix
+        state[evt3.S_DROPPED] += dropped
+        return fix
 
     def _decode(self, words, state, ev, tr):
         if self.format == "EVT21":
@@ -247,10 +332,20 @@ def _looks_like_dat(h: Header) -> bool:
         and "system_ID" not in h.fields)
 
 
-def open_events(path: str | Path, *, width: int | None = None, height: int | None = None) -> EventReader:
+def open_events(path: str | Path, *, width: int | None = None, height: int | None = None,
+                threads: int = 1) -> EventReader:
     """A reader for an event file, chosen by its content (not its extension).
 
-    `width`/`height` override the sensor size where the file does not give it."""
+    `width`/`height` override the sensor size where the file does not give it. With
+    `threads` 2, EVT 3.0 blocks are decoded in two halves at once (other formats ignore it)."""
+    if threads not in (1, 2):
+        raise ValueError(f"threads must be 1 or 2, got {threads}")
+    reader = _open(path, width, height)
+    reader.threads = threads
+    return reader
+
+
+def _open(path: str | Path, width: int | None, height: int | None) -> EventReader:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such event file")
@@ -281,10 +376,11 @@ def _with_size(header: Header, path, width, height) -> Header:
 
 
 def read_events(path: str | Path, *, with_triggers: bool = False, width: int | None = None,
-                height: int | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                height: int | None = None, threads: int = 2) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """All events of a file as one EVENT_DTYPE array; with `with_triggers`, the tuple
-    (events, triggers) with triggers as TRIGGER_DTYPE, read in the same pass."""
-    reader = open_events(path, width=width, height=height)
+    (events, triggers) with triggers as TRIGGER_DTYPE, read in the same pass. EVT 3.0 is
+    decoded by `threads` threads (1 or 2)."""
+    reader = open_events(path, width=width, height=height, threads=threads)
     if not with_triggers:
         return reader.read()
     ev, tr = [], []
