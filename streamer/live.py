@@ -1,8 +1,9 @@
 """Live figures: per-node rates, latency, queues and losses, as a rich table and as JSON.
 
 Workers send cumulative counters every 0.25 s; counters of earlier incarnations of a
-restarted node are kept, so totals run over the whole run. Rates are taken over the last
-second.
+restarted node are kept, so totals run over the whole run. Figures among the counters that
+are not counts (floats: accuracy_pct, mean_steps...) are not added up: the latest value
+stands. Rates are taken over the last second.
 """
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ SUMMED = ("in_msgs", "in_items", "out_msgs", "out_items")
 RATE_WINDOW_S = 1.0
 
 
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 class NodeFigures:
     def __init__(self, name: str, type_name: str, role: str) -> None:
         self.name, self.type, self.role = name, type_name, role
@@ -31,6 +36,7 @@ class NodeFigures:
         self.base_edges_in: dict[str, dict] = {}
         self.base_edges_out: dict[str, dict] = {}
         self.base_counters: collections.Counter = collections.Counter()
+        self.base_gauges: dict[str, float] = {}
         self.base_rejected = 0
         self.current: dict[str, Any] = {}
         self.history: collections.deque = collections.deque()
@@ -60,7 +66,11 @@ class NodeFigures:
         for k in SUMMED:
             self.base[k] += cur.get(k, 0)
         self.base_latency += np.asarray(cur.get("latency", np.zeros(NBINS)), dtype=np.int64)
-        self.base_counters.update(cur.get("counters", {}))
+        for k, v in cur.get("counters", {}).items():
+            if _is_count(v):
+                self.base_counters[k] += v
+            else:
+                self.base_gauges[k] = v
         self.base_rejected += cur.get("rejected", 0)
         for key, e in cur.get("edges_in", {}).items():
             b = self.base_edges_in.setdefault(key, {"received": 0, "lost": 0, "superseded": 0})
@@ -79,10 +89,12 @@ class NodeFigures:
     def latency_counts(self) -> np.ndarray:
         return self.base_latency + np.asarray(self.current.get("latency", np.zeros(NBINS)), dtype=np.int64)
 
-    def counters(self) -> dict[str, int]:
-        c = collections.Counter(self.base_counters)
-        c.update(self.current.get("counters", {}))
-        return dict(c)
+    def counters(self) -> dict[str, int | float]:
+        """Counts summed over the node's incarnations; other figures as last reported."""
+        c: dict[str, int | float] = {**self.base_gauges, **self.base_counters}
+        for k, v in self.current.get("counters", {}).items():
+            c[k] = c.get(k, 0) + v if _is_count(v) and k in self.base_counters else v
+        return c
 
     def edges_in(self) -> dict[str, dict]:
         out = {}
