@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from nodes.snn.trials import Onsets, delay_field, trial_markers_field
 from streamer.node import Port, Transform
 from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision, spikes
 
@@ -37,7 +38,8 @@ class Loihi(Transform):
     step on the chip, so a sample's last output arrives `depth` steps after its last
     bin; the bins run after the deciding one start the next sample (continuous mode) or
     are idle (trial mode). Trials start as in snn.infer: at the first bin at or after a
-    Marker's device time, whatever order markers and frames arrive in.
+    Marker's device time (plus `delay_s`), whatever order markers and frames arrive in;
+    with `trial_markers`, only markers with those labels start trials.
     Counters: decisions, steps (chip steps), backend_sim or backend_board, clipped_inputs
     (counts above 255), bin_mismatch, idle_bins, trials_cut.
     """
@@ -52,6 +54,8 @@ class Loihi(Transform):
         target: Literal["auto", "simulator", "board"] = Field(
             "auto", description="auto: a board when lava-loihi is installed, else the simulator")
         chips: int = Field(1, ge=1, description="Loihi 2 chips available (capacity check)")
+        trial_markers: list[str] | None = trial_markers_field()
+        delay_s: float = delay_field()
 
     def start(self) -> None:
         from nodes.snn import DynamicConfidence, load
@@ -108,7 +112,7 @@ class Loihi(Transform):
         self.armed = p.mode == "continuous"
         self.pending: list[tuple] = []  # bins (t_bin, frame, t_origin) whose output is not back yet
         self.lag = self.depth           # chip rows still to skip before this sample's first
-        self.onsets: list[int] = []     # trial onsets (µs, device clock) not reached yet
+        self.onsets = Onsets(p.trial_markers, p.delay_s)
         self.held: list[tuple] = []     # idle bins kept for a marker that is late
         self.spikes_out: list[np.ndarray] = []
         self.last_t_origin = float("nan")
@@ -144,8 +148,7 @@ class Loihi(Transform):
         self._restart()
 
     def _onset_due(self, t_bin: int | None) -> bool:
-        return self.params.mode == "trial" and t_bin is not None and bool(self.onsets) \
-            and self.onsets[0] <= t_bin
+        return self.params.mode == "trial" and self.onsets.due(t_bin)
 
     def _process(self, items: list[tuple]) -> list[Message]:
         """Bins (t_bin, frame, t_origin) in order: trials started where their onsets fall,
@@ -161,8 +164,7 @@ class Loihi(Transform):
                 continue
             item = queue.popleft()
             if due:
-                while self.onsets and self.onsets[0] <= item[0]:
-                    self.onsets.pop(0)
+                self.onsets.pop_due(item[0])
                 self._start_trial()
             if not self.armed:
                 self.held.append(item)  # kept a while: a marker may still come for it
@@ -214,14 +216,13 @@ class Loihi(Transform):
 
     def receive(self, port: str, msg: Message):
         if port == "markers":
-            onset = msg.data.get("time", float("nan"))
-            if self.params.mode == "continuous" or not np.isfinite(onset):
+            if not self.onsets.wanted(msg.data):
+                self.count("ignored_markers")
+                return None
+            if self.params.mode == "continuous" or not self.onsets.add(msg.data):
                 self._start_trial()  # no device time: the marker acts where it arrives
                 return None
-            # Markers and frames travel on different edges: the trial starts at the first
-            # bin at or after the onset, whichever arrives first.
-            self.onsets.append(int(round(onset * 1e6)))
-            self.onsets.sort()
+            # the trial starts at the first bin at or after the onset, whichever arrives first
             held, self.held = self.held, []
             return self._emit(self._process(held), msg.t_origin)
         frames = msg.data

@@ -14,6 +14,7 @@ from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision
 from .conventions import CONVENTIONS
 from .early_exit import DynamicConfidence
 from .network import load
+from .trials import Onsets, delay_field, trial_markers_field
 
 
 class EarlyExit(BaseModel):
@@ -65,10 +66,8 @@ class Infer(Transform):
         readout: Literal["spikes", "membrane"] = Field(
             "spikes", description="class from accumulated output spikes or the output membrane")
         mode: Literal["continuous", "trial"] = Field("continuous", description="continuous or trial")
-        trial_markers: list[str] | None = Field(
-            None, description="trial mode: labels of the markers that start trials (null: every marker)")
-        delay_s: float = Field(
-            0.0, ge=0.0, description="trial mode: a trial starts this long after its marker's device time")
+        trial_markers: list[str] | None = trial_markers_field()
+        delay_s: float = delay_field()
         trigger: Literal["marker", "activity"] = Field(
             "marker", description="trial mode: trials start on Markers, or also on input activity")
         onset_events: float = Field(
@@ -98,7 +97,7 @@ class Infer(Transform):
                 self.net.advance(x)
         self.armed = p.mode == "continuous"
         self.last_t_origin = float("nan")
-        self.onsets: list[int] = []   # trial onsets (µs, device clock) not reached yet
+        self.onsets = Onsets(p.trial_markers, p.delay_s)
         self.held: list = []          # idle bins kept for a marker that is late
         self.spikes_out: list[np.ndarray] = []  # output rows of this call (emit_spikes)
         self.steps_run = 0            # steps simulated since start (Spikes 'step')
@@ -120,17 +119,12 @@ class Infer(Transform):
 
     def receive(self, port: str, msg: Message):
         if port == "markers":
-            if self.params.trial_markers is not None and msg.data.get("label") not in self.params.trial_markers:
+            if not self.onsets.wanted(msg.data):
                 self.count("ignored_markers")  # rest cues, file boundaries: no trial
                 return None
-            onset = msg.data.get("time", float("nan"))
-            if self.params.mode == "continuous" or not np.isfinite(onset):
+            if self.params.mode == "continuous" or not self.onsets.add(msg.data):
                 # No device time: the marker acts where it arrives.
                 return self._start_trial(None, msg.t_origin)
-            # Markers and frames travel on different edges, so their arrival order is not
-            # their order in time: start the trial at the first bin at or after the onset.
-            self.onsets.append(int(round((onset + self.params.delay_s) * 1e6)))
-            self.onsets.sort()
             return self._replay_held(msg.t_origin)
         frames = msg.data
         size = int(np.prod(self.net.in_shape))
@@ -192,10 +186,7 @@ class Infer(Transform):
 
     def _bin(self, frame: np.ndarray, t_bin: int | None, t_origin: float) -> list[Message]:
         if self.params.mode == "trial" and t_bin is not None:
-            started = False
-            while self.onsets and self.onsets[0] <= t_bin:
-                self.onsets.pop(0)
-                started = True
+            started = self.onsets.pop_due(t_bin)
             if started or (not self.armed and self._onset(frame)):
                 self._start_trial(t_bin, t_origin)
             if not self.armed:
@@ -226,7 +217,7 @@ class Infer(Transform):
         held, self.held = self.held, []
         out = []
         for t_bin, frame, t0 in held:
-            if self.onsets and self.onsets[0] > t_bin and not self.armed:
+            if self.onsets.pending and self.onsets.pending[0] > t_bin and not self.armed:
                 self.held.append((t_bin, frame, t0))  # still before the next trial
                 continue
             out += self._bin(frame, t_bin, max(t0, t_origin))

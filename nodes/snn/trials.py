@@ -1,0 +1,55 @@
+"""Trial onsets for the nodes that classify trials (snn.infer, coprocessor.loihi).
+
+Markers and frames travel on different edges, so a marker may arrive before or after the
+bins of its trial: an onset is kept (µs, device clock) until the first bin at or after it
+starts the trial, and idle bins are held a while for a marker that is late.
+"""
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+
+def trial_markers_field() -> Any:
+    return Field(None, description="labels of the markers that start a trial (or restart a sample); "
+                                   "null: every marker")
+
+
+def delay_field() -> Any:
+    return Field(0.0, ge=0.0, description="trial mode: a trial starts this long after its marker's device time")
+
+
+class Onsets:
+    """Pending trial onsets from markers: only those labelled `labels` (all when None),
+    each `delay_s` after its marker's device time."""
+
+    def __init__(self, labels: list[str] | None, delay_s: float) -> None:
+        self.labels = None if labels is None else set(labels)
+        self.delay_s = delay_s
+        self.pending: list[int] = []
+
+    def wanted(self, marker: dict) -> bool:
+        return self.labels is None or marker.get("label") in self.labels
+
+    def add(self, marker: dict) -> bool:
+        """Keep the marker's onset; False when it has no device time (it then acts where
+        it arrives)."""
+        t = marker.get("time", float("nan"))
+        if not np.isfinite(t):
+            return False
+        bisect.insort(self.pending, int(round((t + self.delay_s) * 1e6)))
+        return True
+
+    def due(self, t_bin: int | None) -> bool:
+        return t_bin is not None and bool(self.pending) and self.pending[0] <= t_bin
+
+    def pop_due(self, t_bin: int | None) -> bool:
+        """Drop the onsets reached by this bin; True when there was one (a trial starts)."""
+        started = False
+        while self.due(t_bin):
+            self.pending.pop(0)
+            started = True
+        return started
