@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from nodes.snn.trials import Onsets, delay_field, trial_markers_field
+from nodes.snn.trials import Onsets, delay_field, input_bins, trial_markers_field
 from streamer.node import Port, Transform
 from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision, spikes
 
@@ -225,30 +225,15 @@ class Loihi(Transform):
             # the trial starts at the first bin at or after the onset, whichever arrives first
             held, self.held = self.held, []
             return self._emit(self._process(held), msg.t_origin)
-        frames = msg.data
-        size = int(np.prod(self.in_shape))
-        if msg.stream == SPIKES and isinstance(frames, np.ndarray) and frames.ndim >= 1 and frames[:1].size == size:
-            frames = frames.reshape((len(frames),) + self.in_shape)
-        if not isinstance(frames, np.ndarray) or frames.shape[1:] != self.in_shape:
-            raise ValueError(f"coprocessor.loihi {self.name!r}: {msg.stream} of shape "
-                             f"{getattr(frames, 'shape', None)} do not fit the model input {self.in_shape} "
-                             f"({self.params.model})")
-        bin_us = msg.meta.get("bin_us")
-        if msg.stream == SPIKES and msg.meta.get("dt_s"):
-            bin_us = float(msg.meta["dt_s"]) * 1e6
-        if bin_us is not None and abs(bin_us - self.params.dt_s * 1e6) > 1e-6:
+        frames, starts, mismatch = input_bins(msg, self.in_shape, self.params.dt_s,
+                                              f"coprocessor.loihi {self.name!r} ({self.params.model})")
+        if mismatch:
             self.count("bin_mismatch")
         clipped = int(np.count_nonzero(frames > 255))
         if clipped:
             self.count("clipped_inputs", clipped)
         self.last_t_origin = msg.t_origin
-        step_us = float(bin_us) if bin_us else self.params.dt_s * 1e6
-        t_first = msg.meta.get("t_first_us")
-        if t_first is None and msg.stream == SPIKES and "step" in msg.meta:
-            t_first = int(msg.meta["step"]) * step_us
-        frames = np.asarray(frames, np.float32)
-        items = [(None if t_first is None else int(t_first + t * step_us), frames[t], msg.t_origin)
-                 for t in range(len(frames))]
+        items = [(t_bin, frame, msg.t_origin) for t_bin, frame in zip(starts, frames)]
         return self._emit(self._process(items), msg.t_origin)
 
     def _emit(self, decisions: list[Message], t_origin: float):

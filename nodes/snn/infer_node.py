@@ -14,7 +14,7 @@ from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision
 from .conventions import CONVENTIONS
 from .early_exit import DynamicConfidence
 from .network import load
-from .trials import Onsets, delay_field, trial_markers_field
+from .trials import Onsets, delay_field, input_bins, trial_markers_field
 
 
 class EarlyExit(BaseModel):
@@ -126,31 +126,14 @@ class Infer(Transform):
                 # No device time: the marker acts where it arrives.
                 return self._start_trial(None, msg.t_origin)
             return self._replay_held(msg.t_origin)
-        frames = msg.data
-        size = int(np.prod(self.net.in_shape))
-        if msg.stream == SPIKES and isinstance(frames, np.ndarray) and frames.ndim >= 1 \
-                and frames[:1].size == size:
-            frames = frames.reshape((len(frames),) + self.net.in_shape)
-        if not isinstance(frames, np.ndarray) or frames.shape[1:] != self.net.in_shape:
-            shape = getattr(frames, "shape", None)
-            raise ValueError(f"snn.infer {self.name!r}: {msg.stream} of shape {shape} do not fit the "
-                             f"model input {self.net.in_shape} ({self.params.model}); bin to (bins, "
-                             f"{', '.join(map(str, self.net.in_shape))})")
-        bin_us = msg.meta.get("bin_us")
-        if msg.stream == SPIKES and msg.meta.get("dt_s"):
-            bin_us = float(msg.meta["dt_s"]) * 1e6
-        if bin_us is not None and abs(bin_us - self.params.dt_s * 1e6) > 1e-6:
+        frames, starts, mismatch = input_bins(msg, self.net.in_shape, self.params.dt_s,
+                                              f"snn.infer {self.name!r} ({self.params.model})")
+        if mismatch:
             self.count("bin_mismatch")
-        frames = np.ascontiguousarray(frames, dtype=np.float32)
         self.last_t_origin = msg.t_origin
-        step_us = float(bin_us) if bin_us else self.params.dt_s * 1e6
-        t_first = msg.meta.get("t_first_us")
-        if t_first is None and msg.stream == SPIKES and "step" in msg.meta:
-            t_first = int(msg.meta["step"]) * step_us
         out = []
-        for t in range(len(frames)):
-            t_bin = None if t_first is None else int(t_first + t * step_us)
-            out += self._bin(frames[t], t_bin, msg.t_origin)
+        for frame, t_bin in zip(frames, starts):
+            out += self._bin(frame, t_bin, msg.t_origin)
         return self._emit(out, msg.t_origin)
 
     def _emit(self, decisions: list[Message], t_origin: float):

@@ -53,3 +53,28 @@ class Onsets:
             self.pending.pop(0)
             started = True
         return started
+
+
+def input_bins(msg, in_shape: tuple[int, ...], dt_s: float, who: str) -> tuple[np.ndarray, list, bool]:
+    """Frames (bins, *in_shape) or Spikes (steps, n) as float32 bins, each bin's start (µs,
+    device clock; None when the stream does not say), and whether the stream's bin width
+    differs from `dt_s`. A ValueError names `who` and the shape it needs."""
+    from streamer.streams import SPIKES
+
+    frames = msg.data
+    size = int(np.prod(in_shape))
+    if msg.stream == SPIKES and isinstance(frames, np.ndarray) and frames.ndim >= 1 and frames[:1].size == size:
+        frames = frames.reshape((len(frames),) + tuple(in_shape))
+    if not isinstance(frames, np.ndarray) or frames.shape[1:] != tuple(in_shape):
+        raise ValueError(f"{who}: {msg.stream} of shape {getattr(frames, 'shape', None)} do not fit the model "
+                         f"input {tuple(in_shape)}; bin to (bins, {', '.join(map(str, in_shape))})")
+    bin_us = msg.meta.get("bin_us")
+    if msg.stream == SPIKES and msg.meta.get("dt_s"):
+        bin_us = float(msg.meta["dt_s"]) * 1e6
+    mismatch = bin_us is not None and abs(bin_us - dt_s * 1e6) > 1e-6
+    step_us = float(bin_us) if bin_us else dt_s * 1e6
+    t_first = msg.meta.get("t_first_us")
+    if t_first is None and msg.stream == SPIKES and "step" in msg.meta:
+        t_first = int(msg.meta["step"]) * step_us
+    starts = [None if t_first is None else int(t_first + t * step_us) for t in range(len(frames))]
+    return np.ascontiguousarray(frames, dtype=np.float32), starts, mismatch
