@@ -59,3 +59,20 @@ def test_snn_online_equals_the_trained_model_offline(replayed, shared_data):
     right = figures["nodes"]["score"]["counters"]["right"]
     assert right / 30 == pytest.approx(float(meta["held_out_accuracy"]))
     assert np.mean(np.array(offline) == data.y_test) == pytest.approx(right / 30)
+
+
+def test_the_same_network_on_loihi_decides_alike(replayed, shared_data, tmp_path):
+    """The spiking path moved onto Lava's Loihi 2 simulator (fixed point, in the Lava
+    interpreter) by two --set: it takes the same trials and gives the same decisions."""
+    from tools.bench.coprocessors import lava_python
+
+    if not lava_python().exists():
+        pytest.skip(f"no Lava interpreter at {lava_python()} (make it with tools/envs/make_lava_env.sh)")
+    rec, figures, _ = run_recorded("eeg_left_right.yaml", tmp_path, shared_data, ["snn.decision -> snn"],
+                                   "--set", "snn.type=coprocessor.loihi", "--set", f"snn.python={lava_python()}",
+                                   timeout=240)
+    chip = [d["index"] for d in rec["snn"].data]
+    engine = [d["index"] for d in replayed[0]["snn"].data]
+    assert len(chip) == 60 and figures["nodes"]["snn"]["counters"]["backend_sim"] == 1
+    assert sum(a == b for a, b in zip(chip, engine)) >= 57  # fixed-point weights: near-equal
+    assert figures["nodes"]["score"]["counters"]["right"] >= 19
