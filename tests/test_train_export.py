@@ -16,6 +16,7 @@ from tools.train.fit import accuracy, predict, seed_everything, train  # noqa: E
 from tools.train.model import SNN, conv_arch, dense_arch  # noqa: E402
 from tools.train.neurons import spike  # noqa: E402
 from streamer.streams import as_events  # noqa: E402
+from tests.runtime_helpers import ROOT  # noqa: E402
 
 
 # -- an independent reference: the NIR graph stepped in NumPy, float64 -----------------
@@ -172,3 +173,27 @@ def test_cli_on_nmnist_accuracy_reproduced_from_the_file(shared_data, tmp_path):
     # NIR's HDF5 stores a list of strings as bytes.
     assert [c.decode() if isinstance(c, bytes) else c for c in graph.metadata["classes"]] == \
         [str(d) for d in range(10)]
+
+
+def test_shipped_eegmmidb_model_is_what_its_command_trains(shared_data, tmp_path):
+    """models/README.md's command for eegmmidb_left_right.nir gives the shipped weights and
+    front end again (seeded, deterministic): the file in the repository is reproducible."""
+    import shlex
+
+    from conftest import need
+    from tools.train.__main__ import main
+
+    for run in (3, 4, 7, 8):
+        need(shared_data / "eeg" / f"S001R{run:02d}.edf")
+    shipped = nir.read(ROOT / "models" / "eegmmidb_left_right.nir")
+    argv = shlex.split(str(shipped.metadata["command"]))[3:]  # after "python -m tools.train"
+    out = tmp_path / "again.nir"
+    argv[argv.index("--out") + 1] = str(out)
+    assert main(argv + ["--data-dir", str(shared_data / "eeg")]) == 0
+    again = nir.read(out)
+    for name, node in shipped.nodes.items():
+        if hasattr(node, "weight"):
+            np.testing.assert_array_equal(again.nodes[name].weight, node.weight)
+    np.testing.assert_array_equal(again.metadata["spatial_filters"]["matrix"],
+                                  shipped.metadata["spatial_filters"]["matrix"])
+    assert again.metadata["held_out_accuracy"] == shipped.metadata["held_out_accuracy"]
