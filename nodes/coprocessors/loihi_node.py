@@ -41,7 +41,7 @@ class Loihi(Transform):
     Marker's device time (plus `delay_s`), whatever order markers and frames arrive in;
     with `trial_markers`, only markers with those labels start trials.
     Counters: decisions, steps (chip steps), backend_sim or backend_board, clipped_inputs
-    (counts above 255), bin_mismatch, idle_bins, trials_cut.
+    (counts above 255), bin_mismatch, idle_bins, trials_cut, ignored_markers.
     """
 
     inputs = {"in": Port((FRAMES, SPIKES), "binned input, (bins, *input_shape) or (steps, n)"),

@@ -44,10 +44,11 @@ class Infer(Transform):
     `trigger: activity`, a trial also starts at the first bin whose input sum reaches
     `onset_events` (for streams without markers). With `trial_markers`, only markers
     with those labels start trials (EEG task cues, not rest cues); with `delay_s`, a trial
-    starts that long after its marker (past a cue's evoked response). With `emit_spikes`, the output layer's
-    spikes of every simulated step leave on `out`.
+    starts that long after its marker (past a cue's evoked response). With
+    `emit_spikes`, the output layer's spikes of every simulated step leave on `out`.
     Counters: decisions, idle_bins (trial mode, bins outside a trial), trials_cut
-    (a Marker arrived before the previous trial decided), bin_mismatch (bin_us ≠ dt_s).
+    (a Marker arrived before the previous trial decided), bin_mismatch (bin_us ≠ dt_s),
+    ignored_markers (labels not in trial_markers).
     """
 
     inputs = {"in": Port((FRAMES, SPIKES), "binned input, (bins, *input_shape) or (steps, n)"),
