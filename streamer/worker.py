@@ -133,8 +133,10 @@ class NodeRunner:
 
     def stats(self) -> dict:
         inbox = self.inbox
-        details = {} if self.details_sent else self.node.details
-        self.details_sent = bool(details)
+        details = {}
+        if not self.details_sent:  # once, as soon as start() has set them
+            details = self.node.details
+            self.details_sent = bool(details)
         return {"state": self.state, "in_msgs": self.in_msgs, "in_items": self.in_items,
                 "out_msgs": self.out_msgs, "out_items": self.out_items, "latency": self.hist.counts,
                 "counters": dict(self.node.counters),

@@ -10,7 +10,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from nodes.snn.trials import Onsets, delay_field, input_bins, trial_markers_field
+from nodes.snn.trials import Onsets, TrialBins, delay_field, input_bins, trial_markers_field
 from streamer.node import Port, Transform
 from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision, spikes
 
@@ -21,7 +21,7 @@ NEURONS_PER_CHIP = 1_048_576
 SYNAPSES_PER_CHIP = 120_000_000
 
 
-class Loihi(Transform):
+class Loihi(TrialBins, Transform):
     """Classifies frames with a NIR spiking network on Loihi 2, one chip step per bin.
 
     The graph (IF, LIF and CubaLIF layers behind Conv2d, SumPool2d, Flatten, Affine...)
@@ -139,13 +139,7 @@ class Loihi(Transform):
                         backend=self.backend, t_origin=t_origin)
 
     def _start_trial(self) -> None:
-        if self.params.mode == "trial" and self.armed and self.tracker.steps + len(self.pending):
-            self.count("trials_cut")
-        if self.held:
-            self.count("idle_bins", len(self.held))
-            self.held = []
-        self.armed = True
-        self._restart()
+        self._begin_trial(bool(self.tracker.steps + len(self.pending)))
 
     def _onset_due(self, t_bin: int | None) -> bool:
         return self.params.mode == "trial" and self.onsets.due(t_bin)
@@ -167,10 +161,7 @@ class Loihi(Transform):
                 self.onsets.pop_due(item[0])
                 self._start_trial()
             if not self.armed:
-                self.held.append(item)  # kept a while: a marker may still come for it
-                if len(self.held) > self.params.early_exit.max_steps:
-                    self.held.pop(0)
-                    self.count("idle_bins")
+                self._hold(item)
                 continue
             block.append(item)
         return out
@@ -246,9 +237,7 @@ class Loihi(Transform):
 
     def finish(self):
         """The sample cut short by the end of the stream still gets its decision."""
-        if self.held:
-            self.count("idle_bins", len(self.held))
-            self.held = []
+        self._drop_held()
         if not self.armed:
             return None
         out = self._flush()

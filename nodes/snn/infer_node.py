@@ -14,7 +14,7 @@ from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision
 from .conventions import CONVENTIONS
 from .early_exit import DynamicConfidence
 from .network import load
-from .trials import Onsets, delay_field, input_bins, trial_markers_field
+from .trials import Onsets, TrialBins, delay_field, input_bins, trial_markers_field
 
 
 class EarlyExit(BaseModel):
@@ -29,7 +29,7 @@ class EarlyExit(BaseModel):
     max_steps: int = Field(300, ge=1, description="always stop after this many steps")
 
 
-class Infer(Transform):
+class Infer(TrialBins, Transform):
     """Classifies frames with a NIR spiking network, one step per bin.
 
     Each bin of the incoming Frames (bins, *input_shape), or each step of incoming Spikes
@@ -147,15 +147,7 @@ class Infer(Transform):
         return result or None
 
     def _start_trial(self, t_bin, t_origin):
-        if self.params.mode == "trial" and self.armed and self.tracker.steps:
-            self.count("trials_cut")
-        if self.held:
-            # Bins held before this trial's first bin belong to no trial: left held, a
-            # marker for a later trial arriving mid-trial would replay them into this one.
-            self.count("idle_bins", len(self.held))
-            self.held = []
-        self.armed = True
-        self._restart()
+        self._begin_trial(bool(self.tracker.steps))
         return None
 
     def _onset(self, frame: np.ndarray) -> bool:
@@ -174,11 +166,7 @@ class Infer(Transform):
             if started or (not self.armed and self._onset(frame)):
                 self._start_trial(t_bin, t_origin)
             if not self.armed:
-                # Kept a while: a marker may still arrive for a trial that began here.
-                self.held.append((t_bin, frame, t_origin))
-                if len(self.held) > self.params.early_exit.max_steps:
-                    self.held.pop(0)
-                    self.count("idle_bins")
+                self._hold((t_bin, frame, t_origin))
                 return []
         elif not self.armed:
             if not self._onset(frame):
@@ -209,9 +197,7 @@ class Infer(Transform):
 
     def finish(self):
         """A trial cut short by the end of the stream still gets its decision."""
-        if self.held:
-            self.count("idle_bins", len(self.held))
-            self.held = []
+        self._drop_held()
         if self.params.mode == "trial" and self.armed and self.tracker.steps:
             return {"decision": [self._decide(self.last_t_origin)]}
         return None

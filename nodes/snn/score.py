@@ -83,7 +83,8 @@ class Score(Sink):
         else:
             self.count("decisions")
             self.pending_decisions.append((item, now() - msg.t_origin))
-            self.pending_compared.append(item)
+            # only what the comparison reads: kept until a reference decision arrives
+            self.pending_compared.append({k: item.get(k) for k in ("index", "label", "steps")})
             self._compare()
         while self.pending_labels and self.pending_decisions:
             self._score(self.pending_labels.popleft(), *self.pending_decisions.popleft())

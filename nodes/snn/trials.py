@@ -78,3 +78,30 @@ def input_bins(msg, in_shape: tuple[int, ...], dt_s: float, who: str) -> tuple[n
         t_first = int(msg.meta["step"]) * step_us
     starts = [None if t_first is None else int(t_first + t * step_us) for t in range(len(frames))]
     return np.ascontiguousarray(frames, dtype=np.float32), starts, mismatch
+
+
+class TrialBins:
+    """Idle bins and trial starts for a node with `held`, `armed`, `params.mode`,
+    `params.early_exit.max_steps`, `count()` and `_restart()` (snn.infer, coprocessor.loihi)."""
+
+    def _hold(self, item: tuple) -> None:
+        """Keep an idle bin a while: a marker may still arrive for a trial that began there."""
+        self.held.append(item)
+        if len(self.held) > self.params.early_exit.max_steps:
+            self.held.pop(0)
+            self.count("idle_bins")
+
+    def _drop_held(self) -> None:
+        if self.held:
+            self.count("idle_bins", len(self.held))
+            self.held = []
+
+    def _begin_trial(self, running: bool) -> None:
+        """A new trial (or sample): one still running is cut. Bins held before its first
+        bin belong to no trial: left held, a marker for a later trial arriving mid-trial
+        would replay them into this one."""
+        if self.params.mode == "trial" and self.armed and running:
+            self.count("trials_cut")
+        self._drop_held()
+        self.armed = True
+        self._restart()
