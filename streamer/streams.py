@@ -158,25 +158,152 @@ def command(action: str, value: Any = None, *, safety: str = "unchecked",
     return Message(COMMAND, item, {}, now() if t_origin is None else t_origin)
 
 
-def check(msg: Message) -> None:
-    """Raise ValueError if a message does not have the shape of its stream type."""
+class InvalidMessage(ValueError):
+    """A message that does not have the shape of its stream type; rejected, never processed."""
+
+
+# Bounds on what one message may declare, checked before anything is allocated.
+MAX_DIMS = 8
+MAX_ITEMS = 1 << 31          # elements of one array
+MAX_CHANNELS = 1 << 16
+MAX_SENSOR = 1 << 16         # Events width/height (x and y are uint16)
+_NUMERIC_KINDS = "biuf"
+
+
+def validate(msg: Message) -> None:
+    """Raise InvalidMessage unless `msg` has the shape of its stream type.
+
+    Checked per type: Events are a 1-D EVENT_DTYPE array with a positive width/height;
+    Samples a 2-D float32 (channels, samples) array with a positive finite sfreq and one
+    name per channel; Frames and Spikes numeric arrays; Decision, Marker and Command a map
+    with their fields of the right types. Every array is bounded in dimensions and size.
+    """
     s = msg.stream
     if s not in STREAM_TYPES:
-        raise ValueError(f"unknown stream type {s!r}; expected one of {', '.join(STREAM_TYPES)}")
+        raise InvalidMessage(f"unknown stream type {s!r}; expected one of {', '.join(STREAM_TYPES)}")
+    if not isinstance(msg.meta, dict):
+        raise InvalidMessage(f"{s} metadata must be a map, got {type(msg.meta).__name__}")
     if s in ITEM_STREAMS:
-        if not isinstance(msg.data, dict):
-            raise ValueError(f"{s} data must be a dict, got {type(msg.data).__name__}")
+        _ITEM_CHECKS[s](msg.data)
         return
-    if not isinstance(msg.data, np.ndarray):
-        raise ValueError(f"{s} data must be a NumPy array, got {type(msg.data).__name__}")
-    if s == EVENTS and msg.data.dtype != EVENT_DTYPE:
-        raise ValueError(f"Events data must have dtype {EVENT_DTYPE}, got {msg.data.dtype}")
-    if s == SAMPLES:
-        if msg.data.ndim != 2:
-            raise ValueError(f"Samples data must be (channels, samples), got shape {msg.data.shape}")
-        names = msg.meta.get("ch_names")
-        if names is not None and len(names) != msg.data.shape[0]:
-            raise ValueError(f"Samples has {msg.data.shape[0]} channels but {len(names)} names")
+    data = msg.data
+    if not isinstance(data, np.ndarray):
+        raise InvalidMessage(f"{s} data must be a NumPy array, got {type(data).__name__}")
+    if data.ndim > MAX_DIMS or data.size > MAX_ITEMS:
+        raise InvalidMessage(f"{s} array of shape {data.shape} is larger than allowed")
+    for name, arr in msg.arrays.items():
+        if not isinstance(arr, np.ndarray) or arr.dtype.hasobject:
+            raise InvalidMessage(f"{s} extra array {name!r} must be a plain NumPy array")
+    if s == EVENTS:
+        if data.dtype != EVENT_DTYPE or data.ndim != 1:
+            raise InvalidMessage(f"Events data must be a 1-D array of EVENT_DTYPE, got {data.dtype} "
+                                 f"of shape {data.shape}")
+        for key in ("width", "height"):
+            v = msg.meta.get(key)
+            if not _is_int(v) or not 0 < v <= MAX_SENSOR:
+                raise InvalidMessage(f"Events metadata {key!r} must be a whole number in 1..{MAX_SENSOR}, "
+                                     f"got {v!r}")
+    elif s == SAMPLES:
+        if data.dtype != np.float32 or data.ndim != 2:
+            raise InvalidMessage(f"Samples data must be float32 (channels, samples), got {data.dtype} "
+                                 f"of shape {data.shape}")
+        if data.shape[0] > MAX_CHANNELS:
+            raise InvalidMessage(f"Samples with {data.shape[0]} channels (at most {MAX_CHANNELS})")
+        sfreq = msg.meta.get("sfreq")
+        if not _is_number(sfreq) or not (math.isfinite(sfreq) and sfreq > 0):
+            raise InvalidMessage(f"Samples metadata 'sfreq' must be a positive number, got {sfreq!r}")
+        for key in ("ch_names", "ch_types", "units"):
+            v = msg.meta.get(key)
+            if v is None and key != "ch_names":
+                continue
+            if not isinstance(v, (list, tuple)) or len(v) != data.shape[0] \
+                    or not all(isinstance(n, str) for n in v):
+                raise InvalidMessage(f"Samples metadata {key!r} must list one string per channel "
+                                     f"({data.shape[0]}), got {_short(v)}")
+        times = msg.arrays.get("times")
+        if times is not None and (times.ndim != 1 or len(times) != data.shape[1]):
+            raise InvalidMessage(f"Samples 'times' must hold one time per sample ({data.shape[1]}), "
+                                 f"got shape {times.shape}")
+    else:  # Frames, Spikes
+        if data.dtype.kind not in _NUMERIC_KINDS or data.ndim < 1:
+            raise InvalidMessage(f"{s} data must be a numeric array of at least 1 dimension, got "
+                                 f"{data.dtype} of shape {data.shape}")
+        if s == FRAMES:
+            bin_us = msg.meta.get("bin_us")
+            if bin_us is not None and (not _is_number(bin_us) or not bin_us > 0):
+                raise InvalidMessage(f"Frames metadata 'bin_us' must be a positive number, got {bin_us!r}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _item(s: str, data: Any) -> dict:
+    if not isinstance(data, dict):
+        raise InvalidMessage(f"{s} item must be a map, got {type(data).__name__} {_short(data)}")
+    for key in data:
+        if not isinstance(key, str):
+            raise InvalidMessage(f"{s} item keys must be strings, got {_short(key)}")
+    return data
+
+
+def _field(s: str, item: dict, key: str, ok: Any, what: str, required: bool = True) -> None:
+    if key not in item:
+        if required:
+            raise InvalidMessage(f"{s} item lacks {key!r} ({what})")
+        return
+    if not ok(item[key]):
+        raise InvalidMessage(f"{s} item {key!r} must be {what}, got {_short(item[key])}")
+
+
+def _plain_value(v: Any, depth: int = 0) -> bool:
+    """None, a bool, a number, a string, or a short, shallow list or map of them."""
+    if v is None or isinstance(v, (bool, str)) or _is_number(v):
+        return True
+    if depth >= 3:
+        return False
+    if isinstance(v, (list, tuple)) and len(v) <= 4096:
+        return all(_plain_value(x, depth + 1) for x in v)
+    if isinstance(v, dict) and len(v) <= 256:
+        return all(isinstance(k, str) and _plain_value(x, depth + 1) for k, x in v.items())
+    return False
+
+
+def _check_decision(data: Any) -> None:
+    item = _item(DECISION, data)
+    _field(DECISION, item, "index", _is_int, "a whole number")
+    _field(DECISION, item, "label", lambda v: isinstance(v, str), "a string")
+    _field(DECISION, item, "confidence", _is_number, "a number")
+    _field(DECISION, item, "steps", _is_int, "a whole number", required=False)
+    _field(DECISION, item, "probabilities",
+           lambda v: isinstance(v, (list, tuple)) and len(v) <= MAX_CHANNELS and all(_is_number(x) for x in v),
+           "a list of numbers", required=False)
+
+
+def _check_marker(data: Any) -> None:
+    item = _item(MARKER, data)
+    _field(MARKER, item, "label", lambda v: isinstance(v, str), "a string")
+    _field(MARKER, item, "time", _is_number, "a number (s)", required=False)
+
+
+def _check_command(data: Any) -> None:
+    item = _item(COMMAND, data)
+    _field(COMMAND, item, "action", lambda v: isinstance(v, str) and len(v) <= 256, "a string")
+    _field(COMMAND, item, "value", _plain_value, "null, a bool, a number, a string, or a list or map of them",
+           required=False)
+    _field(COMMAND, item, "safety", lambda v: isinstance(v, str), "a string", required=False)
+
+
+_ITEM_CHECKS = {DECISION: _check_decision, MARKER: _check_marker, COMMAND: _check_command}
 
 
 def compatible(out_type: str | tuple[str, ...], in_type: str | tuple[str, ...]) -> bool:

@@ -5,14 +5,16 @@
               v  format version          s  stream type
               q  sequence number (per edge, consecutive)
               e  sender epoch (changes when the sender restarts)
-              o  t_origin (host monotonic s)   ts  send time
+              o  t_origin (host monotonic s)
               m  metadata                      a   [[name, dtype descr, shape], ...]
               d  the item of an item stream (Decision, Marker, Command)
               x  true for the end-of-stream mark (no data)
     frames 2+ the raw buffers of the arrays in `a`, in order, sent and received without copies
 
 Array dtypes travel as NumPy's descr (strings and lists of strings), never as objects;
-object dtypes are refused on both sides. Anything that does not parse is a WireError.
+object dtypes are refused on both sides. Declared shapes are checked against the buffers
+(and against fixed bounds) before anything is allocated. Anything that does not parse is
+a WireError; `decode` raises nothing else.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Any, Sequence
 import msgpack
 import numpy as np
 
-from .streams import ARRAY_STREAMS, ITEM_STREAMS, STREAM_TYPES, Message, now
+from .streams import ARRAY_STREAMS, ITEM_STREAMS, MAX_DIMS, MAX_ITEMS, STREAM_TYPES, Message
 
 VERSION = 1
 MAX_HEADER_BYTES = 1 << 20
@@ -118,7 +120,7 @@ def encode(msg: Message, seq: int, epoch: int, topic: bytes) -> list:
     """Frames for one message. Array buffers are passed through, not copied."""
     arrays: list[tuple[str, np.ndarray]] = []
     header: dict[str, Any] = {"v": VERSION, "s": msg.stream, "q": seq, "e": epoch,
-                              "o": msg.t_origin, "ts": now(), "m": msg.meta}
+                              "o": msg.t_origin, "m": msg.meta}
     if msg.stream in ITEM_STREAMS:
         header["d"] = msg.data
     else:
@@ -135,7 +137,7 @@ def encode(msg: Message, seq: int, epoch: int, topic: bytes) -> list:
 
 
 def end_of_stream(seq: int, epoch: int, topic: bytes) -> list:
-    return [topic, pack({"v": VERSION, "x": True, "q": seq, "e": epoch, "ts": now()})]
+    return [topic, pack({"v": VERSION, "x": True, "q": seq, "e": epoch})]
 
 
 def _buffer(frame: Any) -> memoryview:
@@ -148,8 +150,17 @@ def decode(frames: Sequence[Any]) -> tuple[str, dict, Message | None]:
     """(topic, header, message) from received frames; message is None for end of stream.
 
     Raises WireError for anything malformed: wrong frame count, bad header, unknown stream
-    type, dtype or size that does not match the buffer.
+    type, dtype or size that does not match the buffer, and for nothing else.
     """
+    try:
+        return _decode(frames)
+    except WireError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a crafted message provokes is a wire error
+        raise WireError(f"undecodable message ({type(exc).__name__}: {exc})") from None
+
+
+def _decode(frames: Sequence[Any]) -> tuple[str, dict, Message | None]:
     if len(frames) < 2:
         raise WireError(f"expected at least 2 frames (topic, header), got {len(frames)}")
     try:
@@ -184,12 +195,18 @@ def decode(frames: Sequence[Any]) -> tuple[str, dict, Message | None]:
     arrays: dict[str, np.ndarray] = {}
     for spec, frame in zip(descr, frames[2:]):
         if not (isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str)
-                and isinstance(spec[2], list) and all(isinstance(n, int) and n >= 0 for n in spec[2])):
-            raise WireError(f"bad array description {spec!r}")
+                and isinstance(spec[2], list) and len(spec[2]) <= MAX_DIMS
+                and all(isinstance(n, int) and 0 <= n <= MAX_ITEMS for n in spec[2])):
+            raise WireError(f"bad array description {str(spec)[:200]}")
         name, dt, shape = spec
         dtype = descr_dtype(dt)
+        if dtype.itemsize == 0:
+            raise WireError(f"array {name!r}: dtype {dtype} has no size")
+        count = math.prod(shape)
+        if count > MAX_ITEMS:
+            raise WireError(f"array {name!r}: shape {shape} declares more than {MAX_ITEMS} elements")
         buf = _buffer(frame)
-        expected = math.prod(shape) * dtype.itemsize
+        expected = count * dtype.itemsize
         if buf.nbytes != expected:
             raise WireError(f"array {name!r}: {buf.nbytes} bytes for shape {shape} of {dtype} "
                             f"({expected} expected)")
