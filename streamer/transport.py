@@ -10,26 +10,42 @@ receiver knows the port and keeps per-edge sequence numbers. Delivery policies:
   receiver keeps only the newest of the messages waiting on that edge (the others are
   counted as superseded).
 
-Every gap in an edge's sequence numbers is counted as lost, so loss is never silent.
+Accounting, per edge (`streamer.counters` keeps it across restarts): every message a node
+emits on an edge is either put on the wire, taking the next sequence number, or dropped
+(a full `latest` edge, a detached receiver, a stop). The receiver expects consecutive
+numbers: a gap is counted as lost, once; a number it has already seen, one from another
+run, or a jump of more than MAX_GAP is refused as not belonging to the stream. So
+
+    sent = received + lost + rejected + dropped + queued (on the wire, not yet received)
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import zmq
 
 from . import wire
-from .streams import Message
+from .counters import (DROPPED, IN_ENDED, IN_FIELDS, IN_REJECTED, LOST, NEXT_SEQ, OUT_ENDED,
+                       OUT_FIELDS, RECEIVED, SEQ, SUPERSEDED, SlotView, Slots, layout, slot_count)
+from .streams import InvalidMessage, Message, now, validate
 
 HWM = 64           # messages queued per lossless edge on each side
 LATEST_HWM = 1
 MAX_BATCH_BYTES = 1 << 20
+# The largest gap a real stream can show: what a killed peer held in its queues and the
+# kernel's socket buffers. A larger jump is not loss but a message that is not ours.
+MAX_GAP = 1 << 16
+
+Abort = Callable[[], bool]
 
 
 class Stopped(Exception):
     """The node was asked to stop while waiting to send."""
+
+
+def memory_slots(in_keys: list[str], out_keys: list[str]) -> tuple[Slots, dict]:
+    return Slots(slot_count(in_keys, out_keys)), layout(in_keys, out_keys)
 
 
 @dataclass
@@ -37,52 +53,56 @@ class EdgeOut:
     key: str
     policy: str
     socket: zmq.Socket
-    epoch: int
-    seq: int = 0
-    sent: int = 0
-    dropped: int = 0
-    ended: bool = False
+    c: SlotView
+    detached: bool = False
 
     def __post_init__(self) -> None:
         self.topic = self.key.encode()
 
     def stats(self) -> dict[str, Any]:
-        return {"seq": self.seq, "sent": self.sent, "dropped": self.dropped, "epoch": self.epoch}
+        return self.c.as_dict(OUT_FIELDS)
 
 
-@dataclass
 class EdgeIn:
-    key: str
-    port: str
-    policy: str
-    epoch: int | None = None
-    next_seq: int = 0
-    received: int = 0
-    lost: int = 0
-    superseded: int = 0
-    reordered: int = 0
-    ended: bool = False
+    """One incoming edge: its port, policy and counters, and the sequence check."""
 
-    def accept(self, epoch: int, seq: int) -> None:
-        if epoch != self.epoch:
-            # A new sender (first message, or the sender restarted): its numbering starts again.
-            self.epoch, self.next_seq = epoch, 0
-        if seq > self.next_seq:
-            self.lost += seq - self.next_seq
-        elif seq < self.next_seq:
-            self.reordered += 1
-        self.next_seq = max(self.next_seq, seq + 1)
+    def __init__(self, key: str, port: str, policy: str, c: SlotView) -> None:
+        self.key, self.port, self.policy, self.c = key, port, policy, c
+
+    @property
+    def ended(self) -> bool:
+        return bool(self.c[IN_ENDED])
+
+    def check(self, seq: int) -> str:
+        """Why a message numbered `seq` does not belong to this stream ('' if it does)."""
+        expected = self.c[NEXT_SEQ]
+        if seq < expected:
+            return f"sequence number {seq} on {self.key!r} already seen (next is {expected})"
+        if seq - expected > MAX_GAP:
+            return (f"sequence number {seq} on {self.key!r} jumps {seq - expected} ahead "
+                    f"(more than {MAX_GAP}); not counted as loss")
+        return ""
+
+    def accept(self, seq: int) -> None:
+        """Take number `seq` (checked): numbers skipped over are lost."""
+        c = self.c
+        gap = seq - c[NEXT_SEQ]
+        if gap:
+            c.add(LOST, gap)
+        c[NEXT_SEQ] = seq + 1
 
     def stats(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "next_seq": self.next_seq, "received": self.received,
-                "lost": self.lost, "superseded": self.superseded, "reordered": self.reordered,
-                "ended": self.ended}
+        return self.c.as_dict(IN_FIELDS)
 
 
 class Outbox:
     """The outgoing edges of one node, by output port."""
 
-    def __init__(self, ctx: zmq.Context, edges: list[dict], epoch: int) -> None:
+    def __init__(self, ctx: zmq.Context, edges: list[dict], epoch: int,
+                 slots: Slots | None = None, where: dict | None = None) -> None:
+        if slots is None:
+            slots, where = memory_slots([], [e["key"] for e in edges])
+        self.epoch = epoch
         self.by_port: dict[str, list[EdgeOut]] = {}
         self.edges: list[EdgeOut] = []
         for e in edges:
@@ -92,50 +112,68 @@ class Outbox:
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.SNDTIMEO, 50)
             sock.connect(e["endpoint"])
-            out = EdgeOut(e["key"], e["policy"], sock, epoch)
+            out = EdgeOut(e["key"], e["policy"], sock, slots.view(where[("out", e["key"])], len(OUT_FIELDS)))
             self.by_port.setdefault(e["src_port"], []).append(out)
             self.edges.append(out)
         self.blocked_s = 0.0
 
-    def send(self, port: str, msg: Message, stop: threading.Event) -> None:
+    def send(self, port: str, msg: Message, abort: Abort) -> None:
+        """Send on every edge of `port`; `abort()` says when to give up waiting (Stopped)."""
         for edge in self.by_port.get(port, ()):
-            frames = wire.encode(msg, edge.seq, edge.epoch, edge.topic)
-            edge.seq += 1
-            self._send(edge, frames, stop)
+            c = edge.c
+            if edge.detached:
+                c.add(DROPPED)
+                continue
+            seq = c[SEQ]
+            frames = wire.encode(msg, seq, self.epoch, edge.topic)
+            # The number is taken before the send: a process killed in between leaves a
+            # gap (the message is lost), never a number used twice.
+            c[SEQ] = seq + 1
+            if not self._send(edge, frames, abort, latest=edge.policy == "latest"):
+                c[SEQ] = seq
+                c.add(DROPPED)
 
-    def end(self, stop: threading.Event) -> None:
+    def end(self, abort: Abort) -> None:
         """Mark the end of every outgoing stream (after all data, on the same sockets)."""
         for edge in self.edges:
-            if not edge.ended:
-                edge.ended = True
-                self._send(edge, wire.end_of_stream(edge.seq, edge.epoch, edge.topic), stop, count=False)
+            if not edge.c[OUT_ENDED] and not edge.detached:
+                frames = wire.end_of_stream(edge.c[SEQ], self.epoch, edge.topic)
+                if self._send(edge, frames, abort, latest=False):
+                    edge.c[OUT_ENDED] = 1
 
-    def _send(self, edge: EdgeOut, frames: list, stop: threading.Event, count: bool = True) -> None:
+    def detach(self, keys: list[str]) -> None:
+        """Receivers that failed for good: never wait for them again; what this node
+        emits for them is counted as dropped."""
+        for edge in self.edges:
+            if edge.key in keys:
+                edge.detached = True
+
+    def _send(self, edge: EdgeOut, frames: list, abort: Abort, latest: bool) -> bool:
+        """True once the frames are on the wire; False if dropped (a full `latest` edge,
+        or a detached one); raises Stopped when `abort()` says so while waiting."""
         sock = edge.socket
-        if edge.policy == "latest" and count:
-            try:
-                sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
-                edge.sent += 1
-            except zmq.Again:
-                edge.dropped += 1
-            return
         try:
             sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
+            return True
         except zmq.Again:
-            # The receiver is behind: wait inside ZeroMQ (SNDTIMEO bounds each wait, so a
-            # stop request is still seen), which costs far less than polling from Python.
-            t0 = wire.now()
+            if latest:
+                return False
+        # The receiver is behind: wait inside ZeroMQ (SNDTIMEO bounds each wait, so a
+        # stop request is still seen), which costs far less than polling from Python.
+        t0 = now()
+        try:
             while True:
-                if stop.is_set():
+                if edge.detached:
+                    return False
+                if abort():
                     raise Stopped
                 try:
                     sock.send_multipart(frames, copy=False)
-                    break
+                    return True
                 except zmq.Again:
                     pass
-            self.blocked_s += wire.now() - t0
-        if count:
-            edge.sent += 1
+        finally:
+            self.blocked_s += now() - t0
 
     def close(self, linger_ms: int | None = None) -> None:
         for edge in self.edges:
@@ -149,28 +187,33 @@ class Outbox:
 
 @dataclass
 class Inbox:
-    """The PULL socket of one node and the accounting of its incoming edges."""
+    """The PULL socket of one node and the accounting of its incoming edges.
+
+    Messages are checked in three steps: the wire format (wire.decode), the sequence
+    (the epoch of this run, no number twice, no implausible jump), and the stream type's
+    shape (streams.validate). What fails is counted in `rejected` with `last_error`."""
 
     ctx: zmq.Context
     endpoints: list[str]
     edges: list[dict]
-    resume: dict[str, dict] = field(default_factory=dict)
+    epoch: int
+    slots: Slots | None = None
+    where: dict | None = None
+    rejected: int = field(default=0, init=False)
+    last_error: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
+        if self.slots is None:
+            self.slots, self.where = memory_slots([e["key"] for e in self.edges], [])
         self.socket = self.ctx.socket(zmq.PULL)
         self.socket.setsockopt(zmq.RCVHWM, HWM)
         self.socket.setsockopt(zmq.LINGER, 0)
         for endpoint in self.endpoints:
             self.socket.bind(endpoint)
-        self.by_key: dict[str, EdgeIn] = {}
-        for e in self.edges:
-            edge = EdgeIn(e["key"], e["dst_port"], e["policy"])
-            prior = self.resume.get(e["key"])
-            if prior:  # carry numbering over a restart, so messages lost in between show as gaps
-                edge.epoch, edge.next_seq = prior.get("epoch"), prior.get("next_seq", 0)
-            self.by_key[e["key"]] = edge
-        self.rejected = 0
-        self.last_error = ""
+        self.by_key: dict[str, EdgeIn] = {
+            e["key"]: EdgeIn(e["key"], e["dst_port"], e["policy"],
+                             self.slots.view(self.where[("in", e["key"])], len(IN_FIELDS)))
+            for e in self.edges}
         self.poller = zmq.Poller()  # one poller, reused: Socket.poll builds a new one per call
         self.poller.register(self.socket, zmq.POLLIN)
 
@@ -180,6 +223,10 @@ class Inbox:
 
     def poll(self, timeout_ms: float) -> bool:
         return bool(self.poller.poll(max(0, int(timeout_ms))))
+
+    def reject(self, why: str) -> None:
+        self.rejected += 1
+        self.last_error = why[:500]
 
     def drain(self, max_messages: int = 256) -> list[tuple[str, Message]]:
         """Messages waiting now (at most max_messages), in arrival order, with the newest
@@ -195,18 +242,34 @@ class Inbox:
                 break
             try:
                 topic, header, msg = wire.decode(frames)
-                edge = self.by_key.get(topic)
-                if edge is None:
-                    raise wire.WireError(f"message for unknown edge {topic!r}")
             except wire.WireError as exc:
-                self.rejected += 1
-                self.last_error = str(exc)
+                self.reject(str(exc))
                 continue
-            edge.accept(header["e"], header["q"])
-            if msg is None:
-                edge.ended = True
+            edge = self.by_key.get(topic)
+            if edge is None:
+                self.reject(f"message for unknown edge {topic[:100]!r}")
                 continue
-            edge.received += 1
+            if header["e"] != self.epoch:
+                self.reject(f"message on {topic!r} from another run (epoch {header['e']})")
+                continue
+            seq = header["q"]
+            why = edge.check(seq)
+            if why:
+                self.reject(why)
+                continue
+            if msg is None:  # end of stream: it takes no number, but shows a gap before it
+                edge.accept(seq)
+                edge.c[NEXT_SEQ] = seq
+                edge.c[IN_ENDED] = 1
+                continue
+            edge.accept(seq)
+            try:
+                validate(msg)
+            except InvalidMessage as exc:
+                edge.c.add(IN_REJECTED)
+                self.reject(f"{topic}: {exc}")
+                continue
+            edge.c.add(RECEIVED)
             got.append((edge, msg))
             if len(frames) > 2:
                 nbytes += sum(len(f) for f in frames[2:])
@@ -214,7 +277,7 @@ class Inbox:
         for i, (edge, _) in enumerate(got):
             if edge.policy == "latest":
                 if edge.key in latest:
-                    edge.superseded += 1
+                    edge.c.add(SUPERSEDED)
                 latest[edge.key] = i
         return [(edge.port, msg) for i, (edge, msg) in enumerate(got)
                 if edge.policy != "latest" or latest[edge.key] == i]
@@ -223,7 +286,7 @@ class Inbox:
         """Upstream nodes that died for good: treat their edges as ended."""
         for key in keys:
             if key in self.by_key:
-                self.by_key[key].ended = True
+                self.by_key[key].c[IN_ENDED] = 1
 
     def close(self) -> None:
         self.socket.close()
