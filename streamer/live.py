@@ -16,6 +16,7 @@ import numpy as np
 from rich.table import Table
 
 from .latency import NBINS, percentile
+from .states import NodeState
 
 SUMMED = ("in_msgs", "in_items", "out_msgs", "out_items")
 RATE_WINDOW_S = 1.0
@@ -28,17 +29,17 @@ def _is_count(v: Any) -> bool:
 class NodeFigures:
     def __init__(self, name: str, type_name: str, role: str) -> None:
         self.name, self.type, self.role = name, type_name, role
-        self.state = "starting"
+        self.state = NodeState.STARTING
         self.restarts = 0
         self.pid: int | None = None
         self.base = {k: 0 for k in SUMMED}
         self.base_latency = np.zeros(NBINS, dtype=np.int64)
-        self.base_edges_in: dict[str, dict] = {}
-        self.base_edges_out: dict[str, dict] = {}
         self.base_counters: collections.Counter = collections.Counter()
         self.base_gauges: dict[str, float] = {}
         self.base_rejected = 0
         self.current: dict[str, Any] = {}
+        # Edge counters run over the node's incarnations by themselves (streamer.counters).
+        self.edges: dict[str, dict] = {"edges_in": {}, "edges_out": {}}
         self.history: collections.deque = collections.deque()
         self.errors: list[str] = []
         self.last_rejection = ""
@@ -48,17 +49,25 @@ class NodeFigures:
     # -- updates --------------------------------------------------------------------
     def update(self, stats: dict) -> None:
         self.current = stats
+        for k in ("edges_in", "edges_out"):
+            if k in stats:
+                self.edges[k] = stats[k]
         if stats.get("details"):
             self.details = stats["details"]
             self.backend = str(self.details.get("backend", ""))
         if stats.get("last_rejection"):
             self.last_rejection = stats["last_rejection"]
-        if self.state not in ("failed", "restarting") or stats.get("state") == "running":
-            self.state = stats.get("state", self.state)
+        if self.state not in (NodeState.FAILED, NodeState.RESTARTING, NodeState.DETACHED) \
+                or stats.get("state") == NodeState.RUNNING:
+            self.state = NodeState(stats.get("state", self.state))
         t = time.monotonic()
         self.history.append((t, self.totals(), self.latency_counts()))
         while len(self.history) > 2 and t - self.history[1][0] >= RATE_WINDOW_S:
             self.history.popleft()
+
+    def set_edges(self, edges: dict[str, dict]) -> None:
+        """The exact edge counters, read from the node's counters file."""
+        self.edges = edges
 
     def new_incarnation(self) -> None:
         """The node's process is restarted: fold the last figures into the base."""
@@ -72,14 +81,6 @@ class NodeFigures:
             else:
                 self.base_gauges[k] = v
         self.base_rejected += cur.get("rejected", 0)
-        for key, e in cur.get("edges_in", {}).items():
-            b = self.base_edges_in.setdefault(key, {"received": 0, "lost": 0, "superseded": 0})
-            for k in b:
-                b[k] += e.get(k, 0)
-        for key, e in cur.get("edges_out", {}).items():
-            b = self.base_edges_out.setdefault(key, {"sent": 0, "dropped": 0})
-            for k in b:
-                b[k] += e.get(k, 0)
         self.current = {}
 
     # -- figures --------------------------------------------------------------------
@@ -96,26 +97,14 @@ class NodeFigures:
             c[k] = c.get(k, 0) + v if _is_count(v) and k in self.base_counters else v
         return c
 
+    def rejected(self) -> int:
+        return self.base_rejected + self.current.get("rejected", 0)
+
     def edges_in(self) -> dict[str, dict]:
-        out = {}
-        for key, e in self.current.get("edges_in", {}).items():
-            b = self.base_edges_in.get(key, {})
-            out[key] = {"received": e["received"] + b.get("received", 0), "lost": e["lost"] + b.get("lost", 0),
-                        "superseded": e["superseded"] + b.get("superseded", 0),
-                        "epoch": e["epoch"], "next_seq": e["next_seq"], "ended": e.get("ended", False)}
-        for key, b in self.base_edges_in.items():
-            out.setdefault(key, {**b, "epoch": None, "next_seq": 0})
-        return out
+        return self.edges["edges_in"]
 
     def edges_out(self) -> dict[str, dict]:
-        out = {}
-        for key, e in self.current.get("edges_out", {}).items():
-            b = self.base_edges_out.get(key, {})
-            out[key] = {"sent": e["sent"] + b.get("sent", 0), "dropped": e["dropped"] + b.get("dropped", 0),
-                        "epoch": e["epoch"], "seq": e["seq"]}
-        for key, b in self.base_edges_out.items():
-            out.setdefault(key, {**b, "epoch": None, "seq": 0})
-        return out
+        return self.edges["edges_out"]
 
     def rates(self) -> dict[str, float]:
         if len(self.history) < 2:
@@ -139,16 +128,18 @@ class GraphFigures:
         self.t_start = time.monotonic()
 
     def edge_figures(self) -> dict[str, dict]:
+        """Per edge: sent (emitted by the sender) = received + lost + rejected + dropped
+        + queue (on the wire, not yet received)."""
         out = {}
         for e in self.graph.edges:
             sent = self.nodes[e.src].edges_out().get(e.key, {})
             recv = self.nodes[e.dst].edges_in().get(e.key, {})
-            queue = 0
-            if sent.get("epoch") is not None and sent.get("epoch") == recv.get("epoch"):
-                queue = max(0, sent["seq"] - recv["next_seq"])
-            out[e.key] = {"policy": e.policy, "sent": sent.get("sent", 0), "dropped": sent.get("dropped", 0),
+            on_wire, dropped = sent.get("seq", 0), sent.get("dropped", 0)
+            out[e.key] = {"policy": e.policy, "sent": on_wire + dropped, "dropped": dropped,
                           "received": recv.get("received", 0), "lost": recv.get("lost", 0),
-                          "superseded": recv.get("superseded", 0), "queue": queue}
+                          "rejected": recv.get("rejected", 0), "superseded": recv.get("superseded", 0),
+                          "queue": max(0, on_wire - recv.get("next_seq", 0)),
+                          "ended": bool(recv.get("ended", 0))}
         return out
 
     def node_row(self, name: str, edges: dict[str, dict]) -> dict[str, Any]:
@@ -157,7 +148,7 @@ class GraphFigures:
         outs = [edges[e.key] for e in self.graph.outgoing(name)]
         return {"queue": sum(e["queue"] for e in ins), "lost": sum(e["lost"] for e in ins),
                 "superseded": sum(e["superseded"] for e in ins), "dropped": sum(e["dropped"] for e in outs),
-                "rejected": f.base_rejected + f.current.get("rejected", 0)}
+                "rejected": f.rejected()}
 
     def table(self) -> Table:
         edges = self.edge_figures()
@@ -223,6 +214,6 @@ def _si(x: float) -> str:
 
 
 def _state_style(state: str) -> str:
-    colour = {"running": "green", "finished": "blue", "failed": "red", "restarting": "yellow"}.get(
-        state.split(" ")[0], "")
+    colour = {"running": "green", "finished": "blue", "failed": "red", "restarting": "yellow",
+              "detached": "yellow"}.get(state.split(" ")[0], "")
     return f"[{colour}]{state}[/]" if colour else state

@@ -26,6 +26,12 @@ class EndOfStream(Exception):
     """Raised by a source's `produce()` when it has nothing more to produce."""
 
 
+class Rejected(ValueError, TypeError):
+    """Raised by `receive()` for an input the node refuses (wrong shape, units, sensor,
+    channels...). The runtime counts it as `rejected` with the reason and goes on; any
+    other exception is a failure of the node."""
+
+
 class Port:
     """A typed input or output of a node."""
 
@@ -60,6 +66,20 @@ class Node:
     Params: ClassVar[type[Params]] = Params
     # Seconds between calls to `tick()`, or None: for timers and watchdogs.
     tick_interval_s: ClassVar[float | None] = None
+    # What the runtime does when this node fails, unless the graph says (`on_failure`):
+    # "stop" the graph through its safe state, "restart" the node, or "detach" it.
+    default_on_failure: ClassVar[str] = "stop"
+    # Optional nodes (recorders, viewers, logs) never hold the control loop back: once
+    # they fail for good they are detached, not waited for.
+    optional: ClassVar[bool] = False
+    # On a stop, keep taking input for up to this long, until every input has ended
+    # (actuators: so that the gate's safe command reaches them before they close).
+    stop_drain_s: ClassVar[float] = 0.0
+    # A node that owns a safe state (the gate) names the output its safe commands leave on;
+    # a node that acts on commands (an actuator) has `safe_action`/`safe_value` parameters
+    # that, left unset, take the safe command of the node feeding it (see `safe_command`).
+    safe_port: ClassVar[str | None] = None
+    inherits_safe_command: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = self.Params(**params)
@@ -69,11 +89,19 @@ class Node:
         # Facts about this run for the figures, set once by start(): "backend" (shown next
         # to the node's state) and any JSON-able reports (quantisation, approximations).
         self.details: dict[str, Any] = {}
+        # Set by the runtime before start(): 0 for the first process of this node, n after
+        # n restarts (a recorder appends to its file instead of replacing it).
+        self.incarnation = 0
 
     @classmethod
     def ports(cls, params: Params) -> tuple[dict[str, Port], dict[str, Port]]:
         """Input and output ports for these parameters (override when they depend on them)."""
         return dict(cls.inputs), dict(cls.outputs)
+
+    @classmethod
+    def safe_command(cls, params: Params) -> tuple[str, Any] | None:
+        """(action, value) of the safe command this node sends on `safe_port`, if any."""
+        return None
 
     def count(self, key: str, n: int = 1) -> None:
         self.counters[key] += n
@@ -92,13 +120,33 @@ class Node:
         """Called every `tick_interval_s` seconds when set."""
         return None
 
+    def on_go(self) -> Emit:
+        """Called once when the graph starts running (also after a restart of this node):
+        what it returns goes out first (a gate's safe command)."""
+        return None
+
+    def on_stop(self) -> Emit:
+        """Called when the run is stopped early (duration, signal, a failure elsewhere),
+        before `stop()`: what it returns is still sent (a gate's safe command)."""
+        return None
+
+    @property
+    def output_ports(self) -> dict[str, Port]:
+        """The output ports for this node's parameters (asked once: they depend on nothing
+        else, and a node such as `replay` reads a file to know them)."""
+        try:
+            return self._output_ports
+        except AttributeError:
+            self._output_ports = type(self).ports(self.params)[1]
+            return self._output_ports
+
     @property
     def default_output(self) -> str | None:
         try:
             return self._default_output
         except AttributeError:
             pass
-        outs = type(self).ports(self.params)[1]
+        outs = self.output_ports
         if "out" in outs or not outs:
             port = "out" if outs else None
         else:
@@ -143,7 +191,7 @@ def emitted(node: Node, out: Emit) -> list[tuple[str, Message]]:
     if isinstance(out, Message):
         return [(_default_port(node), out)]
     if isinstance(out, Mapping):
-        outs = type(node).ports(node.params)[1]
+        outs = node.output_ports
         pairs = []
         for port, value in out.items():
             if port not in outs:

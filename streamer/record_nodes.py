@@ -20,6 +20,9 @@ class Record(Sink):
     `eeg.markers -> rec.markers`. Chunks reach the kernel as they arrive, so a killed
     process loses nothing it received; read it back with `streamer.recording.read(path)`."""
 
+    optional = True
+    default_on_failure = "detach"
+    stop_drain_s = 0.5  # on a stop, record the last words of the nodes (the gate's safe command)
     inputs = {WILDCARD: Port(ANY, "any stream; the port name is the stream's name in the file")}
 
     class Params(Params):

@@ -1,14 +1,19 @@
 """The supervisor: starts one worker process per unit (a node or a group), wires them,
-watches them, restarts them by policy, shows live figures, and stops everything cleanly.
+watches them, applies each node's failure policy, shows live figures, and stops
+everything through the safe state.
 
-Workers run in their own session (so a Ctrl-C in the terminal reaches the supervisor
-only, which then stops them in order) and die with the supervisor (PR_SET_PDEATHSIG).
-All sockets live in a private run directory that is removed at the end.
+Workers run in their own session and process group (so a Ctrl-C in the terminal reaches
+the supervisor only, which then stops them in order, and whatever a node starts dies with
+its worker) and learn of the supervisor's death from Linux (PR_SET_PDEATHSIG), which
+they treat as a stop. All sockets and counters live in a private run directory, removed
+at the end; the run directories of a supervisor that was killed are removed at the next
+start.
 """
 from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -24,14 +29,17 @@ import zmq
 from rich.console import Console
 from rich.live import Live
 
+from . import counters
 from .graph import Graph
 from .live import GraphFigures
 from .process import die_with_parent
+from .states import NodeState, OnFailure, UnitState
 from .wire import pack, unpack
 
 READY_TIMEOUT_S = 120.0   # node start() may compile kernels or open devices
 STOP_GRACE_S = 1.5        # then SIGKILL: everything is gone within 2 s
 HEARTBEAT_TIMEOUT_S = 10.0
+RUN_DIR_PREFIX = "streamer-"
 
 
 @dataclass
@@ -39,16 +47,20 @@ class Unit:
     name: str
     nodes: list[str]
     python: str
-    restart: str
+    on_failure: OnFailure
     max_restarts: int
+    optional: bool              # every node of it is optional: detach rather than stop
     proc: subprocess.Popen | None = None
-    state: str = "starting"     # starting, ready, running, done, failed, stopped
+    state: UnitState = UnitState.STARTING
     restarts: int = 0
     clean: bool = False
     last_seen: float = 0.0
     spec_path: str = ""
-    failed_for_good: bool = False
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed_for_good(self) -> bool:
+        return self.state in (UnitState.FAILED, UnitState.DETACHED)
 
 
 class Runner:
@@ -62,22 +74,29 @@ class Runner:
         self.log_level = log_level
         self.figures = GraphFigures(graph)
         self.stop_requested = False
+        self.signals = 0
         self.failures = 0
         self.reason = ""
+        self.epoch = random.getrandbits(31)  # this run's id on every message
 
     # -- wiring ---------------------------------------------------------------------
     def _endpoints(self) -> None:
-        self.run_dir = tempfile.mkdtemp(prefix="streamer-", dir="/tmp")
+        remove_stale_run_dirs()
+        self.run_dir = tempfile.mkdtemp(prefix=RUN_DIR_PREFIX, dir="/tmp")
         os.chmod(self.run_dir, 0o700)
+        Path(self.run_dir, "supervisor.pid").write_text(f"{os.getpid()} {_start_time(os.getpid())}\n")
         self.control_endpoint = f"ipc://{self.run_dir}/control"
         self.external: dict[str, str] = {}
         for name, spec in self.graph.nodes.items():
             if spec.transport == "tcp":
-                self.external[name] = f"tcp://127.0.0.1:{spec.port or _free_port()}"
+                self.external[name] = f"tcp://127.0.0.1:{spec.tcp_port or _free_port()}"
             else:
                 self.external[name] = f"ipc://{self.run_dir}/{name}"
 
-    def _node_spec(self, name: str, resume: dict | None = None) -> dict:
+    def _counters_path(self, node: str) -> str:
+        return os.path.join(self.run_dir, f"{node}.counters")
+
+    def _node_spec(self, name: str, incarnation: int) -> dict:
         g = self.graph
         spec = g.nodes[name]
         grouped = len(g.units()[spec.unit]) > 1
@@ -91,15 +110,13 @@ class Runner:
         # The class by module path: a worker in another interpreter may lack the entry points.
         target = f"{spec.cls.__module__}:{spec.cls.__qualname__}"
         return {"name": name, "type": target, "params": spec.params, "bind": bind,
-                "in_edges": in_edges, "out_edges": out_edges, "resume": (resume or {})}
+                "in_edges": in_edges, "out_edges": out_edges, "incarnation": incarnation,
+                "counters": self._counters_path(name)}
 
     def _spawn(self, unit: Unit) -> None:
-        resume = {}
-        for n in unit.nodes:
-            resume[n] = {k: {"epoch": e["epoch"], "next_seq": e["next_seq"]}
-                         for k, e in self.figures.nodes[n].current.get("edges_in", {}).items()}
         spec = {"unit": unit.name, "control": self.control_endpoint, "log_level": self.log_level,
-                "nodes": [self._node_spec(n, resume.get(n)) for n in unit.nodes]}
+                "epoch": self.epoch, "supervisor_pid": os.getpid(),
+                "nodes": [self._node_spec(n, unit.restarts) for n in unit.nodes]}
         unit.spec_path = os.path.join(self.run_dir, f"{unit.name}.json")
         with open(unit.spec_path, "w") as f:
             json.dump(spec, f, default=str)
@@ -108,20 +125,25 @@ class Runner:
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         unit.proc = subprocess.Popen([unit.python, "-m", "streamer.worker", unit.spec_path],
                                      start_new_session=True, env=env, preexec_fn=die_with_parent)
-        unit.state = "starting"
+        unit.state = UnitState.STARTING
+        unit.clean = False
         unit.last_seen = time.monotonic()
         for n in unit.nodes:
             self.figures.nodes[n].pid = unit.proc.pid
-            self.figures.nodes[n].state = "starting"
+            self.figures.nodes[n].state = NodeState.STARTING
 
     def _units(self) -> dict[str, Unit]:
         units = {}
         for uname, nodes in self.graph.units().items():
             specs = [self.graph.nodes[n] for n in nodes]
-            restart = "on-failure" if any(s.restart == "on-failure" for s in specs) else "never"
-            max_r = min(s.max_restarts for s in specs if s.restart == restart)
+            policies = {s.on_failure for s in specs}
+            # One process for all: restarted if any node asks for it (the others start again
+            # with it), else the graph stops if any node asks for that, else it is detached.
+            policy = next(p for p in (OnFailure.RESTART, OnFailure.STOP, OnFailure.DETACH) if p in policies)
+            max_r = min((s.max_restarts for s in specs if s.on_failure == OnFailure.RESTART), default=0)
             python = next((s.python for s in specs if s.python), None) or sys.executable
-            units[uname] = Unit(uname, nodes, python, restart, max_r)
+            optional = all(s.cls is not None and s.cls.optional for s in specs)
+            units[uname] = Unit(uname, nodes, python, policy, max_r, optional)
         return units
 
     # -- control --------------------------------------------------------------------
@@ -135,10 +157,10 @@ class Runner:
         unit.last_seen = time.monotonic()
         kind = msg.get("kind")
         if kind == "ready":
-            unit.state = "ready"
+            unit.state = UnitState.READY
         elif kind == "stats":
             for name, stats in msg.get("nodes", {}).items():
-                if name in self.figures.nodes:
+                if name in self.figures.nodes and name in unit.nodes:
                     self.figures.nodes[name].update(stats)
         elif kind == "error":
             node = msg.get("node") or unit.name
@@ -146,12 +168,12 @@ class Runner:
             unit.errors.append(tb)
             if node in self.figures.nodes:
                 self.figures.nodes[node].errors.append(tb.strip().splitlines()[-1] if tb.strip() else "error")
-                self.figures.nodes[node].state = "failed"
+                self.figures.nodes[node].state = NodeState.FAILED
             self._print(f"[red]node {node!r} failed:[/]\n{tb}")
         elif kind == "done":
             unit.clean = bool(msg.get("clean"))
             if unit.clean:
-                unit.state = "draining"
+                unit.state = UnitState.DRAINING
 
     def _print(self, text: str) -> None:
         if self.live_display is not None:
@@ -159,44 +181,70 @@ class Runner:
         else:
             self.console.print(text)
 
+    def _read_counters(self, unit: Unit) -> None:
+        """Exact edge figures from the counters files (a killed process reports nothing)."""
+        for n in unit.nodes:
+            ins = [e.key for e in self.graph.incoming(n)]
+            outs = [e.key for e in self.graph.outgoing(n)]
+            self.figures.nodes[n].set_edges(counters.read(self._counters_path(n), ins, outs))
+
     def _on_exit(self, unit: Unit) -> None:
         code = unit.proc.returncode
+        _kill_group(unit)  # whatever its nodes started goes with it
+        self._read_counters(unit)
         if self.stop_requested and code in (0, -signal.SIGKILL, -signal.SIGTERM):
-            unit.state = "stopped"
-            for n in unit.nodes:
-                self.figures.nodes[n].state = "stopped"
+            unit.state = UnitState.STOPPED
+            self._set_nodes(unit, NodeState.STOPPED, keep=(NodeState.FINISHED, NodeState.FAILED))
             return
         if code == 0:
-            unit.state = "done"
-            for n in unit.nodes:
-                if self.figures.nodes[n].state not in ("finished",):
-                    self.figures.nodes[n].state = "finished" if unit.clean else "stopped"
+            unit.state = UnitState.DONE
+            self._set_nodes(unit, NodeState.FINISHED if unit.clean else NodeState.STOPPED,
+                            keep=(NodeState.FINISHED,))
             return
         how = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
         self.failures += 1
         for n in unit.nodes:
             f = self.figures.nodes[n]
             f.errors.append(how)
-            f.state = "failed"
-        if unit.restart == "on-failure" and unit.restarts < unit.max_restarts and not self.stop_requested:
+            f.state = NodeState.FAILED
+        if unit.on_failure == OnFailure.RESTART and unit.restarts < unit.max_restarts and not self.stop_requested:
             unit.restarts += 1
             self._print(f"[yellow]{unit.name} {how}; restarting ({unit.restarts}/{unit.max_restarts})[/]")
             for n in unit.nodes:
                 f = self.figures.nodes[n]
                 f.new_incarnation()
                 f.restarts = unit.restarts
-                f.state = "restarting"
+                f.state = NodeState.RESTARTING
             self._spawn(unit)
             return
-        unit.state = "failed"
-        unit.failed_for_good = True
-        self._print(f"[red]{unit.name} {how}; not restarted (restart: {unit.restart})[/]")
-        # Downstream nodes must not wait for data that will never come.
+        detach = unit.on_failure == OnFailure.DETACH or (unit.on_failure == OnFailure.RESTART and unit.optional)
+        if self.stop_requested:
+            unit.state = UnitState.FAILED
+            return
         dead = set(unit.nodes)
-        ended = [e.key for e in self.graph.edges if e.src in dead]
+        ended = [e.key for e in self.graph.edges if e.src in dead and e.dst not in dead]
+        cut = [e.key for e in self.graph.edges if e.dst in dead and e.src not in dead]
+        if detach:
+            unit.state = UnitState.DETACHED
+            self._set_nodes(unit, NodeState.DETACHED)
+            self._print(f"[yellow]{unit.name} {how}; detached (on_failure: {unit.on_failure}): the graph "
+                        "goes on without it and counts what it would have received as dropped[/]")
+        else:
+            unit.state = UnitState.FAILED
+            self._print(f"[red]{unit.name} {how}; stopping the graph (on_failure: {unit.on_failure})[/]")
+            self.stop_requested = True
+            self.reason = self.reason or f"{unit.name} failed"
         for other in self.units.values():
-            if other is not unit and other.proc and other.proc.poll() is None:
+            if other is not unit and other.proc is not None and other.proc.poll() is None:
+                # Downstream must not wait for data that will never come, upstream must not
+                # wait for a receiver that will never read.
                 self._send(other, "ended", edges=ended)
+                self._send(other, "detach", edges=cut)
+
+    def _set_nodes(self, unit: Unit, state: NodeState, keep: tuple = ()) -> None:
+        for n in unit.nodes:
+            if self.figures.nodes[n].state not in keep:
+                self.figures.nodes[n].state = state
 
     # -- main loop ------------------------------------------------------------------
     def run(self) -> int:
@@ -221,8 +269,8 @@ class Runner:
             t_start = time.monotonic()
             self.figures.t_start = t_start
             for unit in self.units.values():
-                if unit.state == "ready" and not self.stop_requested:
-                    unit.state = "running"
+                if unit.state == UnitState.READY and not self.stop_requested:
+                    unit.state = UnitState.RUNNING
                     self._send(unit, "go")
             self._supervise(t_start)
         finally:
@@ -245,16 +293,17 @@ class Runner:
         return code
 
     def _exit_code(self) -> int:
-        if self.failures or any(u.state == "failed" for u in self.units.values()):
+        if self.failures or any(u.failed_for_good for u in self.units.values()):
             return 1
         return 0
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        if self.stop_requested:  # a second Ctrl-C: no more waiting
+        self.signals += 1
+        if self.signals > 1:  # a second Ctrl-C: no more waiting
             for unit in self.units.values():
-                _kill(unit)
+                _kill_group(unit)
         self.stop_requested = True
-        self.reason = signal.Signals(signum).name
+        self.reason = self.reason or signal.Signals(signum).name
 
     def _poll_control(self, timeout_ms: int) -> None:
         if self.control.poll(timeout_ms):
@@ -269,8 +318,7 @@ class Runner:
 
     def _check_exits(self) -> None:
         for unit in self.units.values():
-            if unit.proc is not None and unit.state not in ("done", "failed", "stopped") \
-                    and unit.proc.poll() is not None:
+            if unit.proc is not None and not unit.state.exited and unit.proc.poll() is not None:
                 self._poll_control(0)  # collect its last words (traceback, final stats)
                 self._on_exit(unit)
 
@@ -289,7 +337,7 @@ class Runner:
                 self.stop_requested = True
                 self.reason = "start failed"
                 return
-            pending = [u for u in self.units.values() if u.state == "starting"]
+            pending = [u for u in self.units.values() if u.state == UnitState.STARTING]
             if not pending:
                 return
             if time.monotonic() > deadline:
@@ -305,24 +353,24 @@ class Runner:
             self._poll_control(50)
             self._check_exits()
             for unit in self.units.values():
-                if unit.state == "ready":  # a restarted unit
-                    unit.state = "running"
+                if unit.state == UnitState.READY:  # a restarted unit
+                    unit.state = UnitState.RUNNING
                     self._send(unit, "go")
-                elif unit.state == "draining" and self._drained(unit):
-                    unit.state = "released"
+                elif unit.state == UnitState.DRAINING and self._drained(unit):
+                    unit.state = UnitState.RELEASED
                     self._send(unit, "release")
             now = time.monotonic()
             for unit in self.units.values():
-                if unit.state == "running" and now - unit.last_seen > HEARTBEAT_TIMEOUT_S:
+                if unit.state == UnitState.RUNNING and now - unit.last_seen > HEARTBEAT_TIMEOUT_S:
                     for n in unit.nodes:  # alive but silent: shown, not killed (it may be in a long call)
-                        self.figures.nodes[n].state = "unresponsive"
+                        self.figures.nodes[n].state = NodeState.UNRESPONSIVE
             if self.live_display is not None and now - last_draw > 0.25:
                 self.live_display.update(self.figures.table())
                 last_draw = now
             if self.duration_s is not None and now - t_start >= self.duration_s:
-                self.reason = "duration"
+                self.reason = self.reason or "duration"
                 self.stop_requested = True
-            if all(u.state in ("done", "failed", "stopped") for u in self.units.values()):
+            if all(u.state.exited for u in self.units.values()):
                 self.reason = self.reason or "finished"
                 return
 
@@ -332,13 +380,16 @@ class Runner:
             if e.src not in unit.nodes or e.dst in unit.nodes:
                 continue
             dst = self.units[self.graph.nodes[e.dst].unit]
-            if dst.state in ("done", "failed", "stopped", "draining", "released"):
+            if dst.state.exited or dst.state in (UnitState.DRAINING, UnitState.RELEASED):
                 continue
             if not self.figures.nodes[e.dst].edges_in().get(e.key, {}).get("ended"):
                 return False
         return True
 
     def _shutdown(self) -> None:
+        """Stop every worker: each sends its nodes' last words (the gate's safe command,
+        which the actuators wait for), then exits; what has not exited after
+        STOP_GRACE_S is killed."""
         alive = [u for u in self.units.values() if u.proc is not None and u.proc.poll() is None]
         for unit in alive:
             self._send(unit, "stop")
@@ -347,7 +398,7 @@ class Runner:
             self._poll_control(20)
             alive = [u for u in alive if u.proc.poll() is None]
         for unit in alive:
-            _kill(unit)
+            _kill_group(unit)
         for unit in self.units.values():
             if unit.proc is not None:
                 try:
@@ -356,14 +407,51 @@ class Runner:
                     pass
         self._poll_control(0)
         self._check_exits()
+        for unit in self.units.values():
+            self._read_counters(unit)
 
 
-def _kill(unit: Unit) -> None:
-    if unit.proc is not None and unit.proc.poll() is None:
+def _kill_group(unit: Unit) -> None:
+    """SIGKILL the unit's process group: its worker, and whatever its nodes started."""
+    if unit.proc is None:
+        return
+    try:
+        os.killpg(unit.proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _start_time(pid: int) -> str:
+    """The kernel's start time of a process (tells a reused pid from the original)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def remove_stale_run_dirs(parent: str = "/tmp") -> list[str]:
+    """Remove the run directories of supervisors that no longer run (killed with SIGKILL,
+    they could not clean up; their workers stopped by themselves)."""
+    removed = []
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.startswith(RUN_DIR_PREFIX):
+            continue
+        path = os.path.join(parent, entry)
         try:
-            os.killpg(unit.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            pid_text, start = Path(path, "supervisor.pid").read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if _start_time(pid) == start:
+            continue  # still running
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 def _free_port() -> int:

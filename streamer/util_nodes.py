@@ -52,6 +52,8 @@ class Counter(Source):
 class Log(Sink):
     """Prints a line for each message it receives (at most `max_rate_hz` lines per second)."""
 
+    optional = True
+    default_on_failure = "detach"
     inputs = {WILDCARD: Port(ANY, "any stream; every edge into it is logged")}
 
     class Params(Params):

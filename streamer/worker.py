@@ -3,14 +3,20 @@ supervisor. Started by the runner as `python -m streamer.worker SPEC.json`.
 
 Control protocol (msgpack over DEALER -> the supervisor's ROUTER):
   worker -> supervisor: ready, stats (every 0.25 s), error (with traceback), done
-  supervisor -> worker: go, stop, ended (edges whose sender died for good)
+  supervisor -> worker: go, stop, ended (edges whose sender is gone for good),
+                        detach (edges whose receiver is gone for good), release
+
+Stopping is the same whatever asks for it ("stop", SIGTERM, or the supervisor's death,
+which Linux turns into a SIGTERM): every node's `on_stop()` output still goes out (the
+gate's safe command), nodes with `stop_drain_s` (actuators) first take what is still
+coming to them, and the sockets flush before the process exits. Whatever else the nodes
+started in this process group is killed on the way out.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-import random
 import signal
 import sys
 import threading
@@ -21,14 +27,22 @@ from typing import Any
 import zmq
 
 from . import registry
+from .counters import Slots, layout, slot_count
 from .latency import Histogram
-from .node import EndOfStream, Node, Source, emitted
-from .process import die_with_parent
-from .streams import Message, now
+from .node import EndOfStream, Node, Rejected, Source, emitted
+from .process import die_with_parent, kill_process_group
+from .states import NodeState
+from .streams import now
 from .transport import Inbox, Outbox, Stopped
 from .wire import pack, unpack
 
 HEARTBEAT_S = 0.25
+# On a stop: how long a node may still spend sending its last words (safe command, end of
+# stream), and how long the sockets may flush them. Both well inside the supervisor's grace.
+STOP_SEND_S = 0.5
+STOP_LINGER_MS = 300
+# A worker whose supervisor died exits by itself at the latest after this.
+ORPHAN_EXIT_S = 3.0
 log = logging.getLogger("streamer.worker")
 
 
@@ -39,57 +53,113 @@ class NodeRunner:
         self.spec = spec
         self.name = spec["name"]
         self.stop_event = stop
-        self.state = "starting"
+        self.state = NodeState.STARTING
         self.error = ""
         cls = registry.get(spec["type"])
         self.node: Node = cls(**spec["params"])
         self.node.name = self.name
-        self.inbox = Inbox(ctx, spec["bind"], spec["in_edges"], spec.get("resume", {})) if spec["in_edges"] else None
+        self.node.incarnation = int(spec.get("incarnation", 0))
+        in_keys = [e["key"] for e in spec["in_edges"]]
+        out_keys = [e["key"] for e in spec["out_edges"]]
+        self.where = layout(in_keys, out_keys)
+        self.slots = Slots(slot_count(in_keys, out_keys), spec.get("counters"))
+        self.inbox = Inbox(ctx, spec["bind"], spec["in_edges"], epoch, self.slots, self.where) \
+            if spec["in_edges"] else None
         self.outbox: Outbox | None = None
         self.epoch = epoch
         self.in_msgs = self.in_items = self.out_msgs = self.out_items = 0
+        self.rejected = 0
+        self.last_rejection = ""
         self.hist = Histogram()
         self.details_sent = False  # details are set once by start(): sent once, not every 0.25 s
         self.thread: threading.Thread | None = None
 
     def connect(self, ctx: zmq.Context) -> None:
-        self.outbox = Outbox(ctx, self.spec["out_edges"], self.epoch)
+        self.outbox = Outbox(ctx, self.spec["out_edges"], self.epoch, self.slots, self.where)
 
     def start(self) -> None:
         self.node.start()
         self.node.warm_up()
 
-    def launch(self) -> None:
-        self.state = "running"
-        self.thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+    def launch(self, go: bool) -> None:
+        """Run the node in its thread; without `go` (stopped before the graph started) it
+        only gets to send its last words."""
+        self.state = NodeState.RUNNING
+        self.thread = threading.Thread(target=self.run, args=(go,), name=self.name, daemon=True)
         self.thread.start()
 
     @property
     def done(self) -> bool:
-        return self.state in ("finished", "failed", "stopped")
+        return self.state in (NodeState.FINISHED, NodeState.FAILED, NodeState.STOPPED)
 
-    def run(self) -> None:
+    def run(self, go: bool = True) -> None:
+        state = NodeState.FAILED
         try:
+            if not go:
+                raise Stopped
+            self.emit(self.node.on_go())
             self.loop()
-            self.state = "finished"
+            state = NodeState.FINISHED
         except Stopped:
-            self.state = "stopped"
-        except Exception:  # noqa: BLE001 - reported with its traceback, then restart policy applies
+            state = NodeState.STOPPED
+        except Exception:  # noqa: BLE001 - reported with its traceback, then the failure policy applies
             self.error = traceback.format_exc()
-            self.state = "failed"
-        finally:
+        if state != NodeState.FINISHED:
+            # Stopped or failed: the node's last words (a gate's safe command) still go out.
             try:
-                self.node.stop()
+                self.last_words()
             except Exception:  # noqa: BLE001
                 if not self.error:
                     self.error = traceback.format_exc()
-                    self.state = "failed"
+                    state = NodeState.FAILED
+        try:
+            self.node.stop()
+        except Exception:  # noqa: BLE001
+            if not self.error:
+                self.error = traceback.format_exc()
+                state = NodeState.FAILED
+        self.state = state
 
-    def emit(self, out: Any) -> None:
+    def last_words(self) -> None:
+        """On a stop: take what is still coming (for nodes that drain), then send what
+        `on_stop()` returns and the end of every output, within STOP_SEND_S."""
+        deadline = now() + STOP_SEND_S
+        drain_until = now() + min(self.node.stop_drain_s, STOP_SEND_S)
+
+        def late() -> bool:
+            return now() > deadline
+
+        inbox = self.inbox
+        if inbox is not None and self.node.stop_drain_s > 0:
+            while not inbox.all_ended and now() < drain_until:
+                if inbox.poll(min(20.0, max(0.0, (drain_until - now()) * 1e3))):
+                    self.receive_all(late)
+        self.emit(self.node.on_stop(), late)
+        if self.outbox is not None:
+            self.outbox.end(late)
+
+    def emit(self, out: Any, abort: Any = None) -> None:
+        abort = abort or self.stop_event.is_set
         for port, msg in emitted(self.node, out):
             self.out_msgs += 1
             self.out_items += msg.items
-            self.outbox.send(port, msg, self.stop_event)
+            self.outbox.send(port, msg, abort)
+
+    def receive_all(self, abort: Any = None) -> None:
+        node = self.node
+        for port, msg in self.inbox.drain():
+            self.in_msgs += 1
+            self.in_items += msg.items
+            self.hist.add(now() - msg.t_origin)
+            try:
+                out = node.receive(port, msg)
+            except Rejected as exc:
+                self.rejected += 1
+                self.last_rejection = f"{port}: {exc}"[:500]
+                if self.rejected == 1 or self.rejected % 1000 == 0:
+                    log.warning("%s: input rejected (%d so far): %s", self.name, self.rejected, exc)
+                continue
+            self.emit(out, abort)
 
     def loop(self) -> None:
         node, inbox, stop = self.node, self.inbox, self.stop_event
@@ -109,17 +179,11 @@ class NodeRunner:
                 else:
                     wait_ms = 0
                 if inbox.poll(wait_ms):
-                    for port, msg in inbox.drain():
-                        self.in_msgs += 1
-                        self.in_items += msg.items
-                        self.hist.add(now() - msg.t_origin)
-                        self.emit(node.receive(port, msg))
+                    self.receive_all()
                 if source_done and inbox.all_ended:
                     break
             elif source_done:
                 break
-            elif tick_s is None:
-                pass
             if now() >= next_tick:
                 self.emit(node.tick())
                 next_tick = now() + tick_s
@@ -129,7 +193,7 @@ class NodeRunner:
             raise Stopped
         if not is_source and hasattr(node, "finish"):
             self.emit(node.finish())
-        self.outbox.end(stop)
+        self.outbox.end(stop.is_set)
 
     def stats(self) -> dict:
         inbox = self.inbox
@@ -137,20 +201,21 @@ class NodeRunner:
         if not self.details_sent:  # once, as soon as start() has set them
             details = self.node.details
             self.details_sent = bool(details)
+        rejected = self.rejected + (inbox.rejected if inbox else 0)
+        last = (inbox.last_error if inbox and inbox.last_error else "") or self.last_rejection
         return {"state": self.state, "in_msgs": self.in_msgs, "in_items": self.in_items,
                 "out_msgs": self.out_msgs, "out_items": self.out_items, "latency": self.hist.counts,
                 "counters": dict(self.node.counters),
                 "details": details,
-                "rejected": inbox.rejected if inbox else 0,
-                "last_rejection": inbox.last_error if inbox else "",
+                "rejected": rejected, "last_rejection": last,
                 "edges_in": inbox.stats() if inbox else {},
                 "edges_out": self.outbox.stats() if self.outbox else {},
                 "blocked_s": self.outbox.blocked_s if self.outbox else 0.0,
                 "error": self.error}
 
-    def close(self, flush: bool) -> None:
+    def close(self, linger_ms: int) -> None:
         if self.outbox:
-            self.outbox.close(None if flush else 0)
+            self.outbox.close(linger_ms)
         if self.inbox:
             self.inbox.close()
 
@@ -165,10 +230,26 @@ class Worker:
         self.control.setsockopt(zmq.LINGER, 2000)
         self.control.connect(spec["control"])
         self.stop = threading.Event()
+        self.orphaned = False
         self.runners: list[NodeRunner] = []
 
+    def on_sigterm(self, signum: int, frame: Any) -> None:
+        """SIGTERM, from a user or from Linux when the supervisor died: stop as on "stop"."""
+        if os.getppid() != self.spec.get("supervisor_pid"):
+            self.orphaned = True
+            # Nobody will kill us if the stop hangs: make sure it cannot last.
+            timer = threading.Timer(ORPHAN_EXIT_S, lambda: kill_process_group(include_self=True))
+            timer.daemon = True
+            timer.start()
+        self.stop.set()
+
     def send(self, kind: str, **body: Any) -> None:
-        self.control.send(pack({"kind": kind, "unit": self.unit, "pid": os.getpid(), **body}))
+        if self.orphaned:
+            return
+        try:
+            self.control.send(pack({"kind": kind, "unit": self.unit, "pid": os.getpid(), **body}), zmq.NOBLOCK)
+        except zmq.Again:
+            pass
 
     def recv(self, timeout_ms: int) -> dict | None:
         if self.control.poll(timeout_ms):
@@ -178,7 +259,7 @@ class Worker:
     def run(self) -> int:
         current = None
         try:
-            epoch = random.getrandbits(31)
+            epoch = int(self.spec["epoch"])
             for spec in self.spec["nodes"]:
                 current = spec["name"]
                 self.runners.append(NodeRunner(self.ctx, spec, epoch, self.stop))
@@ -190,20 +271,21 @@ class Worker:
                 runner.start()
         except Exception:  # noqa: BLE001 - reported to the supervisor with its traceback
             self.send("error", node=current, traceback=traceback.format_exc(), fatal=True)
-            self.close(flush=False)
+            self.close(0)
             return 1
         self.send("ready")
-        while True:
-            msg = self.recv(1000)
+        while not self.stop.is_set():
+            msg = self.recv(200)
             if msg is None:
                 continue
             if msg["kind"] == "go":
                 break
             if msg["kind"] == "stop":
-                self.close(flush=False)
-                return 0
+                self.stop.set()
+        go = not self.stop.is_set()
         for runner in self.runners:
-            runner.launch()
+            # Even when stopped before the start, nodes get to send their last words.
+            runner.launch(go)
         reported = set()
         next_beat = 0.0
         while True:
@@ -211,7 +293,7 @@ class Worker:
             if msg is not None:
                 self.handle(msg)
             for runner in self.runners:
-                if runner.state == "failed" and runner.name not in reported:
+                if runner.state == NodeState.FAILED and runner.name not in reported:
                     reported.add(runner.name)
                     self.send("error", node=runner.name, traceback=runner.error, fatal=True)
                     self.stop.set()
@@ -220,46 +302,65 @@ class Worker:
                 self.send("stats", nodes={r.name: r.stats() for r in self.runners})
             if all(r.done for r in self.runners):
                 break
-        failed = any(r.state == "failed" for r in self.runners)
-        clean = all(r.state == "finished" for r in self.runners)
+        failed = any(r.state == NodeState.FAILED for r in self.runners)
+        clean = all(r.state == NodeState.FINISHED for r in self.runners)
         self.send("done", clean=clean)
         if clean:
             # ZeroMQ drops what is still queued when a process exits, so stay until the
             # supervisor has seen every downstream node receive our end of stream.
-            while True:
-                msg = self.recv(1000)
+            while not self.orphaned:
+                msg = self.recv(200)
                 if msg is not None and msg["kind"] in ("release", "stop"):
                     break
-        self.close(flush=False)
+        self.close(STOP_LINGER_MS)
         return 1 if failed else 0
 
     def handle(self, msg: dict) -> None:
-        if msg["kind"] == "stop":
+        kind = msg["kind"]
+        if kind == "stop":
             self.stop.set()
-        elif msg["kind"] == "ended":
+        elif kind == "ended":
             for runner in self.runners:
                 if runner.inbox is not None:
                     runner.inbox.end(msg["edges"])
+        elif kind == "detach":
+            for runner in self.runners:
+                if runner.outbox is not None:
+                    runner.outbox.detach(msg["edges"])
 
-    def close(self, flush: bool) -> None:
+    def close(self, linger_ms: int) -> None:
+        deadline = now() + STOP_SEND_S + 0.2
         for runner in self.runners:
             if runner.thread is not None:
-                runner.thread.join(timeout=1.0)
-            runner.close(flush)
+                runner.thread.join(timeout=max(0.0, deadline - now()))
+            runner.close(linger_ms)
+        if self.orphaned:
+            self.control.setsockopt(zmq.LINGER, 0)
         self.control.close()
         self.ctx.term()
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
     with open(argv[0]) as f:
         spec = json.load(f)
+    worker = Worker(spec)
+    # The supervisor decides when to stop: Ctrl-C in the terminal reaches it alone. Its
+    # death reaches us as SIGTERM (also if it died before we could ask: checked below).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, worker.on_sigterm)
+    die_with_parent(signal.SIGTERM)
+    if os.getppid() != spec.get("supervisor_pid"):
+        worker.on_sigterm(signal.SIGTERM, None)
     logging.basicConfig(level=spec.get("log_level", "INFO"), stream=sys.stderr,
                         format=f"%(asctime)s {spec['unit']} %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
-    return Worker(spec).run()
+    try:
+        code = worker.run()
+    finally:
+        # Whatever the nodes started (a simulator's processes) does not outlive us.
+        kill_process_group(include_self=False)
+    return code
 
 
 if __name__ == "__main__":
