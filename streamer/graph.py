@@ -3,17 +3,21 @@
     name: demo
     nodes:
       counter: {type: util.counter, count: 1000, rate_hz: 0}
-      log:     {type: util.log, restart: on-failure, max_restarts: 3}
+      log:     {type: util.log, on_failure: restart, max_restarts: 3}
     edges:
       - counter -> log                                # default ports
       - counter.out -> log.in                         # explicit ports
       - {from: counter, to: view, policy: latest}     # delivery policy, transport
 
 Node keys besides `type` that belong to the runtime, not to the node's parameters:
-`group` (co-locate nodes in one process over inproc), `restart` (never | on-failure),
-`max_restarts`, `python` (interpreter for this node's process; null: the runner's),
-`transport` (ipc | tcp for its inputs), `port` (tcp port). Values may use ${VAR} or
-${VAR:-default}.
+`group` (co-locate nodes in one process over inproc), `on_failure` (restart | stop |
+detach; the default depends on the node type), `max_restarts`, `python` (interpreter for
+this node's process; null: the runner's), `transport` (ipc | tcp for its inputs),
+`tcp_port`. No node type may have a parameter of one of these names (nor `host`, kept for
+placing nodes on other machines). Values may use ${VAR} or ${VAR:-default}.
+
+An actuator fed by a gate's `out` takes the gate's safe command (`safe_action`,
+`safe_value`) unless it sets its own: it sends it when it starts and before it closes.
 """
 from __future__ import annotations
 
@@ -28,13 +32,18 @@ import pydantic
 
 from . import registry
 from .node import WILDCARD, Node, Port
+from .states import OnFailure
 from .streams import compatible
 from .yaml_lines import LineDict, LineList, YamlError, load, parse_value, substitute_env
 
-RUNTIME_KEYS = {"type", "group", "restart", "max_restarts", "python", "transport", "port"}
+RUNTIME_KEYS = {"type", "group", "on_failure", "max_restarts", "python", "transport", "tcp_port"}
+# Keys the runtime keeps for itself without using them yet: no parameter may take them.
+RESERVED_KEYS = {"host"}
+# Keys of earlier releases, with what to write instead.
+RENAMED_KEYS = {"restart": "on_failure: restart (or stop, detach)", "port": "tcp_port"}
+
 POLICIES = ("lossless", "latest")
 TRANSPORTS = ("ipc", "tcp")
-RESTARTS = ("never", "on-failure")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 EDGE = re.compile(r"^\s*(\S+?)\s*->\s*(\S+)\s*$")
 
@@ -69,11 +78,11 @@ class NodeSpec:
     inputs: dict[str, Port] = field(default_factory=dict)
     outputs: dict[str, Port] = field(default_factory=dict)
     group: str | None = None
-    restart: str = "never"
+    on_failure: OnFailure = OnFailure.STOP
     max_restarts: int = 3
     python: str | None = None
     transport: str = "ipc"
-    port: int | None = None
+    tcp_port: int | None = None
     line: int = 0
 
     @property
@@ -174,6 +183,7 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
     edges = _edges(raw, nodes, file, problems)
     _check_inputs(nodes, edges, file, problems)
     _check_cycles(nodes, edges, file, problems)
+    _inherit_safe_commands(nodes, edges, file, problems)
     if problems:
         raise GraphError(sorted(problems, key=lambda p: p.line))
     return Graph(str(raw.get("name", Path(file).stem)), file, nodes, edges)
@@ -196,9 +206,7 @@ def _nodes(raw: LineDict, file: str, problems: list[Problem]) -> dict[str, NodeS
         if not isinstance(body, LineDict) or "type" not in body:
             problems.append(Problem(file, line, name, "needs a mapping with at least `type:`"))
             continue
-        spec = NodeSpec(name, str(body["type"]), {k: v for k, v in body.items() if k not in RUNTIME_KEYS},
-                        line=line)
-        _runtime_keys(spec, body, file, problems)
+        spec = NodeSpec(name, str(body["type"]), {}, line=line)
         try:
             spec.cls = registry.get(spec.type)
         except registry.UnknownNodeType as exc:
@@ -206,6 +214,10 @@ def _nodes(raw: LineDict, file: str, problems: list[Problem]) -> dict[str, NodeS
         except Exception as exc:  # noqa: BLE001 - a broken plug-in must not hide the others
             problems.append(Problem(file, body.line_of("type"), name,
                                     f"node type {spec.type!r} failed to import: {exc}"))
+        fields = spec.cls.Params.model_fields if spec.cls is not None else {}
+        spec.params = {k: v for k, v in body.items() if k not in RUNTIME_KEYS | RESERVED_KEYS
+                       and not (k in RENAMED_KEYS and k not in fields)}
+        _runtime_keys(spec, body, file, problems)
         if spec.cls is not None:
             _params(spec, body, file, problems)
         if spec.group is not None:
@@ -221,12 +233,26 @@ def _runtime_keys(spec: NodeSpec, body: LineDict, file: str, problems: list[Prob
     def bad(key: str, msg: str) -> None:
         problems.append(Problem(file, body.line_of(key), spec.name, msg))
 
+    fields = spec.cls.Params.model_fields if spec.cls is not None else {}
+    for key, instead in RENAMED_KEYS.items():
+        if key in body and key not in fields:
+            bad(key, f"`{key}` is no longer a key of the runtime; write `{instead}`")
+    for key in RESERVED_KEYS & set(body):
+        bad(key, f"`{key}` (placing a node on another machine) is not supported yet")
+    if spec.cls is not None:
+        clash = sorted((RUNTIME_KEYS | RESERVED_KEYS) & set(fields))
+        if clash:
+            bad("type", f"{spec.type} has parameters named like keys of the runtime ({', '.join(clash)}); "
+                "the node type must rename them")
+        spec.on_failure = OnFailure(spec.cls.default_on_failure)
     if "group" in body:
         spec.group = str(body["group"])
-    restart = str(body.get("restart", "never"))
-    if restart not in RESTARTS:
-        bad("restart", f"restart must be one of {', '.join(RESTARTS)}, not {restart!r}")
-    spec.restart = restart
+    if "on_failure" in body:
+        try:
+            spec.on_failure = OnFailure(str(body["on_failure"]))
+        except ValueError:
+            bad("on_failure", f"on_failure must be one of {', '.join(p.value for p in OnFailure)}, "
+                f"not {body['on_failure']!r}")
     max_restarts = body.get("max_restarts", 3)
     if not isinstance(max_restarts, int) or max_restarts < 0:
         bad("max_restarts", "max_restarts must be a whole number >= 0")
@@ -243,11 +269,11 @@ def _runtime_keys(spec: NodeSpec, body: LineDict, file: str, problems: list[Prob
     if transport not in TRANSPORTS:
         bad("transport", f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
     spec.transport = transport
-    if "port" in body:
-        if not isinstance(body["port"], int) or not 0 < body["port"] < 65536:
-            bad("port", "port must be a TCP port number")
+    if "tcp_port" in body:
+        if not isinstance(body["tcp_port"], int) or not 0 < body["tcp_port"] < 65536:
+            bad("tcp_port", "tcp_port must be a TCP port number")
         else:
-            spec.port = body["port"]
+            spec.tcp_port = body["tcp_port"]
 
 
 def _params(spec: NodeSpec, body: LineDict, file: str, problems: list[Problem]) -> None:
@@ -414,3 +440,27 @@ def _check_cycles(nodes: dict[str, NodeSpec], edges: list[EdgeSpec], file: str,
     for n in nodes:
         if n not in state and visit(n, []):
             return
+
+
+def _inherit_safe_commands(nodes: dict[str, NodeSpec], edges: list[EdgeSpec], file: str,
+                           problems: list[Problem]) -> None:
+    """Give each actuator without its own safe command the one of the gate that feeds it."""
+    for spec in nodes.values():
+        if spec.cls is None or not spec.cls.inherits_safe_command or "safe_action" in spec.params:
+            continue
+        found: dict[tuple, str] = {}
+        for e in edges:
+            src = nodes[e.src]
+            if e.dst != spec.name or src.cls is None or e.src_port != src.cls.safe_port:
+                continue
+            try:
+                safe = src.cls.safe_command(src.cls.Params(**src.params))
+            except Exception:  # noqa: BLE001 - the gate's own parameters were reported already
+                continue
+            if safe is not None:
+                found[(safe[0], repr(safe[1]))] = src.name
+                spec.params["safe_action"], spec.params["safe_value"] = safe
+        if len(found) > 1:
+            problems.append(Problem(file, spec.line, spec.name, "is fed by gates with different safe "
+                                    f"commands ({', '.join(sorted(found.values()))}); set its own "
+                                    "safe_action and safe_value"))

@@ -36,7 +36,7 @@ def pty_pair():
 
 def test_serial_json_lines(pty_pair):
     master, dev = pty_pair
-    node = SerialActuator(port=dev, baudrate=9600)
+    node = SerialActuator(device=dev, baudrate=9600)
     node.start()
     t0 = now()
     feed(node, [command("left", 0.5, safety="passed", t_origin=t0), command("stop", t_origin=t0)],
@@ -51,7 +51,7 @@ def test_serial_json_lines(pty_pair):
 
 def test_serial_text_template(pty_pair):
     master, dev = pty_pair
-    node = SerialActuator(port=dev, format="text", template="{action}:{value}", eol="\r\n")
+    node = SerialActuator(device=dev, format="text", template="{action}:{value}", eol="\r\n")
     node.start()
     feed(node, [command("speed", 3, t_origin=now())], finish=False)
     assert read_lines(master, 1) == [b"speed:3"]
@@ -60,7 +60,7 @@ def test_serial_text_template(pty_pair):
 
 def test_serial_missing_device_is_a_clear_error(tmp_path):
     with pytest.raises(RuntimeError, match="cannot open serial port"):
-        SerialActuator(port=str(tmp_path / "ttyNOPE")).start()
+        SerialActuator(device=str(tmp_path / "ttyNOPE")).start()
 
 
 def test_log_console_and_jsonl(tmp_path, caplog):

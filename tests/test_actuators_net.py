@@ -95,7 +95,7 @@ def test_zmq_endpoint_in_use_is_a_clear_error():
 
 
 def test_udp_json_datagrams(udp_rx):
-    node = UdpActuator(port=udp_rx.getsockname()[1])
+    node = UdpActuator(address=f"127.0.0.1:{udp_rx.getsockname()[1]}")
     node.start()
     t0 = now()
     feed(node, [command("left", 1, t_origin=t0), command("stop", t_origin=t0)], finish=False)
@@ -121,7 +121,7 @@ def test_osc_bytes_follow_the_spec():
 
 def test_osc_over_udp_decoded_by_python_osc(udp_rx):
     osc_message = pytest.importorskip("pythonosc.osc_message")
-    node = OscActuator(port=udp_rx.getsockname()[1], address_prefix="/robot")
+    node = OscActuator(address=f"127.0.0.1:{udp_rx.getsockname()[1]}", address_prefix="/robot")
     node.start()
     feed(node, [command("move", [1, -0.25, "fast", True], t_origin=now()),
                 command("stop", t_origin=now()), command("big", 2**40, t_origin=now())], finish=False)

@@ -145,7 +145,7 @@ def test_network_source_receives_a_dv_network_writer(shared_data, tmp_path, tran
         node = NetworkInput(socket_path=where)
     else:
         where = str(free_port())
-        node = NetworkInput(host="127.0.0.1", port=int(where))
+        node = NetworkInput(address=f"127.0.0.1:{int(where)}")
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), "20", transport, where],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

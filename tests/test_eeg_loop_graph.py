@@ -66,12 +66,12 @@ def test_killing_the_decoder_makes_the_gate_send_stop_within_its_timeout(tmp_pat
                        if c.name == "commands" and c.message.data["safety"] == "passed"
                        and c.t_received < stop.t_received)
     # The safe command within timeout_ms (3 s) of the last command the gate passed, and
-    # never before it: either the supervisor ends the dead decoder's edges, so the gate
-    # sees its input end at once ('end'), or the gate hears nothing until its watchdog
-    # fires ('timeout'), whichever comes first.
+    # never before it: the decoder failing for good stops the graph (its on_failure is
+    # 'stop'), whose stop makes the gate send it ('stop'); had it not, the gate would have
+    # seen its input end ('end') or heard nothing until its watchdog fired ('timeout').
     assert 0 < stop.t_received - last_command <= 3.0 + 0.1
     reason = stop.message.data["safety"].split(":", 1)[1]
-    assert reason in ("end", "timeout")
+    assert reason in ("stop", "end", "timeout")
     figures = json.loads(stats.read_text())
     assert figures["nodes"]["gate"]["counters"].get(f"watchdog_{reason}", 0) >= 1
     assert figures["nodes"]["snn"]["state"] == "failed"

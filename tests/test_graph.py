@@ -25,7 +25,7 @@ name: ok
 nodes:
   counter: {type: util.counter, count: 5, rate_hz: 0}
   slow: {type: util.delay, delay_ms: 0, group: g}
-  rec: {type: record, path: /tmp/x.rec, group: g, restart: on-failure, max_restarts: 2}
+  rec: {type: record, path: /tmp/x.rec, group: g, on_failure: restart, max_restarts: 2}
 edges:
   - counter -> slow
   - {from: slow.out, to: rec.samples, policy: latest}
@@ -34,7 +34,7 @@ edges:
     assert [(e.src, e.src_port, e.dst, e.dst_port, e.policy) for e in g.edges] == [
         ("counter", "out", "slow", "in", "lossless"), ("slow", "out", "rec", "samples", "latest")]
     assert g.units() == {"counter": ["counter"], "g": ["slow", "rec"]}
-    assert g.nodes["rec"].restart == "on-failure" and g.nodes["rec"].max_restarts == 2
+    assert g.nodes["rec"].on_failure == "restart" and g.nodes["rec"].max_restarts == 2
     assert g.nodes["counter"].params == {"count": 5, "rate_hz": 0}
 
 

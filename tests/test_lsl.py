@@ -127,7 +127,7 @@ def test_markers_and_decisions_as_strings():
     marks = [streams.marker("left", 0, time=1.0), streams.marker("right", 1, time=7.0)]
     outlet = LSLOutlet(name=name, wait_for_consumer_s=5)
     thread = publish(outlet, marks)
-    inlet = LSLInlet(name=name, type="Markers", timeout_s=5)
+    inlet = LSLInlet(name=name, stream_type="Markers", timeout_s=5)
     inlet.start()
     try:
         got = collect(inlet, "markers", lambda g: len(g) >= 2)

@@ -294,23 +294,25 @@ class Camera(_DvInput):
 
 class NetworkInput(_DvInput):
     """Events from a DV network stream (dv-processing NetworkWriter, DV software): TCP
-    `host`:`port`, or a UNIX socket at `socket_path`."""
+    `address` (host:port), or a UNIX socket at `socket_path`."""
 
     class Params(streamer.node.Params):
-        host: str = Field("127.0.0.1", description="address of the DV stream server (TCP)")
-        port: int = Field(0, ge=0, le=65535, description="TCP port (0 = use socket_path)")
+        address: str = Field("", description="host:port of the DV stream server (TCP)")
         socket_path: str = Field("", description="UNIX socket of the DV stream server")
 
     def _connect(self):
         import dv_processing as dv
         p = self.params
-        if not p.port and not p.socket_path:
-            raise ValueError("dvs.network: give port (TCP) or socket_path (UNIX socket)")
-        where = p.socket_path or f"{p.host}:{p.port}"
+        if not p.address and not p.socket_path:
+            raise ValueError("dvs.network: give address (host:port, TCP) or socket_path (UNIX socket)")
+        where = p.socket_path or p.address
         try:
             if p.socket_path:
                 return dv.io.NetworkReader(p.socket_path)
-            return dv.io.NetworkReader(p.host, p.port)
+            host, _, port = p.address.rpartition(":")
+            if not port.isdigit():
+                raise ValueError(f"address {p.address!r} has no port; write host:port")
+            return dv.io.NetworkReader(host.strip("[]") or "127.0.0.1", int(port))
         except Exception as exc:
             raise RuntimeError(f"dvs.network: cannot connect to {where}: {exc} "
                                "(is the DV stream server running?)") from None

@@ -29,7 +29,7 @@ class LSLInlet(Source):
 
     class Params(Params):
         name: str = Field("", description="stream name to resolve")
-        type: str = Field("", description="stream type to resolve (EEG, Markers, ...)")
+        stream_type: str = Field("", description="LSL stream type to resolve (EEG, Markers, ...)")
         source_id: str = Field("", description="source id to resolve")
         timeout_s: float = Field(5.0, gt=0, description="how long to look for the stream")
         clocksync: bool = Field(True, description="map timestamps to this host's clock")
@@ -44,7 +44,7 @@ class LSLInlet(Source):
         import pylsl
 
         p = self.params
-        terms = {k: v for k, v in (("name", p.name), ("type", p.type), ("source_id", p.source_id)) if v}
+        terms = {k: v for k, v in (("name", p.name), ("type", p.stream_type), ("source_id", p.source_id)) if v}
         if not terms:
             raise ValueError("eeg.lsl: give the stream's name, type or source_id")
         for k, v in terms.items():

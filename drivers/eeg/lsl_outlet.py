@@ -33,7 +33,7 @@ class LSLOutlet(Sink):
 
     class Params(Params):
         name: str = Field("streamer", description="LSL stream name")
-        type: str = Field("", description="LSL stream type (default: EEG, Markers, Decisions or Commands)")
+        stream_type: str = Field("", description="LSL stream type (default: EEG, Markers, Decisions or Commands)")
         source_id: str = Field("", description="unique source id (default: name and type), lets inlets reconnect")
         unit: Literal["microvolts", "millivolts", "volts"] = Field("microvolts",
                                                                    description="unit of voltage channels")
@@ -55,7 +55,7 @@ class LSLOutlet(Sink):
 
         p = self.params
         self.stream = msg.stream
-        stype = p.type or DEFAULT_TYPES[msg.stream]
+        stype = p.stream_type or DEFAULT_TYPES[msg.stream]
         source_id = p.source_id or f"{p.name}/{stype}"
         if msg.stream == SAMPLES:
             meta = msg.meta

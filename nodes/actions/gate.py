@@ -13,12 +13,27 @@ from pydantic import Field, model_validator
 
 import streamer.node
 from streamer.node import Port, Transform
+from streamer import streams
 from streamer.streams import ANY, COMMAND, Message, command, now
 
 log = logging.getLogger(__name__)
 
 # The watchdog looks this many times per timeout, so it fires between 7/8 and 8/8 of it.
 TICKS_PER_TIMEOUT = 8
+# A command whose origin time lies further ahead than this was not made on this host.
+FUTURE_S = 1.0
+
+
+def _numeric(v: Any, depth: int = 0) -> bool:
+    """A number (not a bool, not a string) or a list of them, as bounds apply to."""
+    if isinstance(v, Real) and not isinstance(v, bool):
+        return True
+    return isinstance(v, (list, tuple)) and depth < 3 and all(_numeric(x, depth + 1) for x in v)
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class Gate(Transform):
@@ -36,12 +51,20 @@ class Gate(Transform):
     watchdog_<reason>) and again every `repeat_ms` if set, until fresh data resumes.
     Connect `heartbeat` to any stream that shows the decoder is alive (its decisions):
     commands alone are rare when the decoder holds its state.
+
+    The gate owns the safe state at the edges of a run too: it sends the safe command
+    when the graph starts or the gate restarts (watchdog:start) and when the run is
+    stopped for any reason (watchdog:stop). A command that is not a well-formed Command
+    (not a map, no action, a value that is not plain data, an unknown origin time) is
+    blocked as `malformed`; nothing a message holds makes the gate fail.
     """
 
     inputs = {"in": Port(COMMAND, "commands to check"),
               "heartbeat": Port(ANY, "any stream whose arrival shows the upstream is alive")}
     outputs = {"out": Port(COMMAND, "commands that passed, and the watchdog's safe commands"),
                "blocked": Port(COMMAND, "blocked commands, safety='blocked:<reason>'")}
+    safe_port = "out"
+    default_on_failure = "restart"
 
     class Params(streamer.node.Params):
         allow: list[str] | None = Field(
@@ -90,10 +113,20 @@ class Gate(Transform):
         self._tokens = float(self.params.rate_burst)
         self._t_tokens = now()
 
+    @classmethod
+    def safe_command(cls, params: "Gate.Params") -> tuple[str, Any]:
+        return params.safe_action, params.safe_value
+
     def start(self) -> None:
         if self.params.allow is None:
             log.warning("%s: no `allow` list, every action may pass", self.name)
         self._reset()
+
+    def on_go(self) -> Message:
+        return self._safe("start")
+
+    def on_stop(self) -> Message:
+        return self._safe("stop")
 
     # -- watchdog ---------------------------------------------------------------------
     def _safe(self, reason: str) -> Message:
@@ -136,10 +169,12 @@ class Gate(Transform):
 
     # -- checks -----------------------------------------------------------------------
     def _block(self, msg: Message, reason: str, detail: str) -> dict[str, Message]:
-        item = msg.data
+        item = msg.data if isinstance(msg.data, dict) else {}
         self.count(f"blocked_{reason}")
-        log.warning("%s: blocked %r value=%r: %s (%s)", self.name, item.get("action"),
-                    item.get("value"), reason, detail)
+        log.warning("%s: blocked %s value=%s: %s (%s)", self.name, _short(item.get("action")),
+                    _short(item.get("value")), reason, detail)
+        if reason == "malformed":  # only what can be shown safely goes on
+            item = {"action": _short(item.get("action")), "value": _short(item.get("value"))}
         out = {"blocked": msg.with_data({**item, "safety": f"blocked:{reason}", "reason": detail})}
         if reason == "stale" or self.params.on_block == "safe":
             safe = self._trip(reason) if reason == "stale" else self._safe(f"blocked_{reason}")
@@ -150,10 +185,12 @@ class Gate(Transform):
     def _check_value(self, action: str, value: Any) -> tuple[str, str, Any]:
         """('', '', value) if fine (value possibly clamped), else (reason, detail, value)."""
         lo, hi = self.params.bounds[action]
+        if not _numeric(value):
+            return "bad_value", f"value {_short(value)} is not a number or a list of numbers but {action!r} has bounds", value
         try:
             arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            return "bad_value", f"value {value!r} is not numeric but {action!r} has bounds", value
+        except (TypeError, ValueError, OverflowError):
+            return "bad_value", f"value {_short(value)} is not a regular array of numbers", value
         if arr.size == 0 or not np.all(np.isfinite(arr)):
             return "bad_value", f"value {value!r} is empty or not finite", value
         if np.all((arr >= lo) & (arr <= hi)):
@@ -175,7 +212,8 @@ class Gate(Transform):
 
     def receive(self, port: str, msg: Message) -> Any:
         t = now()
-        stale = math.isfinite(msg.t_origin) and t - msg.t_origin > self._stale_s
+        t_origin = float(msg.t_origin) if isinstance(msg.t_origin, (int, float)) else math.nan
+        stale = math.isfinite(t_origin) and t - t_origin > self._stale_s
         if port != "in":  # heartbeat
             if stale:
                 self.count("stale_heartbeat")
@@ -183,10 +221,18 @@ class Gate(Transform):
             self._live(t)
             return None
         p = self.params
+        try:
+            streams.validate(msg)
+            if msg.stream != COMMAND:
+                raise streams.InvalidMessage(f"a {msg.stream} message is not a Command")
+        except streams.InvalidMessage as exc:
+            return self._block(msg, "malformed", str(exc))
+        if not math.isfinite(t_origin) or t_origin > t + FUTURE_S:
+            return self._block(msg, "malformed", f"t_origin {_short(msg.t_origin)} is not a time of this host")
         item = msg.data
-        action = item.get("action", "")
+        action = item["action"]
         if stale:
-            return self._block(msg, "stale", f"t_origin {1e3 * (t - msg.t_origin):.1f} ms old "
+            return self._block(msg, "stale", f"t_origin {1e3 * (t - t_origin):.1f} ms old "
                                              f"> stale_ms {1e3 * self._stale_s:.1f}")
         self._live(t)
         value = item.get("value")

@@ -7,11 +7,10 @@ from pathlib import Path
 
 from pydantic import Field
 
-import streamer.node
 from streamer.node import Port
 from streamer.streams import COMMAND, DECISION, MARKER
 
-from .base import Actuator, _plain
+from .base import Actuator, SafeParams, _plain
 
 log = logging.getLogger("streamer.actions")
 
@@ -23,7 +22,7 @@ class LogActuator(Actuator):
 
     inputs = {"in": Port((COMMAND, DECISION, MARKER), "items to log")}
 
-    class Params(streamer.node.Params):
+    class Params(SafeParams):
         level: str = Field("INFO", description="logging level of the console lines")
         path: str | None = Field(None, description="JSON-lines file to append to (optional)")
 

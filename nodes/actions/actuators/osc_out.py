@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import socket
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from .base import Actuator
+from .base import Actuator, SafeParams, parse_address
 from .osc_codec import encode_message
-import streamer.node
+
+DEFAULT_PORT = 9000
 
 
 class OscActuator(Actuator):
@@ -18,20 +19,27 @@ class OscActuator(Actuator):
     float32 ('f') unless `double` is set.
     """
 
-    class Params(streamer.node.Params):
-        host: str = Field("127.0.0.1", description="destination host")
-        port: int = Field(9000, ge=1, le=65535, description="destination UDP port")
+    class Params(SafeParams):
+        address: str = Field(f"127.0.0.1:{DEFAULT_PORT}",
+                             description=f"destination host:port (port {DEFAULT_PORT} if omitted)")
         address_prefix: str = Field("/streamer", description="OSC address before /<action>")
         double: bool = Field(False, description="send floats as float64 ('d') instead of float32")
+
+        @field_validator("address")
+        @classmethod
+        def _address(cls, v: str) -> str:
+            parse_address(v, DEFAULT_PORT)
+            return v
 
     def start(self) -> None:
         p = self.params
         if not p.address_prefix.startswith("/") and p.address_prefix:
             raise ValueError(f"{self.name}: address_prefix must start with '/', got {p.address_prefix!r}")
+        host, port = parse_address(p.address, DEFAULT_PORT)
         try:
-            self._addr = socket.getaddrinfo(p.host, p.port, type=socket.SOCK_DGRAM)[0]
+            self._addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         except socket.gaierror as exc:
-            raise RuntimeError(f"{self.name}: cannot resolve host {p.host!r}: {exc}") from None
+            raise RuntimeError(f"{self.name}: cannot resolve host {host!r}: {exc}") from None
         self._sock = socket.socket(self._addr[0], socket.SOCK_DGRAM)
 
     def send(self, payload: dict) -> None:

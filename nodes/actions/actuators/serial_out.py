@@ -6,9 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-import streamer.node
-
-from .base import Actuator, _plain
+from .base import Actuator, SafeParams, _plain
 
 
 class SerialActuator(Actuator):
@@ -19,8 +17,8 @@ class SerialActuator(Actuator):
     {value}" for a microcontroller that parses words. Lines end with `eol`.
     """
 
-    class Params(streamer.node.Params):
-        port: str = Field(description="serial device (/dev/ttyUSB0, COM3) or a pyserial URL")
+    class Params(SafeParams):
+        device: str = Field(description="serial device (/dev/ttyUSB0, COM3) or a pyserial URL")
         baudrate: int = Field(115200, gt=0, description="baud rate")
         format: Literal["json", "text"] = Field("json", description="line format")
         template: str = Field("{action} {value}", description="line for format 'text'")
@@ -32,10 +30,10 @@ class SerialActuator(Actuator):
 
         p = self.params
         try:
-            self._port = serial.serial_for_url(p.port, baudrate=p.baudrate,
+            self._port = serial.serial_for_url(p.device, baudrate=p.baudrate,
                                                write_timeout=p.write_timeout_s)
         except (serial.SerialException, ValueError) as exc:
-            raise RuntimeError(f"{self.name}: cannot open serial port {p.port!r}: {exc} "
+            raise RuntimeError(f"{self.name}: cannot open serial port {p.device!r}: {exc} "
                                "(check the device name and that no other program holds it)") from None
 
     def line(self, payload: dict) -> bytes:

@@ -3,24 +3,32 @@ from __future__ import annotations
 
 import socket
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from .base import Actuator, ActuatorParams, encode
+from .base import Actuator, ActuatorParams, encode, parse_address
+
+DEFAULT_PORT = 5701
 
 
 class UdpActuator(Actuator):
-    """Sends each command as one UDP datagram (JSON or msgpack) to host:port."""
+    """Sends each command as one UDP datagram (JSON or msgpack) to `address`."""
 
     class Params(ActuatorParams):
-        host: str = Field("127.0.0.1", description="destination host")
-        port: int = Field(5701, ge=1, le=65535, description="destination UDP port")
+        address: str = Field(f"127.0.0.1:{DEFAULT_PORT}",
+                             description=f"destination host:port (port {DEFAULT_PORT} if omitted)")
+
+        @field_validator("address")
+        @classmethod
+        def _address(cls, v: str) -> str:
+            parse_address(v, DEFAULT_PORT)
+            return v
 
     def start(self) -> None:
-        p = self.params
+        host, port = parse_address(self.params.address, DEFAULT_PORT)
         try:
-            self._addr = socket.getaddrinfo(p.host, p.port, type=socket.SOCK_DGRAM)[0]
+            self._addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         except socket.gaierror as exc:
-            raise RuntimeError(f"{self.name}: cannot resolve host {p.host!r}: {exc}") from None
+            raise RuntimeError(f"{self.name}: cannot resolve host {host!r}: {exc}") from None
         self._sock = socket.socket(self._addr[0], socket.SOCK_DGRAM)
 
     def send(self, payload: dict) -> None:
