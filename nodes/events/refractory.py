@@ -8,7 +8,7 @@ from pydantic import Field
 import streamer.node
 from streamer.streams import EVENT_DTYPE, Message
 
-from .base import EventTransform, copy_row, rows
+from .base import EventTransform, copy_row, first_outside, rows
 from .denoise import NEVER
 
 
@@ -49,13 +49,16 @@ class Refractory(EventTransform):
 
     def receive(self, port: str, msg: Message) -> Message:
         w, h = self.geometry(msg, check=False)
-        if self.last is None or self.last.shape != (h, w):
-            self.last = np.full((h, w), NEVER, dtype=np.int64)
+        last = self.last
+        if last is None or last.shape != (h, w):  # a new sensor: kept once a chunk fits it
+            self.pixel_map(w, h)
+            last = np.full((h, w), NEVER, dtype=np.int64)
         ev = msg.data
         out = np.empty(len(ev), EVENT_DTYPE)
-        n = refractory(ev["x"], ev["y"], ev["t"], rows(ev), self.last, self.params.refractory_us,
+        n = refractory(ev["x"], ev["y"], ev["t"], rows(ev), last, self.params.refractory_us,
                        self.params.restart_on_drop, rows(out))
         if n < 0:
             raise self.outside(msg, -1 - n)
+        self.last = last
         self.count("dropped", len(ev) - n)
         return msg.with_data(out[:n])
