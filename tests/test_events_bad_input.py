@@ -75,7 +75,7 @@ def test_a_refused_chunk_changes_nothing(make):
     listed pixel off it: refused before any per-pixel state is touched."""
     seen, fresh = _node(make), _node(make)
     good = [events(_chunk([0, 1, 2, 1, 0], 100 * k), width=8, height=8) for k in range(4)]
-    bad = [events(_chunk([1, 2, 3, 9], 150), width=8, height=8),
+    bad = [events(_chunk([1, 2, 3, 9], 198), width=8, height=8),
            events(_chunk([0], 160), width=65536, height=65536)]
     out_seen, out_fresh = [], []
     for k, msg in enumerate(good):

@@ -18,12 +18,13 @@ def refractory(x: np.ndarray, y: np.ndarray, t: np.ndarray, src: np.ndarray, las
     """Copy to dst (rows) the events (rows of src) at least period_us after their pixel's
     time in `last` (height, width), which holds the last passed event's time, or with
     `every` the last event's time, passed or not. Returns how many, or -1 - i if event i
-    is off the map."""
+    is off the map (then nothing is changed)."""
     h, w = last.shape
+    bad = first_outside(x, y, w, h)
+    if bad >= 0:
+        return -1 - bad
     n = 0
     for i in range(x.shape[0]):
-        if x[i] >= w or y[i] >= h:
-            return -1 - i
         passed = t[i] - last[y[i], x[i]] >= period_us
         if passed or every:
             last[y[i], x[i]] = t[i]
