@@ -1,11 +1,13 @@
 """Node types used only by the runtime tests (named as "tests.runtime_nodes:Class")."""
 import time
 
+import numpy as np
 from pydantic import Field
 
 from drivers.dvs.synthetic import SyntheticCamera
-from streamer.node import Params, Port, Source, Transform
-from streamer.streams import ANY
+from streamer import streams
+from streamer.node import EndOfStream, Params, Port, Source, Transform
+from streamer.streams import ANY, EVENT_DTYPE, EVENTS, SAMPLES
 
 
 class Boom(Transform):
@@ -58,3 +60,52 @@ class StallingCamera(SyntheticCamera):
         if out is not None:
             self.sent += 1
         return out
+
+
+class HostileEvents(Source):
+    """Chunks of 4 events on an 8 x 8 sensor, numbered in meta `chunk`; every `every`-th one
+    has an event at x = 8, beyond the sensor: valid Events that event nodes must refuse."""
+
+    outputs = {"out": Port(EVENTS)}
+
+    class Params(Params):
+        chunks: int = Field(20, ge=1)
+        every: int = Field(4, ge=1)
+
+    def start(self) -> None:
+        self.k = 0
+
+    def produce(self):
+        if self.k >= self.params.chunks:
+            raise EndOfStream
+        k, self.k = self.k, self.k + 1
+        ev = np.zeros(4, EVENT_DTYPE)
+        ev["x"], ev["y"], ev["p"], ev["t"] = [1, 2, 1, 2], [1, 1, 2, 2], 1, k * 100 + np.arange(4)
+        if k % self.params.every == self.params.every - 1:
+            ev["x"][-1] = 8
+        return streams.events(ev, width=8, height=8, chunk=k)
+
+
+class ShiftingSamples(Source):
+    """Chunks of 10 samples at 100 Hz of 2 channels counting up; every `every`-th chunk has
+    3 channels: valid Samples whose layout changes under a node that serves one stream."""
+
+    outputs = {"out": Port(SAMPLES)}
+
+    class Params(Params):
+        chunks: int = Field(20, ge=1)
+        every: int = Field(5, ge=1)
+
+    def start(self) -> None:
+        self.k = 0
+        self.first = 0
+
+    def produce(self):
+        if self.k >= self.params.chunks:
+            raise EndOfStream
+        k, self.k = self.k, self.k + 1
+        n_ch = 3 if k % self.params.every == self.params.every - 1 else 2
+        x = np.tile(np.arange(self.first, self.first + 10, dtype=np.float32), (n_ch, 1))
+        if n_ch == 2:
+            self.first += 10
+        return streams.samples(x, sfreq=100.0, ch_names=["a", "b", "c"][:n_ch], first_sample=self.first - 10)
