@@ -62,11 +62,8 @@ class StallingCamera(SyntheticCamera):
         return out
 
 
-class HostileEvents(Source):
-    """Chunks of 4 events on an 8 x 8 sensor, numbered in meta `chunk`; every `every`-th one
-    has an event at x = 8, beyond the sensor: valid Events that event nodes must refuse."""
-
-    outputs = {"out": Port(EVENTS)}
+class EveryNthBad(Source):
+    """`chunks` messages made by `chunk(k, bad)`, every `every`-th one bad."""
 
     class Params(Params):
         chunks: int = Field(20, ge=1)
@@ -79,33 +76,37 @@ class HostileEvents(Source):
         if self.k >= self.params.chunks:
             raise EndOfStream
         k, self.k = self.k, self.k + 1
+        return self.chunk(k, k % self.params.every == self.params.every - 1)
+
+
+class HostileEvents(EveryNthBad):
+    """Chunks of 4 events on an 8 x 8 sensor, numbered in meta `chunk`; the bad ones have an
+    event at x = 8, beyond the sensor: valid Events that event nodes must refuse."""
+
+    outputs = {"out": Port(EVENTS)}
+
+    def chunk(self, k: int, bad: bool):
         ev = np.zeros(4, EVENT_DTYPE)
         ev["x"], ev["y"], ev["p"], ev["t"] = [1, 2, 1, 2], [1, 1, 2, 2], 1, k * 100 + np.arange(4)
-        if k % self.params.every == self.params.every - 1:
+        if bad:
             ev["x"][-1] = 8
         return streams.events(ev, width=8, height=8, chunk=k)
 
 
-class ShiftingSamples(Source):
-    """Chunks of 10 samples at 100 Hz of 2 channels counting up; every `every`-th chunk has
-    3 channels: valid Samples whose layout changes under a node that serves one stream."""
+class ShiftingSamples(EveryNthBad):
+    """Chunks of 10 samples at 100 Hz of 2 channels counting up; the bad ones have 3
+    channels: valid Samples whose layout changes under a node that serves one stream."""
 
     outputs = {"out": Port(SAMPLES)}
 
-    class Params(Params):
-        chunks: int = Field(20, ge=1)
-        every: int = Field(5, ge=1)
-
     def start(self) -> None:
-        self.k = 0
+        super().start()
         self.first = 0
 
-    def produce(self):
-        if self.k >= self.params.chunks:
-            raise EndOfStream
-        k, self.k = self.k, self.k + 1
-        n_ch = 3 if k % self.params.every == self.params.every - 1 else 2
+    def chunk(self, k: int, bad: bool):
+        n_ch = 3 if bad else 2
         x = np.tile(np.arange(self.first, self.first + 10, dtype=np.float32), (n_ch, 1))
-        if n_ch == 2:
+        msg = streams.samples(x, sfreq=100.0, ch_names=["a", "b", "c"][:n_ch], first_sample=self.first)
+        if not bad:
             self.first += 10
-        return streams.samples(x, sfreq=100.0, ch_names=["a", "b", "c"][:n_ch], first_sample=self.first - 10)
+        return msg

@@ -57,7 +57,7 @@ class EventTransform(Transform):
         if not isinstance(data, np.ndarray) or data.dtype != EVENT_DTYPE or data.ndim != 1:
             got = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
             raise Rejected(f"{self.name}: Events data must be a 1-D array of streamer.streams.EVENT_DTYPE "
-                            f"(t, x, y, p), got {got}; build it with streamer.streams.as_events(x, y, p, t)")
+                           f"(t, x, y, p), got {got}; build it with streamer.streams.as_events(x, y, p, t)")
         try:
             w, h = int(msg.meta["width"]), int(msg.meta["height"])
         except (KeyError, TypeError, ValueError):
@@ -69,7 +69,7 @@ class EventTransform(Transform):
         ev = msg.data
         if check and len(ev) and (int(ev["x"].max()) >= w or int(ev["y"].max()) >= h):
             raise Rejected(f"{self.name}: event at x={int(ev['x'].max())}, y={int(ev['y'].max())} outside "
-                             f"the {w}x{h} sensor named in the stream's metadata; fix the source's width/height")
+                           f"the {w}x{h} sensor named in the stream's metadata; fix the source's width/height")
         return w, h
 
     def pixel_map(self, w: int, h: int) -> None:
@@ -83,8 +83,8 @@ class EventTransform(Transform):
         """The error for event i of this chunk lying outside the sensor."""
         e = msg.data[i]
         return Rejected(f"{self.name}: event at x={int(e['x'])}, y={int(e['y'])} outside the "
-                          f"{msg.meta['width']}x{msg.meta['height']} sensor named in the stream's "
-                          "metadata; fix the source's width/height")
+                        f"{msg.meta['width']}x{msg.meta['height']} sensor named in the stream's "
+                        "metadata; fix the source's width/height")
 
 
 def columns(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -75,8 +75,8 @@ class WelchBands:
         empty = [name for name, m in zip(bands, masks) if m.size == 0]
         if empty:
             raise Rejected(f"{who}: bands {empty} hold no frequency bin of {segment_ms:g} ms segments "
-                             f"(bins every {freqs[1]:.3g} Hz up to {freqs[-1]:.4g} Hz); lengthen segment_ms "
-                             "or widen the bands")
+                           f"(bins every {freqs[1]:.3g} Hz up to {freqs[-1]:.4g} Hz); lengthen segment_ms "
+                           "or widen the bands")
         scale = 1.0 / (fs * float((self.win.astype(np.float64) ** 2).sum()))
         last = freqs.size - 1
         width = max(m.size for m in masks)
