@@ -74,6 +74,8 @@ class Runner:
         self.log_level = log_level
         self.figures = GraphFigures(graph)
         self.stop_requested = False
+        self.going = False  # the graph was told to go
+        self.t_stop: float | None = None  # host monotonic time of the stop request
         self.signals = 0
         self.failures = 0
         self.reason = ""
@@ -232,8 +234,7 @@ class Runner:
         else:
             unit.state = UnitState.FAILED
             self._print(f"[red]{unit.name} {how}; stopping the graph (on_failure: {unit.on_failure})[/]")
-            self.stop_requested = True
-            self.reason = self.reason or f"{unit.name} failed"
+            self._request_stop(f"{unit.name} failed" if self.going else "start failed")
         for other in self.units.values():
             if other is not unit and other.proc is not None and other.proc.poll() is None:
                 # Downstream must not wait for data that will never come, upstream must not
@@ -266,6 +267,7 @@ class Runner:
                                          transient=False)
                 self.live_display.start()
             self._wait_ready()
+            self.going = True
             t_start = time.monotonic()
             self.figures.t_start = t_start
             for unit in self.units.values():
@@ -286,11 +288,18 @@ class Runner:
             if self.stats_json:
                 Path(self.stats_json).write_text(json.dumps(
                     self.figures.to_json(clean=code == 0, exit_code=code, reason=self.reason,
-                                         failures=self.failures), indent=2, default=str))
+                                         failures=self.failures, t_stop=self.t_stop),
+                    indent=2, default=str))
             self.control.close()
             self.ctx.term()
             shutil.rmtree(self.run_dir, ignore_errors=True)
         return code
+
+    def _request_stop(self, reason: str) -> None:
+        if not self.stop_requested:
+            self.stop_requested = True
+            self.t_stop = time.monotonic()
+        self.reason = self.reason or reason
 
     def _exit_code(self) -> int:
         if self.failures or any(u.failed_for_good for u in self.units.values()):
@@ -302,8 +311,7 @@ class Runner:
         if self.signals > 1:  # a second Ctrl-C: no more waiting
             for unit in self.units.values():
                 _kill_group(unit)
-        self.stop_requested = True
-        self.reason = self.reason or signal.Signals(signum).name
+        self._request_stop(signal.Signals(signum).name)
 
     def _poll_control(self, timeout_ms: int) -> None:
         if self.control.poll(timeout_ms):
@@ -334,8 +342,7 @@ class Runner:
                 # A graph with a node that cannot start (no camera, no file) does not run:
                 # its downstream would wait for data that never comes.
                 self._print(f"[red]not starting the graph: {', '.join(failed)} failed to start[/]")
-                self.stop_requested = True
-                self.reason = "start failed"
+                self._request_stop("start failed")
                 return
             pending = [u for u in self.units.values() if u.state == UnitState.STARTING]
             if not pending:
@@ -343,8 +350,7 @@ class Runner:
             if time.monotonic() > deadline:
                 self._print(f"[red]not ready after {READY_TIMEOUT_S:.0f} s: {', '.join(u.name for u in pending)}[/]")
                 self.failures += 1
-                self.stop_requested = True
-                self.reason = "start timeout"
+                self._request_stop("start timeout")
                 return
 
     def _supervise(self, t_start: float) -> None:
@@ -368,8 +374,7 @@ class Runner:
                 self.live_display.update(self.figures.table())
                 last_draw = now
             if self.duration_s is not None and now - t_start >= self.duration_s:
-                self.reason = self.reason or "duration"
-                self.stop_requested = True
+                self._request_stop("duration")
             if all(u.state.exited for u in self.units.values()):
                 self.reason = self.reason or "finished"
                 return
