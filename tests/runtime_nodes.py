@@ -58,3 +58,25 @@ class StallingCamera(SyntheticCamera):
         if out is not None:
             self.sent += 1
         return out
+
+
+class SpawnsChild(Transform):
+    """Passes messages on and keeps a child process running (as a simulator's workers),
+    writing the child's pid to `pid_file`."""
+
+    inputs = {"in": Port(ANY)}
+    outputs = {"out": Port(ANY)}
+
+    class Params(Params):
+        pid_file: str = Field(description="where to write the child's pid")
+
+    def start(self) -> None:
+        import subprocess
+        import sys
+
+        self.child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        with open(self.params.pid_file, "a") as f:
+            f.write(f"{self.child.pid}\n")
+
+    def receive(self, port, msg):
+        return msg
