@@ -34,7 +34,7 @@ from . import registry
 from .node import WILDCARD, Node, Port
 from .states import OnFailure
 from .streams import compatible
-from .yaml_lines import LineDict, LineList, YamlError, load, parse_value, substitute_env
+from .yaml_lines import LineDict, LineList, YamlError, decode, load, parse_value, substitute_env
 
 RUNTIME_KEYS = {"type", "group", "on_failure", "max_restarts", "python", "transport", "tcp_port"}
 # Keys the runtime keeps for itself without using them yet: no parameter may take them.
@@ -127,7 +127,7 @@ class Graph:
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=2, cutoff=0.6)
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=2, cutoff=0.6)
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
@@ -147,6 +147,8 @@ def apply_sets(raw: LineDict, sets: list[str], file: str) -> list[Problem]:
                                     + _suggest(parts[0], known)))
             continue
         target = nodes[parts[0]]
+        if not isinstance(target, dict):
+            continue  # the node's own problem is reported with its line
         for key in parts[1:-1]:
             if not isinstance(target.get(key), dict):
                 target[key] = LineDict()
@@ -160,9 +162,11 @@ def load_graph(path: str | Path, sets: list[str] | None = None,
     """Read, substitute, override and validate a graph file. Raises GraphError."""
     file = str(path)
     try:
-        text = Path(path).read_text()
+        text = decode(Path(path).read_bytes())
     except OSError as exc:
         raise GraphError([Problem(file, 0, None, f"cannot read the graph file: {exc.strerror}")]) from None
+    except YamlError as exc:
+        raise GraphError([Problem(file, exc.line, None, str(exc))]) from None
     return parse_graph(text, file, sets or [], env)
 
 
