@@ -18,10 +18,15 @@ placing nodes on other machines). Values may use ${VAR} or ${VAR:-default}.
 
 An actuator fed by a gate's `out` takes the gate's safe command (`safe_action`,
 `safe_value`) unless it sets its own: it sends it when it starts and before it closes.
+
+Beyond types, parameters, ports and cycles, the check finds input files that do not exist
+(parameters marked as paths, streamer.paths; relative ones are read from the graph file's
+folder, those of `--set` from the working directory).
 """
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -30,7 +35,7 @@ from typing import Any, Iterable
 
 import pydantic
 
-from . import registry
+from . import paths, registry
 from .node import WILDCARD, Node, Port
 from .states import OnFailure
 from .streams import compatible
@@ -84,6 +89,8 @@ class NodeSpec:
     transport: str = "ipc"
     tcp_port: int | None = None
     line: int = 0
+    # False when the ports could not be known (a problem said why): edges to it are not judged.
+    ports_known: bool = True
 
     @property
     def unit(self) -> str:
@@ -172,6 +179,8 @@ def load_graph(path: str | Path, sets: list[str] | None = None,
 
 def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
                 env: dict[str, str] | None = None) -> Graph:
+    """Validate a graph's text; relative paths in it are read against the folder of `file`,
+    those of `sets` against the working directory. Raises GraphError."""
     try:
         raw = load(substitute_env(text, env))
     except YamlError as exc:
@@ -183,7 +192,8 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
         if key not in ("name", "nodes", "edges", "description"):
             problems.append(Problem(file, raw.line_of(key), None, f"unknown top-level key {key!r}"
                                     + _suggest(str(key), ["name", "nodes", "edges", "description"])))
-    nodes = _nodes(raw, file, problems)
+    from_cli = {tuple(item.partition("=")[0].strip().split(".")[:2]) for item in sets or []}
+    nodes = _nodes(raw, file, from_cli, problems)
     edges = _edges(raw, nodes, file, problems)
     _check_inputs(nodes, edges, file, problems)
     _check_cycles(nodes, edges, file, problems)
@@ -193,7 +203,8 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
     return Graph(str(raw.get("name", Path(file).stem)), file, nodes, edges)
 
 
-def _nodes(raw: LineDict, file: str, problems: list[Problem]) -> dict[str, NodeSpec]:
+def _nodes(raw: LineDict, file: str, from_cli: set[tuple[str, ...]],
+           problems: list[Problem]) -> dict[str, NodeSpec]:
     section = raw.get("nodes")
     if not isinstance(section, LineDict) or not section:
         problems.append(Problem(file, raw.line_of("nodes"), None, "`nodes:` must map node names to their settings"))
@@ -223,7 +234,7 @@ def _nodes(raw: LineDict, file: str, problems: list[Problem]) -> dict[str, NodeS
                        and not (k in RENAMED_KEYS and k not in fields)}
         _runtime_keys(spec, body, file, problems)
         if spec.cls is not None:
-            _params(spec, body, file, problems)
+            _params(spec, body, file, _resolve_paths(spec, file, from_cli), problems)
         if spec.group is not None:
             python = groups_python.setdefault(spec.group, spec.python)
             if python != spec.python:
@@ -280,7 +291,8 @@ def _runtime_keys(spec: NodeSpec, body: LineDict, file: str, problems: list[Prob
             spec.tcp_port = body["tcp_port"]
 
 
-def _params(spec: NodeSpec, body: LineDict, file: str, problems: list[Problem]) -> None:
+def _params(spec: NodeSpec, body: LineDict, file: str, bases: dict[str, str],
+            problems: list[Problem]) -> None:
     cls = spec.cls
     assert cls is not None
     spec.inputs, spec.outputs = dict(cls.inputs), dict(cls.outputs)  # until the parameters say more
@@ -304,10 +316,52 @@ def _params(spec: NodeSpec, body: LineDict, file: str, problems: list[Problem]) 
     except Exception as exc:  # noqa: BLE001 - validators may raise anything
         problems.append(Problem(file, spec.line, spec.name, f"parameters rejected: {exc}"))
         return
+    if not _input_paths_exist(spec, params, body, file, bases, problems):
+        spec.ports_known = False  # ports and checks that read the files would fail for the same reason
+        return
     try:
         spec.inputs, spec.outputs = cls.ports(params)
-    except Exception as exc:  # noqa: BLE001 - e.g. a replay whose file is missing
+    except Exception as exc:  # noqa: BLE001 - e.g. a replay whose file is not a recording
         problems.append(Problem(file, spec.line, spec.name, f"cannot determine its ports: {exc}"))
+        spec.ports_known = False
+
+
+def _resolve_paths(spec: NodeSpec, file: str, from_cli: set[tuple[str, ...]]) -> dict[str, str]:
+    """Relative paths of the graph file against its folder, those of `--set` against the
+    working directory; returns which of the two each path parameter was read against."""
+    assert spec.cls is not None
+    folder = os.path.dirname(os.path.abspath(file))
+    bases = {}
+    for key in paths.path_fields(spec.cls.Params):
+        if key in spec.params:
+            cli = (spec.name, key) in from_cli
+            bases[key] = "the working directory" if cli else "the graph file's folder"
+            spec.params[key] = paths.resolve(spec.params[key], os.getcwd() if cli else folder)
+    return bases
+
+
+def _input_paths_exist(spec: NodeSpec, params: Any, body: LineDict, file: str, bases: dict[str, str],
+                       problems: list[Problem]) -> bool:
+    """Whether every input path exists (a glob pattern: matches a file); each one that does
+    not is a problem on its own line."""
+    assert spec.cls is not None
+    ok = True
+    for key, role in paths.path_fields(spec.cls.Params).items():
+        if role != "input":
+            continue
+        value = getattr(params, key)
+        written = body.get(key)
+        lines = written.lines if isinstance(written, LineList) else []
+        for i, path in paths.entries(value):
+            if paths.exists(path):
+                continue
+            ok = False
+            given = written[i] if i >= 0 and isinstance(written, list) and i < len(written) else written
+            what = "no file matches" if paths.GLOB_CHARS.search(path) else "no file or folder at"
+            read_as = f" (relative to {bases.get(key)}: {path})" if given != path else ""
+            problems.append(Problem(file, lines[i] if 0 <= i < len(lines) else body.line_of(key), spec.name,
+                                    f"parameter {key!r}: {what} {given!r}{read_as}; check the path"))
+    return ok
 
 
 def _edges(raw: LineDict, nodes: dict[str, NodeSpec], file: str,
@@ -368,6 +422,9 @@ def _edge(src: str, dst: str, policy: str, line: int, nodes: dict[str, NodeSpec]
     s, d = nodes[src_node], nodes[dst_node]
     if s.cls is None or d.cls is None:
         return None  # already reported
+    if not s.ports_known or not d.ports_known:
+        # judged once the ports are known; until then it still feeds its node and may close a cycle
+        return EdgeSpec(src_node, src_port or "out", dst_node, dst_port or "in", policy, line)
     if not src_port:
         src_port = _default_port(s.outputs, "out")
         if src_port is None:

@@ -11,6 +11,7 @@ import streamer.node
 from streamer import streams
 from streamer.clock import Pacer
 from streamer.node import EndOfStream, Port, Source
+from streamer.paths import InputPath
 from streamer.streams import EVENT_DTYPE, EVENTS, MARKER
 
 from .aedat4 import store_events, trigger_array
@@ -48,7 +49,7 @@ class FileCamera(Source):
                                        "with their labels")}
 
     class Params(streamer.node.Params):
-        path: str = Field(description="event file (.raw, .dat, .aedat4, N-MNIST .bin), or a folder "
+        path: InputPath = Field(description="event file (.raw, .dat, .aedat4, N-MNIST .bin), or a folder "
                                       "of labelled N-MNIST samples")
         speed: float = Field(1.0, ge=0, description="1 = real time, N = N x faster, 0 = as fast as possible")
         loop: bool = Field(False, description="start again at the end (time keeps increasing)")

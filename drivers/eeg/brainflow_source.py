@@ -10,6 +10,7 @@ from pydantic import Field
 
 from streamer import streams
 from streamer.node import Params, Port, Source
+from streamer.paths import InputPath
 from streamer.streams import MARKER, SAMPLES
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class BrainFlowSource(Source):
         ip_port: int = Field(0, description="IP port of network boards")
         mac_address: str = Field("", description="Bluetooth MAC address")
         serial_number: str = Field("", description="serial number")
-        file: str = Field("", description="file to play back (playback_file board)")
+        file: InputPath = Field("", description="file to play back (playback_file board)")
         master_board: str = Field("", description="board the playback file was recorded from")
         other_info: str = Field("", description="board-specific options")
         timeout_s: int = Field(0, ge=0, description="discovery timeout")

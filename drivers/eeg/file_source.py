@@ -10,6 +10,7 @@ from pydantic import Field
 from streamer import streams
 from streamer.clock import Pacer
 from streamer.node import EndOfStream, Params, Port, Source
+from streamer.paths import InputPath
 from streamer.streams import MARKER, SAMPLES
 
 from .file_list import expand, file_labels
@@ -35,7 +36,7 @@ class FileSource(Source):
                "markers": Port(MARKER, "annotations at their onset sample, file labels at each file's start")}
 
     class Params(Params):
-        path: Union[str, list[str]] = Field(
+        path: Union[InputPath, list[InputPath]] = Field(
             description="recording to replay, a glob pattern, or a list of them replayed in turn")
         speed: float = Field(1.0, ge=0, description="1 = real time, N = N times faster, 0 = as fast as possible")
         chunk_ms: float = Field(100.0, gt=0, description="duration of each chunk")

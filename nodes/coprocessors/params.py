@@ -9,10 +9,11 @@ from pydantic import Field
 import streamer.node
 from nodes.snn.conventions import CONVENTIONS
 from nodes.snn.infer_node import EarlyExit
+from streamer.paths import InputPath
 
 
 class CoprocessorParams(streamer.node.Params):
-    model: str = Field(description="path of the NIR file")
+    model: InputPath = Field(description="path of the NIR file")
     dt_s: float = Field(1e-3, gt=0.0, description="simulation step in seconds (one per bin)")
     convention: Literal[tuple(CONVENTIONS)] = Field(  # type: ignore[valid-type]
         "nir", description="spike/reset rules; chips run 'nir' (one spike when v > θ, reset to 0)")

@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from streamer.node import Port, Transform
+from streamer.paths import OutputPath
 from streamer.streams import DECISION, EVENTS, FRAMES, MARKER, SPIKES, Message, decision
 
 from .params import CoprocessorParams
@@ -58,7 +59,7 @@ class SpiNNaker(Transform):
         map_steps: int = Field(5, ge=1, description="virtual board: steps sim.run maps and runs")
         spif_address: str | None = Field(None, description="SPIF UDP address for `events` (host:port)")
         spif_words_per_packet: int = Field(256, ge=1, le=366, description="words per SPIF datagram")
-        run_dir: str | None = Field(None, description="where spynnaker.cfg and reports go (default: temp)")
+        run_dir: OutputPath | None = Field(None, description="where spynnaker.cfg and reports go (default: temp)")
 
     def start(self) -> None:
         from nodes.snn import DynamicConfidence, load

@@ -7,6 +7,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from streamer.node import Params, Port, Transform
+from streamer.paths import InputPath
 from streamer.streams import SAMPLES, Message
 
 from .checks import require_samples
@@ -82,7 +83,7 @@ class Project(Transform):
     outputs = {"out": Port(SAMPLES, "one channel per filter")}
 
     class Params(Params):
-        filters: str | None = Field(None, description="a .nir model with spatial_filters metadata, or an .npz")
+        filters: InputPath | None = Field(None, description="a .nir model with spatial_filters metadata, or an .npz")
         matrix: list[list[float]] | None = Field(None, description="inline filters, (outputs, channels)")
         channels: list[str] | None = Field(None, description="input channel of each matrix column")
         names: list[str] | None = Field(None, description="output channel names (default f1, f2, ...)")

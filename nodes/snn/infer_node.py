@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import streamer.node
 from streamer.node import Port, Transform
+from streamer.paths import InputPath
 from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision, spikes
 
 from .conventions import CONVENTIONS
@@ -57,7 +58,7 @@ class Infer(TrialBins, Transform):
                "out": Port(SPIKES, "output layer per simulated step (with emit_spikes)")}
 
     class Params(streamer.node.Params):
-        model: str = Field(description="path of the NIR file")
+        model: InputPath = Field(description="path of the NIR file")
         dt_s: float = Field(1e-3, gt=0.0, description="simulation step in seconds (one per bin)")
         convention: Literal[tuple(CONVENTIONS)] = Field(  # type: ignore[valid-type]
             "nir", description="spike/reset rules of the training framework")

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 
 from streamer.node import Port
+from streamer.paths import OutputPath
 from streamer.streams import COMMAND, DECISION, MARKER
 
 from .base import Actuator, SafeParams, _plain
@@ -24,7 +25,7 @@ class LogActuator(Actuator):
 
     class Params(SafeParams):
         level: str = Field("INFO", description="logging level of the console lines")
-        path: str | None = Field(None, description="JSON-lines file to append to (optional)")
+        path: OutputPath | None = Field(None, description="JSON-lines file to append to (optional)")
 
     def start(self) -> None:
         level = logging.getLevelName(self.params.level.upper())
