@@ -19,9 +19,13 @@ placing nodes on other machines). Values may use ${VAR} or ${VAR:-default}.
 An actuator fed by a gate's `out` takes the gate's safe command (`safe_action`,
 `safe_value`) unless it sets its own: it sends it when it starts and before it closes.
 
-Beyond types, parameters, ports and cycles, the check finds input files that do not exist
-(parameters marked as paths, streamer.paths; relative ones are read from the graph file's
-folder, those of `--set` from the working directory).
+Beyond types, parameters, ports and cycles, the check finds what would only fail once the
+graph runs: input files that do not exist (parameters marked as paths, streamer.paths;
+relative ones are read from the graph file's folder, those of `--set` from the working
+directory), what a node's `check()` finds in its files (a model's outputs against its
+labels), steps of a shape the receiving port does not take (`Port.shape`), and what a
+receiver's `check_input()` refuses of what the sender declares (a gate: commands it would
+always block).
 """
 from __future__ import annotations
 
@@ -324,6 +328,12 @@ def _params(spec: NodeSpec, body: LineDict, file: str, bases: dict[str, str],
     except Exception as exc:  # noqa: BLE001 - e.g. a replay whose file is not a recording
         problems.append(Problem(file, spec.line, spec.name, f"cannot determine its ports: {exc}"))
         spec.ports_known = False
+    try:
+        found = cls.check(params)
+    except Exception as exc:  # noqa: BLE001 - a plug-in's check must not hide the other problems
+        found = [("", f"{spec.type} could not check its parameters: {exc}")]
+    for key, msg in found:
+        problems.append(Problem(file, body.line_of(key) if key else spec.line, spec.name, msg))
 
 
 def _resolve_paths(spec: NodeSpec, file: str, from_cli: set[tuple[str, ...]]) -> dict[str, str]:
@@ -454,7 +464,34 @@ def _edge(src: str, dst: str, policy: str, line: int, nodes: dict[str, NodeSpec]
                                 f"stream types do not match: {src_node}.{src_port} sends "
                                 f"{out_port.stream_names} but {dst_node}.{dst_port} takes {in_port.stream_names}"))
         return None
-    return EdgeSpec(src_node, src_port, dst_node, dst_port, policy, line)
+    edge = EdgeSpec(src_node, src_port, dst_node, dst_port, policy, line)
+    if not in_port.takes_shape(out_port):
+        problems.append(Problem(file, line, dst_node, f"shapes do not match: {src_node}.{src_port} sends "
+                                f"{_shape(out_port.shape)} per step but {dst_node}.{dst_port} takes "
+                                f"{_shape(in_port.shape)}; {_shape_fix(edge, out_port, in_port)}"))
+        return None
+    try:
+        params = d.cls.Params(**d.params)
+    except Exception:  # noqa: BLE001 - its parameters were reported already
+        return edge
+    try:
+        found = d.cls.check_input(params, dst_port, out_port)
+    except Exception as exc:  # noqa: BLE001 - a plug-in's check must not hide the other problems
+        found = [f"{d.type} could not check this edge: {exc}"]
+    for msg in found:
+        problems.append(Problem(file, line, dst_node, f"edge {src_node}.{src_port} -> {dst_node}.{dst_port}: {msg}"))
+    return edge
+
+
+def _shape(shape: tuple[int, ...] | None) -> str:
+    return "[" + ", ".join(map(str, shape or ())) + "]"
+
+
+def _shape_fix(edge: EdgeSpec, out_port: Port, in_port: Port) -> str:
+    """Which parameters to change, as far as the ports say."""
+    where = [f"`{port.shape_from}` of {node}" for node, port in ((edge.src, out_port), (edge.dst, in_port))
+             if port.shape_from]
+    return f"change {' or '.join(where) or 'one side'} so that they agree"
 
 
 def _default_port(ports: dict[str, Port], preferred: str) -> str | None:

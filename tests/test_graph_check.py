@@ -6,9 +6,11 @@ import sys
 
 import pytest
 
-from streamer.graph import load_graph
+from streamer.graph import GraphError, load_graph, parse_graph
 from tests.runtime_helpers import ROOT
 
+SHAPES = ROOT / "models" / "shapes.nir"
+DEMO = ROOT / "graphs" / "demo.yaml"
 
 
 def check(graph, *args, cwd=ROOT):
@@ -16,6 +18,109 @@ def check(graph, *args, cwd=ROOT):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "300"}
     return subprocess.run([sys.executable, "-m", "streamer", "check", str(graph), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120, env=env)
+
+
+def problems(text: str, **kw) -> list[str]:
+    with pytest.raises(GraphError) as exc:
+        parse_graph(text, "g.yaml", **kw)
+    return [str(p) for p in exc.value.problems]
+
+
+def model_graph(shape: str = "[2, 32, 32]", labels: str = "[a, b, c, d]") -> str:
+    return f"""
+nodes:
+  cam: {{type: dvs.synthetic, width: 32, height: 32}}
+  bins: {{type: events.bin, shape: {shape}}}
+  snn: {{type: snn.infer, model: {SHAPES}, labels: {labels}}}
+  loihi: {{type: coprocessor.loihi, model: {SHAPES}, labels: {labels}}}
+  spinn: {{type: coprocessor.spinnaker, model: {SHAPES}, labels: {labels}}}
+edges:
+  - cam -> bins
+  - bins -> snn
+  - bins -> loihi
+  - bins -> spinn
+"""
+
+
+def test_a_valid_model_graph_passes():
+    parse_graph(model_graph())
+
+
+def test_labels_must_name_every_output_of_the_model():
+    p = problems(model_graph(labels="[a, b, c]"))
+    assert p == [f"g.yaml:{line}: node '{node}': 3 labels for a model with 4 outputs ({SHAPES}); give one "
+                 "label per output, in output order" for line, node in ((5, "snn"), (6, "loihi"), (7, "spinn"))]
+
+
+def test_frames_must_have_the_shape_of_the_model_input():
+    p = problems(model_graph(shape="[2, 34, 34]"))
+    assert p == [f"g.yaml:{line}: node '{node}': shapes do not match: bins.out sends [2, 34, 34] per step but "
+                 f"{node}.in takes [2, 32, 32]; change `shape` of bins or `model` of {node} so that they agree"
+                 for line, node in ((10, "snn"), (11, "loihi"), (12, "spinn"))]
+
+
+def test_a_membrane_readout_needs_a_membrane_and_a_model_must_load(tmp_path):
+    import nir
+    import numpy as np
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])),
+                                "fc": nir.Affine(weight=np.ones((2, 3)), bias=np.zeros(2)),
+                                "output": nir.Output(output_type=np.array([2]))},
+                         edges=[("input", "fc"), ("fc", "output")])
+    nir.write(tmp_path / "affine.nir", graph)
+    (tmp_path / "text.nir").write_text("not a model")
+    text = f"""
+nodes:
+  a: {{type: snn.infer, model: {tmp_path}/affine.nir, readout: membrane}}
+  b: {{type: snn.infer, model: {tmp_path}/text.nir}}
+"""
+    p = [x for x in problems(text) if "no edge feeds it" not in x]
+    assert p[0] == ("g.yaml:3: node 'a': readout 'membrane' needs an output layer with a membrane (LI, LIF, "
+                    "IF...); this model's has none: use readout 'spikes'")
+    assert p[1].startswith(f"g.yaml:4: node 'b': cannot load the model: {tmp_path}/text.nir: not a readable NIR")
+
+
+def test_spikes_fit_a_model_input_of_the_same_size():
+    # snn.infer sends its output layer's spikes (4 per step): a model of 4 inputs takes them
+    # as they are, a (2, 32, 32) one does not.
+    text = f"""
+nodes:
+  cam: {{type: dvs.synthetic, width: 32, height: 32}}
+  bins: {{type: events.bin, shape: [2, 32, 32]}}
+  first: {{type: snn.infer, model: {SHAPES}, emit_spikes: true}}
+  second: {{type: snn.infer, model: {SHAPES}}}
+edges:
+  - cam -> bins
+  - bins -> first
+  - first.out -> second
+"""
+    assert problems(text) == ["g.yaml:10: node 'second': shapes do not match: first.out sends [4] per step but "
+                              "second.in takes [2, 32, 32]; change `model` of first or `model` of second so "
+                              "that they agree"]
+
+
+def test_commands_the_gate_would_always_block_name_the_map_and_the_gate():
+    out = check(DEMO, "--set", "gate.allow=[left, right, stop]", "--set", "action.labels.circle.action=left",
+                "--set", "action.labels.circle.value=5", "--set", "gate.bounds={left: [0, 2]}")
+    assert out.returncode == 2, out.stderr
+    assert "demo.yaml:47: node 'gate': edge action.out -> gate.in: every 'left' command of value 5 would be " \
+           "blocked: the value lies outside the gate's bounds [0.0, 2.0] for 'left'; change the value or " \
+           "the bounds (or set out_of_bounds: clamp)" in out.stderr
+    assert "demo.yaml:47: node 'gate': edge action.out -> gate.in: every 'forward' command of value None would " \
+           "be blocked: 'forward' is not in the gate's allow list ['left', 'right', 'stop']; add it there or send " \
+           "an allowed action" in out.stderr
+    # square -> right has no value: the bounds of 'left' do not concern it
+    assert "2 problems" in out.stderr
+    # a gate told to clamp lets the value through, at its bound
+    out = check(DEMO, "--set", "action.labels.circle.action=left", "--set", "action.labels.circle.value=5",
+                "--set", "gate.bounds={left: [0, 2]}", "--set", "gate.out_of_bounds=clamp")
+    assert out.returncode == 0, out.stderr
+
+
+def test_a_stimulation_outside_the_seizure_graph_bounds_is_refused(shared_data):
+    out = check(ROOT / "graphs" / "seeg_seizure.yaml", "--set", "stim.labels.seizure.value=5")
+    assert out.returncode == 2, out.stderr
+    assert "seeg_seizure.yaml:55: node 'gate': edge stim.out -> gate.in: every 'stimulate' command of value 5 " \
+           "would be blocked" in out.stderr
 
 
 @pytest.mark.parametrize("content,line,found", [

@@ -16,7 +16,7 @@ from streamer.node import Port, Transform
 from streamer.paths import OutputPath
 from streamer.streams import DECISION, EVENTS, FRAMES, MARKER, SPIKES, Message, decision
 
-from .params import CoprocessorParams
+from .params import CoprocessorParams, ModelNode
 from .spinnaker_wire import eieio_packets, frame_keys, spif_words
 
 SCP_PORT = 17893
@@ -25,7 +25,7 @@ CORES_PER_BOARD = 48 * 16      # SpiNN-5: 48 chips, 16 application cores each (m
 IF_TAU_M_MS = 32_000.0         # a leak-free IF as a LIF with the longest τ SpiNNaker's S16.15 holds
 
 
-class SpiNNaker(Transform):
+class SpiNNaker(ModelNode, Transform):
     """Classifies frames with a NIR spiking network on SpiNNaker (sPyNNaker / PyNN).
 
     Each spiking layer becomes a PyNN population (IF and LIF: IF_curr_delta, CubaLIF:
