@@ -23,9 +23,9 @@ Beyond types, parameters, ports and cycles, the check finds what would only fail
 graph runs: input files that do not exist (parameters marked as paths, streamer.paths;
 relative ones are read from the graph file's folder, those of `--set` from the working
 directory), what a node's `check()` finds in its files (a model's outputs against its
-labels), steps of a shape the receiving port does not take (`Port.shape`), and what a
+labels), steps of a shape the receiving port does not take (`Port.shape`), what a
 receiver's `check_input()` refuses of what the sender declares (a gate: commands it would
-always block).
+always block), and edges of different stream types into one named port of a wildcard input.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ import pydantic
 from . import paths, registry
 from .node import WILDCARD, Node, Port
 from .states import OnFailure
-from .streams import compatible
+from .streams import ANY, compatible
 from .yaml_lines import LineDict, LineList, YamlError, decode, load, parse_value, substitute_env
 
 RUNTIME_KEYS = {"type", "group", "on_failure", "max_restarts", "python", "transport", "tcp_port"}
@@ -199,6 +199,7 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
     from_cli = {tuple(item.partition("=")[0].strip().split(".")[:2]) for item in sets or []}
     nodes = _nodes(raw, file, from_cli, problems)
     edges = _edges(raw, nodes, file, problems)
+    _check_named_streams(nodes, edges, file, problems)
     _check_inputs(nodes, edges, file, problems)
     _check_cycles(nodes, edges, file, problems)
     _inherit_safe_commands(nodes, edges, file, problems)
@@ -500,6 +501,27 @@ def _default_port(ports: dict[str, Port], preferred: str) -> str | None:
     if len(ports) == 1:
         return next(iter(ports))
     return None
+
+
+def _check_named_streams(nodes: dict[str, NodeSpec], edges: list[EdgeSpec], file: str,
+                         problems: list[Problem]) -> None:
+    """An input port taken by name through a wildcard (`rec.events`) is one named stream:
+    edges of different stream types into it would make it unreadable."""
+    first: dict[tuple[str, str], tuple[str, EdgeSpec]] = {}
+    for e in edges:
+        dst = nodes[e.dst]
+        if e.dst_port in dst.inputs or WILDCARD not in dst.inputs or not nodes[e.src].ports_known:
+            continue
+        stream = nodes[e.src].outputs[e.src_port].stream
+        if not isinstance(stream, str) or stream == ANY:
+            continue  # decided only at run time
+        seen = first.setdefault((e.dst, e.dst_port), (stream, e))
+        if seen[0] != stream:
+            other = seen[1]
+            problems.append(Problem(file, e.line, e.dst, f"{e.dst}.{e.dst_port} takes {seen[0]} from "
+                                    f"{other.src}.{other.src_port} (line {other.line}) and {stream} from "
+                                    f"{e.src}.{e.src_port}; one port name holds one stream type: send "
+                                    f"this edge to another port, e.g. {e.dst}.{e.src}_{e.src_port}"))
 
 
 def _check_inputs(nodes: dict[str, NodeSpec], edges: list[EdgeSpec], file: str,

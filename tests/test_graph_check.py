@@ -123,6 +123,25 @@ def test_a_stimulation_outside_the_seizure_graph_bounds_is_refused(shared_data):
            "would be blocked" in out.stderr
 
 
+def test_one_recorder_port_takes_one_stream_type(tmp_path):
+    g = tmp_path / "g.yaml"
+    g.write_text(f"""
+nodes:
+  counter: {{type: util.counter}}
+  cam: {{type: dvs.synthetic}}
+  rec: {{type: record, path: {tmp_path}/x.rec}}
+edges:
+  - counter -> rec.data
+  - cam.markers -> rec.data
+  - cam -> rec
+""")
+    out = check(g)
+    assert out.returncode == 2, out.stderr
+    assert f"{g}:8: node 'rec': rec.data takes Samples from counter.out (line 7) and Marker from cam.markers; one " \
+           "port name holds one stream type: send this edge to another port, e.g. rec.cam_markers" in out.stderr
+    assert "1 problem" in out.stderr
+
+
 @pytest.mark.parametrize("content,line,found", [
     (b"nodes:\n  {[a]: 1}\n", 2, "a key must be a name or a number, not a list"),
     (b"nodes:\n  ? [a]\n  : {type: util.counter}\n", 2, "a key must be a name or a number, not a list"),
