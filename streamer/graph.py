@@ -314,6 +314,9 @@ def _params(spec: NodeSpec, body: LineDict, file: str, bases: dict[str, str],
                        + f" (parameters: {', '.join(fields) or 'none'})")
             elif err["type"] == "missing":
                 msg = f"parameter {where!r} is required for {spec.type}"
+            elif not loc:  # a check across parameters: on the line of the first one it names
+                msg = f"parameters of {spec.type}: {err['msg'].removeprefix('Value error, ')}"
+                key = _first_named(msg, [k for k in body if k in spec.params])
             else:
                 msg = f"parameter {where!r}: {err['msg']} (got {err.get('input')!r})"
             problems.append(Problem(file, body.line_of(key), spec.name, msg))
@@ -335,6 +338,12 @@ def _params(spec: NodeSpec, body: LineDict, file: str, bases: dict[str, str],
         found = [("", f"{spec.type} could not check its parameters: {exc}")]
     for key, msg in found:
         problems.append(Problem(file, body.line_of(key) if key else spec.line, spec.name, msg))
+
+
+def _first_named(message: str, keys: list) -> Any:
+    """The key that `message` names first ('' if none)."""
+    found = [(m.start(), k) for k in keys if (m := re.search(rf"\b{re.escape(str(k))}\b", message))]
+    return min(found, key=lambda x: x[0])[1] if found else ""
 
 
 def _resolve_paths(spec: NodeSpec, file: str, from_cli: set[tuple[str, ...]]) -> dict[str, str]:

@@ -98,6 +98,62 @@ edges:
                               "that they agree"]
 
 
+def test_a_notch_filter_without_its_frequency_is_refused_by_check(tmp_path):
+    g = tmp_path / "g.yaml"
+    g.write_text("""
+nodes:
+  eeg: {type: eeg.synthetic}
+  notch:
+    type: signal.filter
+    kind: notch
+edges: [eeg -> notch]
+""")
+    out = check(g)
+    assert out.returncode == 2, out.stderr
+    assert f"{g}:6: node 'notch': parameters of signal.filter: kind 'notch' needs notch_hz > 0 Hz; " \
+           "set notch_hz (now None)" in out.stderr
+
+
+@pytest.mark.parametrize("node,found", [
+    ("{type: signal.filter, kind: highpass, l_freq_hz: null}", "kind 'highpass' needs l_freq_hz > 0 Hz"),
+    ("{type: signal.encode, threshold: 0}", "delta thresholds must be > 0"),
+    ("{type: signal.epochs, tmin_s: 1.0, tmax_s: 0.5}", "tmax_s (0.5) must be after tmin_s (1.0)"),
+    ("{type: signal.reref, method: laplacian}", "method laplacian needs neighbours or a montage"),
+    ("{type: signal.reref, method: laplacian, montage: standard_1002}", "'standard_1002' is not a standard MNE"),
+    ("{type: signal.project, matrix: [[1, 0]], channels: [C3, C4], names: [a, b]}", "2 names for 1 filters"),
+    ("{type: actuators.log, level: LOUD}", "unknown logging level 'LOUD'"),
+    ("{type: actuators.osc, address_prefix: robot}", "address_prefix must start with '/'"),
+    ("{type: coprocessor.spinnaker, model: MODEL, virtual_board: false}", "give machine_address or spalloc_server"),
+    ("{type: eeg.file, path: []}", "path is an empty list"),
+    ("{type: eeg.file, path: MODEL, file_label: '(ictal'}", "'(ictal' is not a regular expression"),
+    ("{type: eeg.lsl}", "give the stream's name, stream_type or source_id"),
+    ("{type: eeg.brainflow, channels: emgg}", "channels must be one of eeg, emg, eog, ecg, exg"),
+    ("{type: eeg.brainflow, board: cytn}", "unknown BrainFlow board 'cytn'; did you mean 'cyton'?"),
+    ("{type: dvs.network}", "give address (host:port, TCP) or socket_path"),
+    ("{type: dvs.camera, backend: inivation, biases: {bias_fo: 1}}", "biases are Prophesee settings"),
+    ("{type: events.hotpixels, pixels: [[-1, 3]]}", "pixels [[-1, 3]] lie outside any sensor"),
+])
+def test_parameters_that_start_would_refuse_are_refused_by_check(node, found):
+    text = f"nodes:\n  n: {node.replace('MODEL', str(SHAPES))}\n"
+    p = [x for x in problems(text) if "no edge feeds it" not in x]
+    assert len(p) == 1 and p[0].startswith("g.yaml:2: node 'n': ") and found in p[0], p
+
+
+def test_a_file_label_every_file_name_must_match(tmp_path):
+    (tmp_path / "clip_ictal_1.mat").touch()
+    (tmp_path / "clip_2.mat").touch()
+    text = f"""
+nodes:
+  eeg:
+    type: eeg.file
+    path: {tmp_path}/clip_*.mat
+    file_label: _(ictal|interictal)_
+"""
+    p = problems(text)
+    assert p == [f"g.yaml:6: node 'eeg': {tmp_path}/clip_2.mat: its name does not match file_label "
+                 "'_(ictal|interictal)_'; change file_label or the files"]
+
+
 def test_commands_the_gate_would_always_block_name_the_map_and_the_gate():
     out = check(DEMO, "--set", "gate.allow=[left, right, stop]", "--set", "action.labels.circle.action=left",
                 "--set", "action.labels.circle.value=5", "--set", "gate.bounds={left: [0, 2]}")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from streamer.node import Port, Transform
 from streamer.paths import OutputPath
@@ -61,6 +61,14 @@ class SpiNNaker(ModelNode, Transform):
         spif_words_per_packet: int = Field(256, ge=1, le=366, description="words per SPIF datagram")
         run_dir: OutputPath | None = Field(None, description="where spynnaker.cfg and reports go (default: temp)")
 
+        @model_validator(mode="after")
+        def _board(self) -> "SpiNNaker.Params":
+            if not self.virtual_board and not (self.machine_address or self.spalloc_server):
+                raise ValueError("give machine_address or spalloc_server, or set virtual_board: true")
+            if self.spif_address is not None and not self.spif_address.rpartition(":")[2].isdigit():
+                raise ValueError(f"spif_address {self.spif_address!r} has no port; write host:port")
+            return self
+
     def start(self) -> None:
         from nodes.snn import DynamicConfidence, load
         from .lowering import stages
@@ -68,9 +76,6 @@ class SpiNNaker(ModelNode, Transform):
         p = self.params
         if not Path(p.model).is_file():
             raise FileNotFoundError(f"coprocessor.spinnaker {self.name!r}: model {p.model!r} not found")
-        if not p.virtual_board and not (p.machine_address or p.spalloc_server):
-            raise ValueError(f"coprocessor.spinnaker {self.name!r}: give machine_address or "
-                             f"spalloc_server, or set virtual_board: true")
         net = load(p.model, dt=p.dt_s, convention=p.convention, reset=p.reset)
         try:
             self.stages = stages(net, allow_conv=False)

@@ -97,7 +97,24 @@ class Project(Transform):
                 if not self.channels or widths != {len(self.channels)}:
                     raise ValueError(f"matrix rows must have one weight per name in channels "
                                      f"({len(self.channels or [])}), got row lengths {sorted(widths)}")
+                if self.names is not None and len(self.names) != len(self.matrix):
+                    raise ValueError(f"{len(self.names)} names for {len(self.matrix)} filters (matrix rows); "
+                                     "give one name per filter")
             return self
+
+    @classmethod
+    def check(cls, params: "Project.Params") -> list[tuple[str, str]]:
+        """The filters file holds filters, one per name given."""
+        if params.filters is None:
+            return []
+        try:
+            matrix, _, _ = load_filters(params.filters)
+        except (OSError, ValueError) as exc:
+            return [("filters", str(exc))]
+        if params.names is not None and len(params.names) != len(matrix):
+            return [("names", f"{len(params.names)} names for the {len(matrix)} filters of {params.filters}; "
+                              "give one name per filter")]
+        return []
 
     def start(self) -> None:
         p = self.params
