@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from streamer.graph import GraphError, load_graph, parse_graph
+from streamer import registry
+from streamer.graph import RESERVED_KEYS, RUNTIME_KEYS, GraphError, load_graph, parse_graph
 from tests.runtime_helpers import ROOT
 
 SHAPES = ROOT / "models" / "shapes.nir"
@@ -210,6 +211,24 @@ def test_files_yaml_cannot_read_are_problems_with_a_line(tmp_path, content, line
     out = check(g)
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert f"{g}:{line}: {found}" in out.stderr
+
+
+def test_no_node_type_has_a_parameter_named_like_a_runtime_key():
+    names = registry.names()
+    assert len(names) > 40
+    for name in names:
+        clash = (RUNTIME_KEYS | RESERVED_KEYS) & set(registry.get(name).Params.model_fields)
+        assert not clash, f"{name} has parameters named like keys of the runtime: {clash}"
+
+
+def test_a_third_party_node_whose_parameters_take_runtime_keys_is_refused(tmp_path):
+    g = tmp_path / "g.yaml"
+    g.write_text("nodes:\n  src: {type: 'tests.plugin_nodes:GroupedSource'}\n  log: {type: util.log}\n"
+                 "edges: [src -> log]\n")
+    out = check(g)
+    assert out.returncode == 2, out.stderr
+    assert f"{g}:2: node 'src': tests.plugin_nodes:GroupedSource has parameters named like keys of the runtime " \
+           "(group, host); the node type must rename them" in out.stderr
 
 
 SHIPPED = sorted((ROOT / "graphs").glob("*.yaml"))
