@@ -9,6 +9,7 @@ from pydantic import Field
 from . import streams
 from .clock import Pacer
 from .node import WILDCARD, EndOfStream, Params, Port, Sink, Source
+from .paths import InputPath, OutputPath
 from .recording import Reader, Writer, streams_of
 from .streams import ANY, Message
 
@@ -26,7 +27,7 @@ class Record(Sink):
     inputs = {WILDCARD: Port(ANY, "any stream; the port name is the stream's name in the file")}
 
     class Params(Params):
-        path: str = Field(description="recording file to write (replaced if it exists)")
+        path: OutputPath = Field(description="recording file to write (replaced if it exists)")
         fsync: bool = Field(False, description="also force each chunk to the disk (survives power loss; slower)")
 
     def start(self) -> None:
@@ -51,7 +52,7 @@ class Replay(Source):
     outputs = {}
 
     class Params(Params):
-        path: str = Field(description="recording written by `record`")
+        path: InputPath = Field(description="recording written by `record`")
         speed: float = Field(1.0, ge=0, description="1 = original timing, N = N times faster, 0 = as fast as possible")
         loop: bool = Field(False, description="start again at the end")
 

@@ -1,11 +1,12 @@
 """Node types used only by the runtime tests (named as "tests.runtime_nodes:Class")."""
 import time
+from typing import Any
 
 from pydantic import Field
 
 from drivers.dvs.synthetic import SyntheticCamera
 from streamer.node import Params, Port, Source, Transform
-from streamer.streams import ANY
+from streamer.streams import ANY, COMMAND, DECISION, command
 
 
 class Boom(Transform):
@@ -37,6 +38,25 @@ class NoDevice(Source):
 
     def produce(self):
         return None
+
+
+class Stimulate(Transform):
+    """Sends command `action` with `value` for each decision labelled `label`, and declares
+    none of it on its port: a decoder whose commands the graph check cannot see, so that
+    only the gate, at run time, stands between a wrong value and the actuator."""
+
+    inputs = {"in": Port(DECISION)}
+    outputs = {"out": Port(COMMAND)}
+
+    class Params(Params):
+        label: str = Field("seizure")
+        action: str = Field("stimulate")
+        value: Any = Field(None)
+
+    def receive(self, port, msg):
+        if msg.data.get("label") != self.params.label:
+            return None
+        return command(self.params.action, self.params.value, t_origin=msg.t_origin)
 
 
 class StallingCamera(SyntheticCamera):
