@@ -137,7 +137,7 @@ class Replay(Source):
         if not self.pacer.wait(t):
             return None
         self.pending = None
-        msg = chunk.message.with_data(chunk.message.data)
+        msg = chunk.message  # read for this pass alone: sent as it is, stamped now
         msg.t_origin = streams.now()
         return {chunk.name: msg}
 

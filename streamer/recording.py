@@ -271,8 +271,8 @@ class Reader:
         return self.chunks()
 
     def chunks(self, headers_only: bool = False) -> Iterator[Chunk]:
-        """The intact chunks in file order. With `headers_only` the bodies are not read
-        (nor, in version 1, checked): array data is None."""
+        """The intact chunks in file order. With `headers_only`, only each chunk's stream
+        name and type, from its header (its message has no data): for listing streams."""
         self.torn, self.skipped = False, []
         size = self.path.stat().st_size
         read_chunk = self._chunk_v2 if self.version == 2 else self._chunk_v1
@@ -302,12 +302,18 @@ class Reader:
         self.torn = end >= size
         log.debug("%s: skipped bytes %d..%d: %s", self.path, offset, end, why)
 
-    def _read(self, f: BinaryIO, n: int) -> bytes:
+    def _read(self, f: BinaryIO, n: int, body: bool = False) -> Any:
+        """`n` bytes to check; a body goes into a fresh NumPy buffer, so that its arrays
+        are aligned wherever their offset in the body is."""
         self._budget -= n
         if self._budget < 0:
             raise _Bad("too much damage to look further (checking would cost more than "
                        f"{self.WORK_FACTOR} times the file's size)", self._size, whole=True)
-        return f.read(n)
+        if not body:
+            return f.read(n)
+        buf = np.empty(n, np.uint8)
+        f.readinto(buf)
+        return buf
 
     def _chunk_v2(self, f: BinaryIO, offset: int, size: int, headers_only: bool) -> Chunk:
         f.seek(offset)
@@ -331,8 +337,8 @@ class Reader:
         if end > size:
             raise _Bad("the file ends inside this chunk (a write the writer did not finish)", body_at)
         if headers_only:
-            return self._message(hbytes, None, blen, offset, end)
-        body = self._read(f, blen)
+            return _names(hbytes, offset, end)
+        body = self._read(f, blen, body=True)
         (bcrc,) = _CRC.unpack(f.read(_CRC.size))
         if zlib.crc32(body) != bcrc:
             raise _Bad("the chunk body's checksum does not match (damaged)", body_at)
@@ -353,22 +359,33 @@ class Reader:
             raise _Bad("the file ends inside this chunk (or its lengths are damaged)", offset + 1)
         hbytes = self._read(f, hlen)
         if headers_only:
-            return self._message(hbytes, None, blen, offset, end)
-        body = self._read(f, blen)
+            return _names(hbytes, offset, end)
+        body = self._read(f, blen, body=True)
         (crc,) = _CRC.unpack(f.read(_CRC.size))
         if zlib.crc32(body, zlib.crc32(hbytes)) != crc:
             raise _Bad("the chunk's checksum does not match (damaged)", offset + 1)
         return self._message(hbytes, body, blen, offset, end)
 
-    def _message(self, hbytes: bytes, body: bytes | None, blen: int, offset: int, end: int) -> Chunk:
+    def _message(self, hbytes: bytes, body: np.ndarray, blen: int, offset: int, end: int) -> Chunk:
         """The chunk's message, checked; an intact chunk that fails is skipped whole."""
         try:
             name, msg, t_received = _decode(unpack(hbytes), body, blen)
-            if body is not None or msg.stream in ITEM_STREAMS:
-                streams.validate(msg)
+            streams.validate(msg)
         except Exception as exc:  # noqa: BLE001 - whatever a crafted header provokes is reported
             raise _Bad(f"unusable chunk ({type(exc).__name__}: {str(exc)[:300]})", end, whole=True) from None
         return Chunk(name, msg, t_received, offset, end)
+
+
+def _names(hbytes: bytes, offset: int, end: int) -> Chunk:
+    """A chunk with its stream name and type only (data None), for listing the streams."""
+    try:
+        h = unpack(hbytes)
+        name, stream = h["k"], h["s"]
+        if not (isinstance(name, str) and name and stream in STREAM_TYPES):
+            raise ValueError(f"bad stream name or type {str(name)[:80]!r}, {str(stream)[:80]!r}")
+    except Exception as exc:  # noqa: BLE001
+        raise _Bad(f"unusable chunk header ({type(exc).__name__}: {str(exc)[:300]})", end, whole=True) from None
+    return Chunk(name, Message(stream, None), math.nan, offset, end)
 
 
 class _Scanner:
@@ -400,7 +417,7 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _decode(h: Any, body: bytes | None, blen: int) -> tuple[str, Message, float]:
+def _decode(h: Any, body: np.ndarray, blen: int) -> tuple[str, Message, float]:
     """(stream name, message, receive time) of a chunk header and body. Every declared
     size is checked against `blen` before an array is made; raises on anything wrong."""
     if not isinstance(h, dict):
@@ -437,11 +454,8 @@ def _decode(h: Any, body: bytes | None, blen: int) -> tuple[str, Message, float]
     arrays: dict[str, np.ndarray] = {}
     pos = 0
     for arr_name, dtype, shape, count in layout:
-        if body is None:
-            arrays[arr_name] = None  # type: ignore[assignment]
-            continue
         arr = np.frombuffer(body, dtype, count, pos) if count else np.zeros(count, dtype)
-        if count and arr.ctypes.data % ALIGN:
+        if pos % ALIGN:
             arr = arr.copy()  # aligned, like the arrays the transport hands over
         arrays[arr_name] = arr.reshape(shape)
         pos += count * dtype.itemsize
