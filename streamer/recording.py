@@ -146,7 +146,7 @@ class Writer:
         bcrc = 0
         for b in bufs:
             bcrc = zlib.crc32(b, bcrc)
-        self._write([SYNC, lengths, _CRC.pack(hcrc), hbytes, *bufs, _CRC.pack(bcrc)])
+        self._write([SYNC + lengths + _CRC.pack(hcrc) + hbytes, *bufs, _CRC.pack(bcrc)])
         self.chunks += 1
         if self.fsync == "chunk":
             self._sync()
@@ -154,15 +154,16 @@ class Writer:
             self._dirty = True
 
     def _write(self, parts: list) -> None:
-        views = [memoryview(p).cast("B") for p in parts if len(p)]
-        while views:
-            n = os.writev(self.fd, views)
-            self.bytes += n
-            while views and n >= len(views[0]):
-                n -= len(views[0])
-                views.pop(0)
-            if views and n:
-                views[0] = views[0][n:]
+        """One writev of byte strings and byte views (a chunk reaches the kernel whole)."""
+        n = os.writev(self.fd, parts)
+        self.bytes += n
+        total = sum(map(len, parts))
+        if n < total:  # a short write (a signal, a full disk): the rest, however many calls it takes
+            rest = memoryview(b"".join(parts))[n:]
+            while rest:
+                k = os.write(self.fd, rest)
+                self.bytes += k
+                rest = rest[k:]
 
     def _sync(self) -> None:
         t = time.perf_counter()
@@ -230,9 +231,10 @@ def report(path: Path, skipped: list[Skipped]) -> str:
         return ""
     lost = sum(s.end - s.offset for s in skipped)
     shown = "; ".join(str(s) for s in skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-    return (f"{path}: skipped {len(skipped)} unreadable part(s), {lost} bytes in all, and read every intact "
-            f"chunk around them: {shown}. The skipped bytes cannot be read; keep the file as it is "
-            f"(the rest reads the same each time) or copy it elsewhere before recording to this path again")
+    return (f"{path}: skipped {len(skipped)} part(s), {lost} bytes in all, and read everything around them: "
+            f"{shown}. Damaged bytes cannot be recovered (the rest of the file reads the same every time); "
+            f"chunks that `read` leaves out of a stream are still yielded by `Reader`. A new run recording "
+            f"to this path replaces the file: copy it first to keep it")
 
 
 class Reader:
@@ -429,8 +431,9 @@ def _decode(h: Any, body: np.ndarray, blen: int) -> tuple[str, Message, float]:
         raise ValueError(f"unknown stream type {str(stream)[:80]!r}")
     if not isinstance(meta, dict):
         raise ValueError("the metadata is not a map")
-    if not (_number(h.get("o")) and _number(h.get("r")) and isinstance(h.get("q"), int)):
-        raise ValueError("times or sequence number missing or not numbers")
+    q = h.get("q")
+    if not (_number(h.get("o")) and _number(h.get("r")) and isinstance(q, int) and -2**63 <= q < 2**63):
+        raise ValueError("times or sequence number missing, not numbers or out of range")
     if not isinstance(specs, list) or len(specs) > MAX_ARRAYS:
         raise ValueError("the array list is missing or too long")
     layout = []

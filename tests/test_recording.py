@@ -253,3 +253,18 @@ def test_replay_as_fast_as_possible_and_faster(tmp_path):
         elapsed = time.monotonic() - t
         assert [m.data["value"] for m in out["ticks"]] == list(range(50))
         assert low <= elapsed < high, (speed, elapsed)
+
+
+def test_a_short_write_is_completed(tmp_path, monkeypatch):
+    """writev may write less than asked (a signal, a nearly full disk): the rest follows."""
+    real = os.writev
+    monkeypatch.setattr(recording.os, "writev", lambda fd, parts: real(fd, [bytes(parts[0])[:5]]))
+    path = tmp_path / "short.rec"
+    w = Writer(path, fsync="never")
+    msgs = some_messages()
+    for name, m in msgs:
+        w.write(name, m, 0.0)
+    w.close()
+    assert w.bytes == path.stat().st_size
+    rec = recording.read(path)
+    assert not rec.skipped and len(rec["events"].data) == 1000 and len(rec["markers"].data) == 20

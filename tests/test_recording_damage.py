@@ -99,6 +99,7 @@ def test_crafted_sizes_are_refused_before_any_allocation(tmp_path):
         chunk(header(arrays=[["", "|O", [1]]]), b"\0" * 8),                 # Python objects
         chunk(header(arrays=[["", "<f4", [1] * 40]]), b"\0" * 4),           # too many dimensions
         chunk(header(stream="Marker", arrays=[], d={"label": 3})),          # a marker without a text label
+        chunk(header(stream="Marker", d={"label": "x"}, q=2**64 - 1)),     # a number no int64 holds
         chunk(header(stream="Bogus")),
         chunk([1, 2, 3]),                                                   # a header that is not a map
         chunk(header(stream="Events", arrays=[["", "<i4", [2]]], meta={"width": 4, "height": 4}), b"\0" * 8),
@@ -280,7 +281,8 @@ _descr = st.one_of(st.sampled_from(["<f4", "<f8", "|u1", "<i8", "V0", "|O", "<U3
 @given(stream=st.sampled_from(list(streams.STREAM_TYPES) + ["Any", 7]),
        meta=st.one_of(_json, st.just({"sfreq": 1.0, "ch_names": ["a"], "width": 4, "height": 4})),
        arrays=st.lists(st.tuples(st.sampled_from(["", "times", 3]), _descr, _shape), max_size=3),
-       item=_json, body=st.binary(max_size=64), o=_json, q=_json)
+       item=st.one_of(_json, st.fixed_dictionaries({"label": st.text(max_size=4)}, optional={"time": _json})),
+       body=st.binary(max_size=64), o=st.one_of(_json, st.floats()), q=st.one_of(_json, st.integers(-2**63, 2**64 - 1)))
 def test_crafted_headers(tmp_path, monkeypatch, stream, meta, arrays, item, body, o, q):
     NoHugeAllocations(monkeypatch, 1 << 20)
     h = {"k": "x", "s": stream, "m": meta, "o": o, "r": 0.0, "q": q, "a": [list(a) for a in arrays], "d": item}
