@@ -415,8 +415,7 @@ class _Scanner:
         return self.size
 
 
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+_NUMBERS = (int, float)  # as msgpack gives them (a bool is not one)
 
 
 def _decode(h: Any, body: np.ndarray, blen: int) -> tuple[str, Message, float]:
@@ -432,24 +431,24 @@ def _decode(h: Any, body: np.ndarray, blen: int) -> tuple[str, Message, float]:
     if not isinstance(meta, dict):
         raise ValueError("the metadata is not a map")
     q = h.get("q")
-    if not (_number(h.get("o")) and _number(h.get("r")) and isinstance(q, int) and -2**63 <= q < 2**63):
+    if not (type(h.get("o")) in _NUMBERS and type(h.get("r")) in _NUMBERS and type(q) is int
+            and -2**63 <= q < 2**63):
         raise ValueError("times or sequence number missing, not numbers or out of range")
     if not isinstance(specs, list) or len(specs) > MAX_ARRAYS:
         raise ValueError("the array list is missing or too long")
     layout = []
     total = 0
     for spec in specs:
-        if not (isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str)
-                and isinstance(spec[2], list) and all(isinstance(n, int) for n in spec[2])):
+        if not (type(spec) is list and len(spec) == 3 and type(spec[0]) is str and type(spec[2]) is list):
             raise ValueError(f"bad array description {str(spec)[:200]}")
         arr_name, descr, shape = spec
-        if len(shape) > MAX_DIMS or not all(0 <= n <= MAX_ITEMS for n in shape) or math.prod(shape) > MAX_ITEMS:
-            raise ValueError(f"array {arr_name!r} declares shape {str(shape)[:100]}: negative, or more than "
-                             f"{MAX_DIMS} dimensions or {MAX_ITEMS} elements")
+        if len(shape) > MAX_DIMS or not all(type(n) is int and 0 <= n <= MAX_ITEMS for n in shape) \
+                or (count := math.prod(shape)) > MAX_ITEMS:
+            raise ValueError(f"array {arr_name!r} declares shape {str(shape)[:100]}: not whole numbers, "
+                             f"negative, or more than {MAX_DIMS} dimensions or {MAX_ITEMS} elements")
         dtype = descr_dtype(descr)
         if dtype.itemsize == 0:
             raise ValueError(f"array {arr_name!r}: dtype {dtype} has no size")
-        count = math.prod(shape)
         total += count * dtype.itemsize
         layout.append((arr_name, dtype, shape, count))
     if total != blen:
