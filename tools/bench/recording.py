@@ -18,7 +18,8 @@ Reading and replay: `Reader` over the file and `recording.read()`; the `replay` 
 speed 0 driven in-process (messages/s and how many times faster than real time), for the
 session and for one four times as long (the same rate: time linear in the length); and
 replay -> record as two processes through `streamer run` (messages/s from the first
-message the recorder received to the last).
+message the recorder received to the last). Last, replay's pacing at speed 1: the error
+of each interval between replayed messages against the recorded one.
 """
 from __future__ import annotations
 
@@ -204,6 +205,22 @@ def main() -> None:
             rates.append(replay_graph(ref, tmp, r))
         rate = statistics.median(rates)
         print(f"  {'graph replay -> record':32} {rate:10,.0f} {args.seconds * rate / n:12.0f}")
+
+        errors = [pacing_errors_ms(tmp / "paced.rec") for _ in range(args.repeats)]
+        print(f"\nreplay at speed 1, 150 messages 2-20 ms apart: interval error median "
+              f"{statistics.median(e[0] for e in errors):.3f} ms, p95 {statistics.median(e[1] for e in errors):.3f} ms")
+
+
+def pacing_errors_ms(path: Path) -> tuple[float, float]:
+    """(median, p95) of |replayed - recorded| intervals, in-process at speed 1."""
+    w = Writer(path, fsync="never")
+    t = streams.now() + np.cumsum(np.random.default_rng(0).uniform(0.002, 0.02, 150))
+    for i, ti in enumerate(t):
+        w.write("x", streams.marker("x", i, t_origin=float(ti)), float(ti))
+    w.close()
+    out = np.array([m.t_origin for m in run_node(Replay(path=str(path), speed=1.0))["x"]])
+    err = np.abs(np.diff(out) - np.diff(t)) * 1e3
+    return float(np.median(err)), float(np.percentile(err, 95))
 
 
 def replay_graph(path: Path, tmp: Path, r: int) -> float:
