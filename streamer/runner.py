@@ -31,7 +31,8 @@ from rich.live import Live
 
 from . import counters
 from .graph import Graph
-from .live import GraphFigures
+from .figures import GraphFigures
+from .live import table
 from .process import die_with_parent
 from .states import NodeState, OnFailure, UnitState
 from .wire import pack, unpack
@@ -183,12 +184,14 @@ class Runner:
         else:
             self.console.print(text)
 
+    def _counters(self, node: str) -> dict[str, dict]:
+        """A node's edge counters, exact, from its file (a killed process reports nothing)."""
+        return counters.read(self._counters_path(node), [e.key for e in self.graph.incoming(node)],
+                             [e.key for e in self.graph.outgoing(node)])
+
     def _read_counters(self, unit: Unit) -> None:
-        """Exact edge figures from the counters files (a killed process reports nothing)."""
         for n in unit.nodes:
-            ins = [e.key for e in self.graph.incoming(n)]
-            outs = [e.key for e in self.graph.outgoing(n)]
-            self.figures.nodes[n].set_edges(counters.read(self._counters_path(n), ins, outs))
+            self.figures.nodes[n].set_edges(self._counters(n))
 
     def _on_exit(self, unit: Unit) -> None:
         code = unit.proc.returncode
@@ -263,7 +266,7 @@ class Runner:
             for unit in self.units.values():
                 self._spawn(unit)
             if self.live:
-                self.live_display = Live(self.figures.table(), console=self.console, refresh_per_second=4,
+                self.live_display = Live(table(self.figures), console=self.console, refresh_per_second=4,
                                          transient=False)
                 self.live_display.start()
             self._wait_ready()
@@ -278,10 +281,10 @@ class Runner:
         finally:
             self._shutdown()
             if self.live_display is not None:
-                self.live_display.update(self.figures.table())
+                self.live_display.update(table(self.figures))
                 self.live_display.stop()
             elif self.live is False and self.console is not None:
-                self.console.print(self.figures.table())
+                self.console.print(table(self.figures))
             for s, h in old.items():
                 signal.signal(s, h)
             code = self._exit_code()
@@ -336,7 +339,7 @@ class Runner:
             self._poll_control(50)
             self._check_exits()
             if self.live_display is not None:
-                self.live_display.update(self.figures.table())
+                self.live_display.update(table(self.figures))
             failed = [u.name for u in self.units.values() if u.failed_for_good]
             if failed:
                 # A graph with a node that cannot start (no camera, no file) does not run:
@@ -371,7 +374,7 @@ class Runner:
                     for n in unit.nodes:  # alive but silent: shown, not killed (it may be in a long call)
                         self.figures.nodes[n].state = NodeState.UNRESPONSIVE
             if self.live_display is not None and now - last_draw > 0.25:
-                self.live_display.update(self.figures.table())
+                self.live_display.update(table(self.figures))
                 last_draw = now
             if self.duration_s is not None and now - t_start >= self.duration_s:
                 self._request_stop("duration")
@@ -387,7 +390,7 @@ class Runner:
             dst = self.units[self.graph.nodes[e.dst].unit]
             if dst.state.exited or dst.state in (UnitState.DRAINING, UnitState.RELEASED):
                 continue
-            if not self.figures.nodes[e.dst].edges_in().get(e.key, {}).get("ended"):
+            if not self._counters(e.dst)["edges_in"][e.key]["ended"]:
                 return False
         return True
 
