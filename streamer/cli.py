@@ -4,13 +4,15 @@ from __future__ import annotations
 import argparse
 import inspect
 import sys
+import types
+import typing
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import registry
+from . import paths, registry
 from .graph import GraphError, load_graph
 
 EXIT_INVALID = 2
@@ -89,12 +91,27 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         table.add_column(col)
     for pname, f in cls.Params.model_fields.items():
         default = "(required)" if f.is_required() else repr(f.get_default(call_default_factory=True))
-        table.add_row(escape(pname), escape(_type_name(f.annotation)), escape(default), escape(f.description or ""))
+        table.add_row(escape(pname), escape(_type_name(f.annotation, f.metadata)), escape(default), escape(f.description or ""))
     console.print(table)
     return 0
 
 
-def _type_name(annotation: Any) -> str:
+def _type_name(annotation: Any, metadata: list | tuple = ()) -> str:
+    """A parameter's type as a reader wants it: `input path | None`, `list[str]`."""
+    role = paths.role_of(None, metadata)
+    if role:
+        return f"{role} path"
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0], annotation.__metadata__)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin in (list, dict, tuple):
+        return f"{origin.__name__}[{', '.join(_type_name(a) for a in args)}]"
+    if annotation is type(None):
+        return "None"
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 

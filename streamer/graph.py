@@ -18,10 +18,19 @@ placing nodes on other machines). Values may use ${VAR} or ${VAR:-default}.
 
 An actuator fed by a gate's `out` takes the gate's safe command (`safe_action`,
 `safe_value`) unless it sets its own: it sends it when it starts and before it closes.
+
+Beyond types, parameters, ports and cycles, the check finds what would only fail once the
+graph runs: input files that do not exist (parameters marked as paths, streamer.paths;
+relative ones are read from the graph file's folder, those of `--set` from the working
+directory), what a node's `check()` finds in its files (a model's outputs against its
+labels), steps of a shape the receiving port does not take (`Port.shape`), what a
+receiver's `check_input()` refuses of what the sender declares (a gate: commands it would
+always block), and edges of different stream types into one named port of a wildcard input.
 """
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -30,11 +39,11 @@ from typing import Any, Iterable
 
 import pydantic
 
-from . import registry
+from . import paths, registry
 from .node import WILDCARD, Node, Port
 from .states import OnFailure
-from .streams import compatible
-from .yaml_lines import LineDict, LineList, YamlError, load, parse_value, substitute_env
+from .streams import ANY, compatible
+from .yaml_lines import LineDict, LineList, YamlError, decode, load, parse_value, substitute_env
 
 RUNTIME_KEYS = {"type", "group", "on_failure", "max_restarts", "python", "transport", "tcp_port"}
 # Keys the runtime keeps for itself without using them yet: no parameter may take them.
@@ -84,6 +93,8 @@ class NodeSpec:
     transport: str = "ipc"
     tcp_port: int | None = None
     line: int = 0
+    # False when the ports could not be known (a problem said why): edges to it are not judged.
+    ports_known: bool = True
 
     @property
     def unit(self) -> str:
@@ -127,7 +138,7 @@ class Graph:
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=2, cutoff=0.6)
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=2, cutoff=0.6)
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
@@ -147,6 +158,8 @@ def apply_sets(raw: LineDict, sets: list[str], file: str) -> list[Problem]:
                                     + _suggest(parts[0], known)))
             continue
         target = nodes[parts[0]]
+        if not isinstance(target, dict):
+            continue  # the node's own problem is reported with its line
         for key in parts[1:-1]:
             if not isinstance(target.get(key), dict):
                 target[key] = LineDict()
@@ -160,14 +173,18 @@ def load_graph(path: str | Path, sets: list[str] | None = None,
     """Read, substitute, override and validate a graph file. Raises GraphError."""
     file = str(path)
     try:
-        text = Path(path).read_text()
+        text = decode(Path(path).read_bytes())
     except OSError as exc:
         raise GraphError([Problem(file, 0, None, f"cannot read the graph file: {exc.strerror}")]) from None
+    except YamlError as exc:
+        raise GraphError([Problem(file, exc.line, None, str(exc))]) from None
     return parse_graph(text, file, sets or [], env)
 
 
 def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
                 env: dict[str, str] | None = None) -> Graph:
+    """Validate a graph's text; relative paths in it are read against the folder of `file`,
+    those of `sets` against the working directory. Raises GraphError."""
     try:
         raw = load(substitute_env(text, env))
     except YamlError as exc:
@@ -179,8 +196,10 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
         if key not in ("name", "nodes", "edges", "description"):
             problems.append(Problem(file, raw.line_of(key), None, f"unknown top-level key {key!r}"
                                     + _suggest(str(key), ["name", "nodes", "edges", "description"])))
-    nodes = _nodes(raw, file, problems)
+    from_cli = {tuple(item.partition("=")[0].strip().split(".")[:2]) for item in sets or []}
+    nodes = _nodes(raw, file, from_cli, problems)
     edges = _edges(raw, nodes, file, problems)
+    _check_named_streams(nodes, edges, file, problems)
     _check_inputs(nodes, edges, file, problems)
     _check_cycles(nodes, edges, file, problems)
     _inherit_safe_commands(nodes, edges, file, problems)
@@ -189,7 +208,8 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
     return Graph(str(raw.get("name", Path(file).stem)), file, nodes, edges)
 
 
-def _nodes(raw: LineDict, file: str, problems: list[Problem]) -> dict[str, NodeSpec]:
+def _nodes(raw: LineDict, file: str, from_cli: set[tuple[str, ...]],
+           problems: list[Problem]) -> dict[str, NodeSpec]:
     section = raw.get("nodes")
     if not isinstance(section, LineDict) or not section:
         problems.append(Problem(file, raw.line_of("nodes"), None, "`nodes:` must map node names to their settings"))
@@ -219,7 +239,7 @@ def _nodes(raw: LineDict, file: str, problems: list[Problem]) -> dict[str, NodeS
                        and not (k in RENAMED_KEYS and k not in fields)}
         _runtime_keys(spec, body, file, problems)
         if spec.cls is not None:
-            _params(spec, body, file, problems)
+            _params(spec, body, file, _resolve_paths(spec, file, from_cli), problems)
         if spec.group is not None:
             python = groups_python.setdefault(spec.group, spec.python)
             if python != spec.python:
@@ -276,7 +296,8 @@ def _runtime_keys(spec: NodeSpec, body: LineDict, file: str, problems: list[Prob
             spec.tcp_port = body["tcp_port"]
 
 
-def _params(spec: NodeSpec, body: LineDict, file: str, problems: list[Problem]) -> None:
+def _params(spec: NodeSpec, body: LineDict, file: str, bases: dict[str, str],
+            problems: list[Problem]) -> None:
     cls = spec.cls
     assert cls is not None
     spec.inputs, spec.outputs = dict(cls.inputs), dict(cls.outputs)  # until the parameters say more
@@ -293,6 +314,9 @@ def _params(spec: NodeSpec, body: LineDict, file: str, problems: list[Problem]) 
                        + f" (parameters: {', '.join(fields) or 'none'})")
             elif err["type"] == "missing":
                 msg = f"parameter {where!r} is required for {spec.type}"
+            elif not loc:  # a check across parameters: on the line of the first one it names
+                msg = f"parameters of {spec.type}: {err['msg'].removeprefix('Value error, ')}"
+                key = _first_named(msg, [k for k in body if k in spec.params])
             else:
                 msg = f"parameter {where!r}: {err['msg']} (got {err.get('input')!r})"
             problems.append(Problem(file, body.line_of(key), spec.name, msg))
@@ -300,10 +324,64 @@ def _params(spec: NodeSpec, body: LineDict, file: str, problems: list[Problem]) 
     except Exception as exc:  # noqa: BLE001 - validators may raise anything
         problems.append(Problem(file, spec.line, spec.name, f"parameters rejected: {exc}"))
         return
+    if not _input_paths_exist(spec, params, body, file, bases, problems):
+        spec.ports_known = False  # ports and checks that read the files would fail for the same reason
+        return
     try:
         spec.inputs, spec.outputs = cls.ports(params)
-    except Exception as exc:  # noqa: BLE001 - e.g. a replay whose file is missing
+    except Exception as exc:  # noqa: BLE001 - e.g. a replay whose file is not a recording
         problems.append(Problem(file, spec.line, spec.name, f"cannot determine its ports: {exc}"))
+        spec.ports_known = False
+    try:
+        found = cls.check(params)
+    except Exception as exc:  # noqa: BLE001 - a plug-in's check must not hide the other problems
+        found = [("", f"{spec.type} could not check its parameters: {exc}")]
+    for key, msg in found:
+        problems.append(Problem(file, body.line_of(key) if key else spec.line, spec.name, msg))
+
+
+def _first_named(message: str, keys: list) -> Any:
+    """The key that `message` names first ('' if none)."""
+    found = [(m.start(), k) for k in keys if (m := re.search(rf"\b{re.escape(str(k))}\b", message))]
+    return min(found, key=lambda x: x[0])[1] if found else ""
+
+
+def _resolve_paths(spec: NodeSpec, file: str, from_cli: set[tuple[str, ...]]) -> dict[str, str]:
+    """Relative paths of the graph file against its folder, those of `--set` against the
+    working directory; returns which of the two each path parameter was read against."""
+    assert spec.cls is not None
+    folder = os.path.dirname(os.path.abspath(file))
+    bases = {}
+    for key in paths.path_fields(spec.cls.Params):
+        if key in spec.params:
+            cli = (spec.name, key) in from_cli
+            bases[key] = "the working directory" if cli else "the graph file's folder"
+            spec.params[key] = paths.resolve(spec.params[key], os.getcwd() if cli else folder)
+    return bases
+
+
+def _input_paths_exist(spec: NodeSpec, params: Any, body: LineDict, file: str, bases: dict[str, str],
+                       problems: list[Problem]) -> bool:
+    """Whether every input path exists (a glob pattern: matches a file); each one that does
+    not is a problem on its own line."""
+    assert spec.cls is not None
+    ok = True
+    for key, role in paths.path_fields(spec.cls.Params).items():
+        if role != "input":
+            continue
+        value = getattr(params, key)
+        written = body.get(key)
+        lines = written.lines if isinstance(written, LineList) else []
+        for i, path in paths.entries(value):
+            if paths.exists(path):
+                continue
+            ok = False
+            given = written[i] if i >= 0 and isinstance(written, list) and i < len(written) else written
+            what = "no file matches" if paths.GLOB_CHARS.search(path) else "no file or folder at"
+            read_as = f" (relative to {bases.get(key)}: {path})" if given != path else ""
+            problems.append(Problem(file, lines[i] if 0 <= i < len(lines) else body.line_of(key), spec.name,
+                                    f"parameter {key!r}: {what} {given!r}{read_as}; check the path"))
+    return ok
 
 
 def _edges(raw: LineDict, nodes: dict[str, NodeSpec], file: str,
@@ -364,6 +442,9 @@ def _edge(src: str, dst: str, policy: str, line: int, nodes: dict[str, NodeSpec]
     s, d = nodes[src_node], nodes[dst_node]
     if s.cls is None or d.cls is None:
         return None  # already reported
+    if not s.ports_known or not d.ports_known:
+        # judged once the ports are known; until then it still feeds its node and may close a cycle
+        return EdgeSpec(src_node, src_port or "out", dst_node, dst_port or "in", policy, line)
     if not src_port:
         src_port = _default_port(s.outputs, "out")
         if src_port is None:
@@ -393,7 +474,34 @@ def _edge(src: str, dst: str, policy: str, line: int, nodes: dict[str, NodeSpec]
                                 f"stream types do not match: {src_node}.{src_port} sends "
                                 f"{out_port.stream_names} but {dst_node}.{dst_port} takes {in_port.stream_names}"))
         return None
-    return EdgeSpec(src_node, src_port, dst_node, dst_port, policy, line)
+    edge = EdgeSpec(src_node, src_port, dst_node, dst_port, policy, line)
+    if not in_port.takes_shape(out_port):
+        problems.append(Problem(file, line, dst_node, f"shapes do not match: {src_node}.{src_port} sends "
+                                f"{_shape(out_port.shape)} per step but {dst_node}.{dst_port} takes "
+                                f"{_shape(in_port.shape)}; {_shape_fix(edge, out_port, in_port)}"))
+        return None
+    try:
+        params = d.cls.Params(**d.params)
+    except Exception:  # noqa: BLE001 - its parameters were reported already
+        return edge
+    try:
+        found = d.cls.check_input(params, dst_port, out_port)
+    except Exception as exc:  # noqa: BLE001 - a plug-in's check must not hide the other problems
+        found = [f"{d.type} could not check this edge: {exc}"]
+    for msg in found:
+        problems.append(Problem(file, line, dst_node, f"edge {src_node}.{src_port} -> {dst_node}.{dst_port}: {msg}"))
+    return edge
+
+
+def _shape(shape: tuple[int, ...] | None) -> str:
+    return "[" + ", ".join(map(str, shape or ())) + "]"
+
+
+def _shape_fix(edge: EdgeSpec, out_port: Port, in_port: Port) -> str:
+    """Which parameters to change, as far as the ports say."""
+    where = [f"`{port.shape_from}` of {node}" for node, port in ((edge.src, out_port), (edge.dst, in_port))
+             if port.shape_from]
+    return f"change {' or '.join(where) or 'one side'} so that they agree"
 
 
 def _default_port(ports: dict[str, Port], preferred: str) -> str | None:
@@ -402,6 +510,27 @@ def _default_port(ports: dict[str, Port], preferred: str) -> str | None:
     if len(ports) == 1:
         return next(iter(ports))
     return None
+
+
+def _check_named_streams(nodes: dict[str, NodeSpec], edges: list[EdgeSpec], file: str,
+                         problems: list[Problem]) -> None:
+    """An input port taken by name through a wildcard (`rec.events`) is one named stream:
+    edges of different stream types into it would make it unreadable."""
+    first: dict[tuple[str, str], tuple[str, EdgeSpec]] = {}
+    for e in edges:
+        dst = nodes[e.dst]
+        if e.dst_port in dst.inputs or WILDCARD not in dst.inputs or not nodes[e.src].ports_known:
+            continue
+        stream = nodes[e.src].outputs[e.src_port].stream
+        if not isinstance(stream, str) or stream == ANY:
+            continue  # decided only at run time
+        seen = first.setdefault((e.dst, e.dst_port), (stream, e))
+        if seen[0] != stream:
+            other = seen[1]
+            problems.append(Problem(file, e.line, e.dst, f"{e.dst}.{e.dst_port} takes {seen[0]} from "
+                                    f"{other.src}.{other.src_port} (line {other.line}) and {stream} from "
+                                    f"{e.src}.{e.src_port}; one port name holds one stream type: send "
+                                    f"this edge to another port, e.g. {e.dst}.{e.src}_{e.src_port}"))
 
 
 def _check_inputs(nodes: dict[str, NodeSpec], edges: list[EdgeSpec], file: str,

@@ -13,11 +13,12 @@ a list of Messages for the default output port, or a dict {port: Message | list}
 from __future__ import annotations
 
 import collections
+import math
 from typing import Any, ClassVar, Iterable, Mapping, Union
 
 from pydantic import BaseModel, ConfigDict
 
-from .streams import ANY, Message
+from .streams import ANY, SPIKES, Message
 
 Emit = Union[None, Message, list, Mapping[str, Any]]
 
@@ -33,14 +34,32 @@ class Rejected(ValueError, TypeError):
 
 
 class Port:
-    """A typed input or output of a node."""
+    """A typed input or output of a node.
 
-    def __init__(self, stream: str | tuple[str, ...] = ANY, doc: str = "") -> None:
+    What the parameters fix about the port may be declared too (in `ports()`), so that a
+    graph check compares the two ends of an edge before anything runs:
+    `shape`, the shape of one step of an array stream (a Frames bin, a Spikes step)
+    that an output sends or an input needs, with `shape_from`, the parameter that sets
+    it; `commands`, the (action, value) pairs an output of Commands can send."""
+
+    def __init__(self, stream: str | tuple[str, ...] = ANY, doc: str = "", *,
+                 shape: tuple[int, ...] | None = None, shape_from: str = "",
+                 commands: list[tuple[str, Any]] | None = None) -> None:
         self.stream = stream
         self.doc = doc
+        self.shape = None if shape is None else tuple(int(n) for n in shape)
+        self.shape_from = shape_from
+        self.commands = commands
 
     def __repr__(self) -> str:
         return f"Port({self.stream!r})"
+
+    def takes_shape(self, sent: "Port") -> bool:
+        """Whether steps of `sent`'s declared shape fit this input's (Spikes need only the
+        same number of values: a receiver reshapes them); undeclared shapes fit."""
+        if self.shape is None or sent.shape is None or sent.shape == self.shape:
+            return True
+        return sent.stream == SPIKES and math.prod(sent.shape) == math.prod(self.shape)
 
     @property
     def stream_names(self) -> str:
@@ -97,6 +116,21 @@ class Node:
     def ports(cls, params: Params) -> tuple[dict[str, Port], dict[str, Port]]:
         """Input and output ports for these parameters (override when they depend on them)."""
         return dict(cls.inputs), dict(cls.outputs)
+
+    @classmethod
+    def check(cls, params: Params) -> list[tuple[str, str]]:
+        """What would make `start()` fail with these parameters and the files they name,
+        as (parameter, message) pairs, found without devices and without compiling
+        anything (a model with another number of outputs than `labels`). Run by the graph
+        check once the input paths are known to exist."""
+        return []
+
+    @classmethod
+    def check_input(cls, params: Params, port: str, sent: Port) -> list[str]:
+        """Problems with what an edge brings to input `port`, judged from the output port
+        it comes from and what that port declares (e.g. commands a gate would always
+        block). Each message says what to change."""
+        return []
 
     @classmethod
     def safe_command(cls, params: Params) -> tuple[str, Any] | None:
@@ -190,7 +224,7 @@ def emitted(node: Node, out: Emit) -> list[tuple[str, Message]]:
         return []
     if isinstance(out, Message):
         return [(_default_port(node), out)]
-    if isinstance(out, Mapping):
+    if isinstance(out, dict) or isinstance(out, Mapping):  # dict first: the ABC check costs µs
         outs = node.output_ports
         pairs = []
         for port, value in out.items():

@@ -20,8 +20,8 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
         pass
 
 
-def group_members(pgid: int) -> list[int]:
-    """Processes of a process group (from /proc; empty where there is no /proc)."""
+def _processes() -> list[tuple[int, list[str]]]:
+    """(pid, fields of /proc/PID/stat after the command name) of every live process."""
     out = []
     try:
         entries = os.listdir("/proc")
@@ -35,9 +35,36 @@ def group_members(pgid: int) -> list[int]:
                 fields = f.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if len(fields) > 3 and int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(entry))
+        if len(fields) > 3 and fields[0] != "Z":
+            out.append((int(entry), fields))
     return out
+
+
+def group_members(pgid: int) -> list[int]:
+    """Processes of a process group (from /proc; empty where there is no /proc)."""
+    return [pid for pid, fields in _processes() if int(fields[2]) == pgid]
+
+
+def children(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the live direct children of a process."""
+    out = []
+    for child, fields in _processes():
+        if int(fields[1]) == pid:
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as f:
+                    out.append((child, f.read().replace(b"\0", b" ").decode(errors="replace")))
+            except OSError:
+                continue
+    return out
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def kill_process_group(include_self: bool) -> None:

@@ -1,16 +1,21 @@
 """The `record` sink and the `replay` source."""
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from . import streams
 from .clock import Pacer
-from .node import WILDCARD, EndOfStream, Params, Port, Sink, Source
-from .recording import Reader, Writer, streams_of
+from .node import WILDCARD, EndOfStream, Params, Port, Rejected, Sink, Source
+from .paths import InputPath, OutputPath
+from .recording import Chunk, Reader, RecordingError, Writer, streams_of
 from .streams import ANY, Message
+
+log = logging.getLogger("streamer.replay")
 
 
 class Record(Sink):
@@ -18,7 +23,9 @@ class Record(Sink):
 
     Each input port is one named stream of the recording: `camera -> rec.events`,
     `eeg.markers -> rec.markers`. Chunks reach the kernel as they arrive, so a killed
-    process loses nothing it received; read it back with `streamer.recording.read(path)`."""
+    process loses nothing it wrote; read it back with `streamer.recording.read(path)`.
+    The file is replaced when the run starts; a recorder restarted by the runtime
+    (`on_failure: restart`) appends to it, so nothing recorded before the crash is lost."""
 
     optional = True
     default_on_failure = "detach"
@@ -26,16 +33,35 @@ class Record(Sink):
     inputs = {WILDCARD: Port(ANY, "any stream; the port name is the stream's name in the file")}
 
     class Params(Params):
-        path: str = Field(description="recording file to write (replaced if it exists)")
-        fsync: bool = Field(False, description="also force each chunk to the disk (survives power loss; slower)")
+        path: OutputPath = Field(description="recording file to write (replaced when the run starts)")
+        fsync: Literal["periodic", "chunk", "never"] = Field(
+            "periodic", description="force the file to the disk every fsync_interval_s (a power cut loses at "
+                                    "most that much), after every chunk (slowest), or never (the kernel decides)")
+        fsync_interval_s: float = Field(1.0, gt=0, description="seconds between forced writes when periodic")
+
+        @field_validator("fsync", mode="before")
+        @classmethod
+        def _from_bool(cls, v: Any) -> Any:
+            # Graphs of earlier releases said `fsync: true` for every chunk, false for none.
+            if isinstance(v, bool):
+                return "chunk" if v else "never"
+            return v
 
     def start(self) -> None:
-        self.writer = Writer(self.params.path, fsync=self.params.fsync)
+        p = self.params
+        self.writer = Writer(p.path, append=self.incarnation > 0, fsync=p.fsync, fsync_interval_s=p.fsync_interval_s)
+        if self.writer.appended:
+            self.details["appended"] = f"restarted recorder appending to {p.path}"
+        self.counters["bytes_written"] = self.writer.bytes  # visible from the start
 
     def receive(self, port: str, msg: Message) -> None:
-        self.writer.write(port, msg, streams.now())
-        self.count("bytes_written", 0)  # keeps the counter visible from the start
+        try:
+            self.writer.write(port, msg, streams.now())
+        except RecordingError as exc:
+            raise Rejected(str(exc)) from None
         self.counters["bytes_written"] = self.writer.bytes
+        self.counters["fsyncs"] = self.writer.syncs
+        self.counters["fsync_max_ms"] = round(self.writer.sync_max_s * 1e3, 3)
 
     def stop(self) -> None:
         if hasattr(self, "writer"):
@@ -46,12 +72,14 @@ class Replay(Source):
     """Plays a recording back: each stream on the output port of its name, with the
     original intervals between messages (from their t_origin), `speed` times faster, or
     as fast as possible with speed 0. Data and metadata are sent unchanged; t_origin is the
-    time of sending."""
+    time of sending. Damaged parts of the file are skipped and counted (`skipped_parts`,
+    `skipped_bytes`), and so are intact chunks whose stream type differs from the first
+    chunk of their stream (`skipped_chunks`)."""
 
     outputs = {}
 
     class Params(Params):
-        path: str = Field(description="recording written by `record`")
+        path: InputPath = Field(description="recording written by `record`")
         speed: float = Field(1.0, ge=0, description="1 = original timing, N = N times faster, 0 = as fast as possible")
         loop: bool = Field(False, description="start again at the end")
 
@@ -64,20 +92,40 @@ class Replay(Source):
 
     def start(self) -> None:
         self.reader = Reader(self.params.path)
+        self.stream_of = {name: port.stream for name, port in self.output_ports.items()}
+        self.passes = 0
+        self.chunks = None
         self._restart()
 
     def _restart(self) -> None:
-        self.chunks = iter(self.reader)
+        if self.chunks is not None:
+            self.chunks.close()
+        self.chunks = self.reader.chunks()
+        self.passes += 1
+        self.reported = 0
         self.pacer = Pacer(self.params.speed)
-        self.pending = None
-        self.t0 = math.nan
+        self.pending: Chunk | None = None
+
+    def _next(self) -> Chunk | None:
+        """The next chunk to send: intact, and of its port's stream type."""
+        while True:
+            chunk = next(self.chunks, None)
+            skipped = self.reader.skipped
+            if len(skipped) > self.reported and self.passes == 1:  # counted once, not on every loop
+                for part in skipped[self.reported:]:
+                    self.count("skipped_parts")
+                    self.count("skipped_bytes", part.end - part.offset)
+                    log.warning("%s: %s; replay goes on with the next intact chunk", self.reader.path, part)
+            self.reported = len(skipped)
+            if chunk is None or self.stream_of.get(chunk.name) == chunk.message.stream:
+                return chunk
+            if self.passes == 1:
+                self.count("skipped_chunks")
 
     def produce(self) -> dict | None:
         if self.pending is None:
-            chunk = next(self.chunks, None)
+            chunk = self._next()
             if chunk is None:
-                if self.reader.torn:
-                    self.count("torn_tail")
                 if self.params.loop:
                     self._restart()
                     return None
@@ -90,6 +138,10 @@ class Replay(Source):
         if not self.pacer.wait(t):
             return None
         self.pending = None
-        msg = chunk.message.with_data(chunk.message.data)
+        msg = chunk.message  # read for this pass alone: sent as it is, stamped now
         msg.t_origin = streams.now()
         return {chunk.name: msg}
+
+    def stop(self) -> None:
+        if getattr(self, "chunks", None) is not None:
+            self.chunks.close()

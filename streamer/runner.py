@@ -31,7 +31,8 @@ from rich.live import Live
 
 from . import counters
 from .graph import Graph
-from .live import GraphFigures
+from .figures import GraphFigures
+from .live import table
 from .process import die_with_parent
 from .states import NodeState, OnFailure, UnitState
 from .wire import pack, unpack
@@ -74,6 +75,8 @@ class Runner:
         self.log_level = log_level
         self.figures = GraphFigures(graph)
         self.stop_requested = False
+        self.going = False  # the graph was told to go
+        self.t_stop: float | None = None  # host monotonic time of the stop request
         self.signals = 0
         self.failures = 0
         self.reason = ""
@@ -181,12 +184,14 @@ class Runner:
         else:
             self.console.print(text)
 
+    def _counters(self, node: str) -> dict[str, dict]:
+        """A node's edge counters, exact, from its file (a killed process reports nothing)."""
+        return counters.read(self._counters_path(node), [e.key for e in self.graph.incoming(node)],
+                             [e.key for e in self.graph.outgoing(node)])
+
     def _read_counters(self, unit: Unit) -> None:
-        """Exact edge figures from the counters files (a killed process reports nothing)."""
         for n in unit.nodes:
-            ins = [e.key for e in self.graph.incoming(n)]
-            outs = [e.key for e in self.graph.outgoing(n)]
-            self.figures.nodes[n].set_edges(counters.read(self._counters_path(n), ins, outs))
+            self.figures.nodes[n].set_edges(self._counters(n))
 
     def _on_exit(self, unit: Unit) -> None:
         code = unit.proc.returncode
@@ -232,8 +237,7 @@ class Runner:
         else:
             unit.state = UnitState.FAILED
             self._print(f"[red]{unit.name} {how}; stopping the graph (on_failure: {unit.on_failure})[/]")
-            self.stop_requested = True
-            self.reason = self.reason or f"{unit.name} failed"
+            self._request_stop(f"{unit.name} failed" if self.going else "start failed")
         for other in self.units.values():
             if other is not unit and other.proc is not None and other.proc.poll() is None:
                 # Downstream must not wait for data that will never come, upstream must not
@@ -262,10 +266,11 @@ class Runner:
             for unit in self.units.values():
                 self._spawn(unit)
             if self.live:
-                self.live_display = Live(self.figures.table(), console=self.console, refresh_per_second=4,
+                self.live_display = Live(table(self.figures), console=self.console, refresh_per_second=4,
                                          transient=False)
                 self.live_display.start()
             self._wait_ready()
+            self.going = True
             t_start = time.monotonic()
             self.figures.t_start = t_start
             for unit in self.units.values():
@@ -276,21 +281,28 @@ class Runner:
         finally:
             self._shutdown()
             if self.live_display is not None:
-                self.live_display.update(self.figures.table())
+                self.live_display.update(table(self.figures))
                 self.live_display.stop()
             elif self.live is False and self.console is not None:
-                self.console.print(self.figures.table())
+                self.console.print(table(self.figures))
             for s, h in old.items():
                 signal.signal(s, h)
             code = self._exit_code()
             if self.stats_json:
                 Path(self.stats_json).write_text(json.dumps(
                     self.figures.to_json(clean=code == 0, exit_code=code, reason=self.reason,
-                                         failures=self.failures), indent=2, default=str))
+                                         failures=self.failures, t_stop=self.t_stop),
+                    indent=2, default=str))
             self.control.close()
             self.ctx.term()
             shutil.rmtree(self.run_dir, ignore_errors=True)
         return code
+
+    def _request_stop(self, reason: str) -> None:
+        if not self.stop_requested:
+            self.stop_requested = True
+            self.t_stop = time.monotonic()
+        self.reason = self.reason or reason
 
     def _exit_code(self) -> int:
         if self.failures or any(u.failed_for_good for u in self.units.values()):
@@ -302,8 +314,7 @@ class Runner:
         if self.signals > 1:  # a second Ctrl-C: no more waiting
             for unit in self.units.values():
                 _kill_group(unit)
-        self.stop_requested = True
-        self.reason = self.reason or signal.Signals(signum).name
+        self._request_stop(signal.Signals(signum).name)
 
     def _poll_control(self, timeout_ms: int) -> None:
         if self.control.poll(timeout_ms):
@@ -328,14 +339,13 @@ class Runner:
             self._poll_control(50)
             self._check_exits()
             if self.live_display is not None:
-                self.live_display.update(self.figures.table())
+                self.live_display.update(table(self.figures))
             failed = [u.name for u in self.units.values() if u.failed_for_good]
             if failed:
                 # A graph with a node that cannot start (no camera, no file) does not run:
                 # its downstream would wait for data that never comes.
                 self._print(f"[red]not starting the graph: {', '.join(failed)} failed to start[/]")
-                self.stop_requested = True
-                self.reason = "start failed"
+                self._request_stop("start failed")
                 return
             pending = [u for u in self.units.values() if u.state == UnitState.STARTING]
             if not pending:
@@ -343,8 +353,7 @@ class Runner:
             if time.monotonic() > deadline:
                 self._print(f"[red]not ready after {READY_TIMEOUT_S:.0f} s: {', '.join(u.name for u in pending)}[/]")
                 self.failures += 1
-                self.stop_requested = True
-                self.reason = "start timeout"
+                self._request_stop("start timeout")
                 return
 
     def _supervise(self, t_start: float) -> None:
@@ -365,11 +374,10 @@ class Runner:
                     for n in unit.nodes:  # alive but silent: shown, not killed (it may be in a long call)
                         self.figures.nodes[n].state = NodeState.UNRESPONSIVE
             if self.live_display is not None and now - last_draw > 0.25:
-                self.live_display.update(self.figures.table())
+                self.live_display.update(table(self.figures))
                 last_draw = now
             if self.duration_s is not None and now - t_start >= self.duration_s:
-                self.reason = self.reason or "duration"
-                self.stop_requested = True
+                self._request_stop("duration")
             if all(u.state.exited for u in self.units.values()):
                 self.reason = self.reason or "finished"
                 return
@@ -382,7 +390,7 @@ class Runner:
             dst = self.units[self.graph.nodes[e.dst].unit]
             if dst.state.exited or dst.state in (UnitState.DRAINING, UnitState.RELEASED):
                 continue
-            if not self.figures.nodes[e.dst].edges_in().get(e.key, {}).get("ended"):
+            if not self._counters(e.dst)["edges_in"][e.key]["ended"]:
                 return False
         return True
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Annotated
 
 import numpy as np
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from . import streams
 from .clock import Pacer
@@ -14,6 +15,16 @@ from .node import WILDCARD, EndOfStream, Params, Port, Sink, Source, Transform
 from .streams import ANY, SAMPLES, Message
 
 log = logging.getLogger("streamer.log")
+
+
+def _level(name: str) -> str:
+    if not isinstance(logging.getLevelName(name.upper()), int):
+        raise ValueError(f"unknown logging level {name!r}; use DEBUG, INFO, WARNING or ERROR")
+    return name
+
+
+# A logging level by name (DEBUG, INFO, WARNING, ERROR, CRITICAL), in any case.
+LogLevel = Annotated[str, AfterValidator(_level)]
 
 
 class Counter(Source):
@@ -58,13 +69,11 @@ class Log(Sink):
 
     class Params(Params):
         max_rate_hz: float = Field(10.0, gt=0, description="lines per second at most; the rest are counted")
-        level: str = Field("INFO", description="logging level of the lines")
+        level: LogLevel = Field("INFO", description="logging level of the lines")
 
     def start(self) -> None:
         self.last = -math.inf
         self.level = logging.getLevelName(self.params.level.upper())
-        if not isinstance(self.level, int):
-            raise ValueError(f"unknown logging level {self.params.level!r}")
 
     def receive(self, port: str, msg: Message) -> None:
         t = time.monotonic()

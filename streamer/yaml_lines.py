@@ -46,6 +46,11 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
+        try:
+            hash(key)
+        except TypeError:
+            raise YamlError(f"a key must be a name or a number, not a {_kind(key)}; write `name: value`",
+                            line) from None
         if key in out:
             raise YamlError(f"duplicate key {key!r} (first on line {out.lines[key]})", line)
         out[key] = loader.construct_object(value_node, deep=True)
@@ -58,6 +63,10 @@ def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     out.line = node.start_mark.line + 1
     out.lines = [child.start_mark.line + 1 for child in node.value]
     return out
+
+
+def _kind(value: Any) -> str:
+    return "list" if isinstance(value, list) else "mapping" if isinstance(value, dict) else type(value).__name__
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
@@ -87,12 +96,27 @@ def substitute_env(text: str, env: dict[str, str] | None = None) -> str:
     return "".join(lines)
 
 
+def decode(data: bytes) -> str:
+    """A graph file's bytes as text: UTF-8 (with or without a byte-order mark)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise YamlError(f"the file is not UTF-8 text (byte {data[exc.start]:#04x}); save it as UTF-8",
+                        line) from None
+
+
 def load(text: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise YamlError(f"{exc.problem or exc}", (mark.line + 1) if mark else 0) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlError(f"character {exc.character:#06x} is not allowed in YAML; remove it", line) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"cannot read the YAML: {exc}") from None
 
 
 def parse_value(text: str) -> Any:

@@ -4,16 +4,15 @@ from pathlib import Path
 import yaml
 
 from streamer import recording
-from tests.runtime_helpers import ROOT, run, write_graph
+from tests.runtime_helpers import run, write_graph
+from tests.shipped_graph import shipped_graph
 
 
 def run_recorded(name: str, tmp_path: Path, shared_data: Path, record: list[str], *sets: str,
                  change=None, timeout: float = 60):
     """graphs/`name` with its data root and SPEED=0 filled in, `record` edges ('a.port ->
     stream') to a recorder, `change(graph)` applied; returns (recording, figures, stderr)."""
-    text = (ROOT / "graphs" / name).read_text()
-    graph = yaml.safe_load(text.replace("${STREAMER_DATA:-../shared/data}", str(shared_data))
-                           .replace("${SPEED:-1}", "0"))
+    graph = shipped_graph(name, STREAMER_DATA=str(shared_data), SPEED="0")
     graph["nodes"]["rec"] = {"type": "record", "path": str(tmp_path / "graph.rec")}
     graph["edges"] += [edge.replace("-> ", "-> rec.") for edge in record]
     if change is not None:

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from streamer.process import alive, children  # noqa: F401 - used by the tests through here
+
 ROOT = Path(__file__).resolve().parent.parent
 STARTED: list[subprocess.Popen] = []  # killed after each test by the fixture in conftest.py
 
@@ -52,23 +54,6 @@ def run(graph: Path, *args: str, timeout: float = 120, tmp: Path | None = None):
     return proc.returncode, figures, err
 
 
-def children(pid: int) -> list[tuple[int, str]]:
-    """(pid, command line) of the direct children of a process."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            if ppid == pid:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    out.append((int(entry), f.read().replace(b"\0", b" ").decode()))
-        except (OSError, IndexError, ValueError):
-            continue
-    return out
-
-
 def worker_pid(supervisor: int, unit: str, timeout: float = 30) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -77,11 +62,3 @@ def worker_pid(supervisor: int, unit: str, timeout: float = 30) -> int:
                 return pid
         time.sleep(0.05)
     raise AssertionError(f"no worker for {unit!r}")
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

@@ -1,5 +1,6 @@
 """Node types used only by the runtime tests (named as "tests.runtime_nodes:Class")."""
 import time
+from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -7,7 +8,7 @@ from pydantic import Field
 from drivers.dvs.synthetic import SyntheticCamera
 from streamer import streams
 from streamer.node import EndOfStream, Params, Port, Source, Transform
-from streamer.streams import ANY, EVENT_DTYPE, EVENTS, SAMPLES
+from streamer.streams import ANY, COMMAND, DECISION, EVENT_DTYPE, EVENTS, SAMPLES, command
 
 
 class Boom(Transform):
@@ -41,6 +42,25 @@ class NoDevice(Source):
         return None
 
 
+class Stimulate(Transform):
+    """Sends command `action` with `value` for each decision labelled `label`, and declares
+    none of it on its port: a decoder whose commands the graph check cannot see, so that
+    only the gate, at run time, stands between a wrong value and the actuator."""
+
+    inputs = {"in": Port(DECISION)}
+    outputs = {"out": Port(COMMAND)}
+
+    class Params(Params):
+        label: str = Field("seizure")
+        action: str = Field("stimulate")
+        value: Any = Field(None)
+
+    def receive(self, port, msg):
+        if msg.data.get("label") != self.params.label:
+            return None
+        return command(self.params.action, self.params.value, t_origin=msg.t_origin)
+
+
 class StallingCamera(SyntheticCamera):
     """dvs.synthetic that falls silent after `stall_after` messages without ending, as a
     driver whose device hangs."""
@@ -60,6 +80,28 @@ class StallingCamera(SyntheticCamera):
         if out is not None:
             self.sent += 1
         return out
+
+
+class SpawnsChild(Transform):
+    """Passes messages on and keeps a child process running (as a simulator's workers),
+    writing the child's pid to `pid_file`."""
+
+    inputs = {"in": Port(ANY)}
+    outputs = {"out": Port(ANY)}
+
+    class Params(Params):
+        pid_file: str = Field(description="where to write the child's pid")
+
+    def start(self) -> None:
+        import subprocess
+        import sys
+
+        self.child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        with open(self.params.pid_file, "a") as f:
+            f.write(f"{self.child.pid}\n")
+
+    def receive(self, port, msg):
+        return msg
 
 
 class EveryNthBad(Source):

@@ -4,12 +4,12 @@ import json
 import yaml
 
 from streamer import recording
-from tests.runtime_helpers import ROOT, run, write_graph
+from tests.runtime_helpers import run, write_graph
+from tests.shipped_graph import shipped_graph
 
 
 def test_demo_classifies_shapes_and_commands_pass_the_gate(tmp_path):
-    graph = yaml.safe_load((ROOT / "graphs" / "demo.yaml").read_text())
-    graph["nodes"]["camera"].update(n_trials=20, seed=7)
+    graph = shipped_graph("demo.yaml", TRIALS="20", SEED="7")
     graph["nodes"]["rec"] = {"type": "record", "path": str(tmp_path / "demo.rec")}
     graph["edges"] += ["snn.decision -> rec.decisions", "camera.markers -> rec.cues", "gate -> rec.commands"]
     g = write_graph(tmp_path, yaml.safe_dump(graph))

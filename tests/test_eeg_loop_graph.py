@@ -8,13 +8,12 @@ import time
 import yaml
 
 from streamer import recording
-from tests.runtime_helpers import ROOT, run, start, worker_pid, write_graph
+from tests.runtime_helpers import run, start, worker_pid, write_graph
+from tests.shipped_graph import shipped_graph
 
 
 def loop_graph(tmp_path, **camera):
-    graph = yaml.safe_load((ROOT / "graphs" / "eeg_motor_imagery.yaml").read_text()
-                           .replace("${SEED:-1}", "3").replace("${TRIALS:-0}", "0").replace("${SPEED:-1}", "4")
-                           .replace("${TIMEOUT_MS:-8000}", "3000"))
+    graph = shipped_graph("eeg_motor_imagery.yaml", SEED="3", TRIALS="0", SPEED="4", TIMEOUT_MS="3000")
     graph["nodes"]["eeg"].update(camera)
     graph["nodes"]["rec"] = {"type": "record", "path": str(tmp_path / "loop.rec")}
     graph["edges"] += ["snn.decision -> rec.decisions", "eeg.markers -> rec.cues", "gate -> rec.commands"]

@@ -1,6 +1,6 @@
 """Live figures of a node restarted mid-run: counts add up over its incarnations, figures
 such as percentages are the latest ones, not a sum."""
-from streamer.live import NodeFigures
+from streamer.figures import NodeFigures
 
 
 def test_counts_add_up_over_restarts_and_figures_do_not():

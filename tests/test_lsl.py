@@ -170,8 +170,8 @@ def test_a_foreign_marker_stream_from_bare_pylsl():
 
 
 def test_bad_requests_are_explained():
-    with pytest.raises(ValueError, match="give the stream's name, type or source_id"):
-        LSLInlet().start()
+    with pytest.raises(ValueError, match="give the stream's name, stream_type or source_id"):
+        LSLInlet()
     with pytest.raises(ConnectionError, match=r"no LSL stream with name='nope-\w+' found in 0.3 s; visible:"):
         LSLInlet(name=unique("nope"), timeout_s=0.3).start()
     outlet = LSLOutlet(name=unique("mix"))

@@ -49,7 +49,7 @@ CASES: dict[str, list[dict]] = {
     "signal.resample": [{"up": 2, "down": 3}, {"sfreq_hz": 100.0}],
     "signal.encode": [{"step_ms": 10, "calibration_s": 0.05}, {"threshold": 0.5, "output": "spikes"},
                       {"method": "crossing", "calibration_s": 0.02}, {"method": "rate", "gain": 1e4}],
-    "signal.epochs": [{"tmin_s": -0.01, "tmax_s": 0.05}, {"labels": ["T1"], "keep_s": 0.5}],
+    "signal.epochs": [{"tmin_s": -0.01, "tmax_s": 0.05}, {"labels": ["T1"], "tmax_s": 0.2, "keep_s": 0.5}],
     "signal.artifacts": [{}, {"clip_level": 1.0, "amplitude": 1e-3, "flat_ms": None}],
     "snn.infer": [{"model": str(MODELS / "motor_imagery.nir"), "dt_s": 0.02, "emit_spikes": True,
                    "early_exit": {"max_steps": 5}},

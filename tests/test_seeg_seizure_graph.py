@@ -11,12 +11,14 @@ from tools.bci.seizure import Detector, clip_features, load_clips
 N_CALIBRATION = 60
 
 
-def seizure_graph(tmp_path, shared_data, *sets):
+def seizure_graph(tmp_path, shared_data, *sets, stim: dict | None = None):
     need(shared_data / "ieeg" / "Dog_1_ictal_segment_1.mat")
 
     def change(graph):
         assert graph["nodes"]["detector"]["n_calibration"] == N_CALIBRATION
         graph["nodes"]["refused"]["path"] = str(tmp_path / "refused.jsonl")
+        if stim is not None:
+            graph["nodes"]["stim"] = stim
     return run_recorded("seeg_seizure.yaml", tmp_path, shared_data,
                         ["detector -> decisions", "clips.markers -> clips", "gate -> commands"], *sets,
                         change=change)
@@ -64,7 +66,10 @@ def test_seizures_detected_few_false_alarms_and_stimulation_passes_the_gate(tmp_
 
 
 def test_a_stimulation_above_its_bound_is_blocked_and_logged_with_the_reason(tmp_path, shared_data):
-    rec, figures, err = seizure_graph(tmp_path, shared_data, "--set", "stim.labels.seizure.value=5")
+    # A stimulator whose commands the graph check cannot see (`streamer check` refuses the
+    # map asking for 5 mA): the gate blocks each one at run time.
+    rec, figures, err = seizure_graph(tmp_path, shared_data,
+                                      stim={"type": "tests.runtime_nodes:Stimulate", "value": 5})
     n_seizure = sum(d["label"] == "seizure" for d in rec["decisions"].data)
     assert n_seizure >= 50
     # nothing but the gate's safe 'stop' reaches the stimulator

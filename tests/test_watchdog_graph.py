@@ -7,14 +7,15 @@ import json
 import yaml
 
 from streamer import recording
-from tests.runtime_helpers import ROOT, run, write_graph
+from tests.runtime_helpers import run, write_graph
+from tests.shipped_graph import shipped_graph
 
 TIMEOUT_MS = 1000  # above the longest gap between two decisions (about 700 ms)
 MARGIN_MS = 200    # a late tick on a busy machine, delivery of the last decision
 
 
 def test_stalled_camera_trips_the_watchdog_within_timeout(tmp_path):
-    graph = yaml.safe_load((ROOT / "graphs" / "demo.yaml").read_text())
+    graph = shipped_graph("demo.yaml")
     nodes = graph["nodes"]
     # 150 chunks of 10 ms in real time (about 4 shapes), then silence without an end
     nodes["camera"].update(type="tests.runtime_nodes:StallingCamera", stall_after=150, n_trials=0, seed=3)

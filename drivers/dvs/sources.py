@@ -5,16 +5,17 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 import streamer.node
 from streamer import streams
 from streamer.clock import Pacer
 from streamer.node import EndOfStream, Port, Source
+from streamer.paths import InputPath
 from streamer.streams import EVENT_DTYPE, EVENTS, MARKER
 
 from .aedat4 import store_events, trigger_array
-from .folder import SampleFolder
+from .folder import SampleFolder, list_samples
 from .readers import TRIGGER_DTYPE, join, open_events
 
 READ_EVENTS = 1 << 16
@@ -48,7 +49,7 @@ class FileCamera(Source):
                                        "with their labels")}
 
     class Params(streamer.node.Params):
-        path: str = Field(description="event file (.raw, .dat, .aedat4, N-MNIST .bin), or a folder "
+        path: InputPath = Field(description="event file (.raw, .dat, .aedat4, N-MNIST .bin), or a folder "
                                       "of labelled N-MNIST samples")
         speed: float = Field(1.0, ge=0, description="1 = real time, N = N x faster, 0 = as fast as possible")
         loop: bool = Field(False, description="start again at the end (time keeps increasing)")
@@ -60,6 +61,17 @@ class FileCamera(Source):
                                                       "event and the next sample's start (µs)")
         threads: int = Field(1, ge=1, le=2, description="EVT 3.0: 2 decodes two halves of each block at "
                                                         "once (faster replay when a core is free)")
+
+    @classmethod
+    def check(cls, params: "FileCamera.Params") -> list[tuple[str, str]]:
+        """A folder must hold labelled samples (its files are read only when replayed)."""
+        if not Path(params.path).is_dir():
+            return []
+        try:
+            list_samples(params.path, params.limit)
+        except (OSError, ValueError) as exc:
+            return [("path", str(exc))]
+        return []
 
     def start(self) -> None:
         p = self.params
@@ -242,6 +254,12 @@ class Camera(_DvInput):
         biases: dict[str, int] = Field(
             default_factory=dict, description="Prophesee biases by name (bias_diff_on, bias_fo, ...)")
 
+        @model_validator(mode="after")
+        def _backend(self) -> "Camera.Params":
+            if self.backend == "inivation" and self.biases:
+                raise ValueError("biases are Prophesee settings; remove them or use backend prophesee")
+            return self
+
     def start(self) -> None:
         if self._use_prophesee():
             from .prophesee_camera import PropheseeInput
@@ -300,11 +318,17 @@ class NetworkInput(_DvInput):
         address: str = Field("", description="host:port of the DV stream server (TCP)")
         socket_path: str = Field("", description="UNIX socket of the DV stream server")
 
+        @model_validator(mode="after")
+        def _where(self) -> "NetworkInput.Params":
+            if not self.address and not self.socket_path:
+                raise ValueError("give address (host:port, TCP) or socket_path (UNIX socket)")
+            if self.address and not self.socket_path and not self.address.rpartition(":")[2].isdigit():
+                raise ValueError(f"address {self.address!r} has no port; write host:port")
+            return self
+
     def _connect(self):
         import dv_processing as dv
         p = self.params
-        if not p.address and not p.socket_path:
-            raise ValueError("dvs.network: give address (host:port, TCP) or socket_path (UNIX socket)")
         where = p.socket_path or p.address
         try:
             if p.socket_path:

@@ -4,12 +4,14 @@ from __future__ import annotations
 import difflib
 import logging
 import time
+import warnings
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from streamer import streams
 from streamer.node import Params, Port, Source
+from streamer.paths import InputPath
 from streamer.streams import MARKER, SAMPLES
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ class BrainFlowSource(Source):
         ip_port: int = Field(0, description="IP port of network boards")
         mac_address: str = Field("", description="Bluetooth MAC address")
         serial_number: str = Field("", description="serial number")
-        file: str = Field("", description="file to play back (playback_file board)")
+        file: InputPath = Field("", description="file to play back (playback_file board)")
         master_board: str = Field("", description="board the playback file was recorded from")
         other_info: str = Field("", description="board-specific options")
         timeout_s: int = Field(0, ge=0, description="discovery timeout")
@@ -62,12 +64,38 @@ class BrainFlowSource(Source):
         poll_ms: float = Field(20.0, gt=0, description="how often the board buffer is read")
         retries: int = Field(3, ge=0, description="reconnections tried when the board drops out")
 
+        @field_validator("channels")
+        @classmethod
+        def _group(cls, v: str) -> str:
+            if v not in GROUPS:
+                raise ValueError(f"channels must be one of {', '.join(GROUPS)}, not {v!r}")
+            return v
+
+    @classmethod
+    def check(cls, params: "BrainFlowSource.Params") -> list[tuple[str, str]]:
+        """Board names and the channel group, from BrainFlow's board descriptions (no device opened)."""
+        with warnings.catch_warnings():  # brainflow's own import warns about pkg_resources
+            warnings.simplefilter("ignore")
+            from brainflow.board_shim import BoardShim
+
+        found = []
+        ids = {}
+        for key in ("board", "master_board"):
+            try:
+                ids[key] = board_id(getattr(params, key)) if getattr(params, key) else None
+            except ValueError as exc:
+                found.append((key, str(exc)))
+        descr_id = ids.get("master_board") if ids.get("master_board") is not None else ids.get("board")
+        if not found and descr_id is not None:
+            if not BoardShim.get_board_descr(descr_id).get(f"{params.channels}_channels"):
+                found.append(("channels", f"board {params.board!r} has no {params.channels} channels; "
+                                            f"choose another group of {', '.join(GROUPS)}"))
+        return found
+
     def start(self) -> None:
         from brainflow.board_shim import BoardShim, BrainFlowInputParams
 
         p = self.params
-        if p.channels not in GROUPS:
-            raise ValueError(f"channels must be one of {', '.join(GROUPS)}, not {p.channels!r}")
         self.board_id = board_id(p.board)
         ip = BrainFlowInputParams()
         ip.serial_port, ip.ip_address, ip.ip_port = p.serial_port, p.ip_address, p.ip_port

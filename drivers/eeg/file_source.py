@@ -3,13 +3,15 @@ faster, or as fast as possible."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Union
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from streamer import streams
 from streamer.clock import Pacer
 from streamer.node import EndOfStream, Params, Port, Source
+from streamer.paths import InputPath
 from streamer.streams import MARKER, SAMPLES
 
 from .file_list import expand, file_labels
@@ -35,7 +37,7 @@ class FileSource(Source):
                "markers": Port(MARKER, "annotations at their onset sample, file labels at each file's start")}
 
     class Params(Params):
-        path: Union[str, list[str]] = Field(
+        path: Union[InputPath, list[InputPath]] = Field(
             description="recording to replay, a glob pattern, or a list of them replayed in turn")
         speed: float = Field(1.0, ge=0, description="1 = real time, N = N times faster, 0 = as fast as possible")
         chunk_ms: float = Field(100.0, gt=0, description="duration of each chunk")
@@ -49,6 +51,34 @@ class FileSource(Source):
         shuffle_seed: int | None = Field(
             None, description="replay the files each glob pattern matches in a random order drawn with "
                               "this seed; the entries of `path` keep their order (default: sorted)")
+
+        @field_validator("path")
+        @classmethod
+        def _some(cls, v: str | list[str]) -> str | list[str]:
+            if v == []:
+                raise ValueError("path is an empty list; give a recording, a list of them or a glob pattern")
+            return v
+
+        @field_validator("file_label")
+        @classmethod
+        def _regex(cls, v: str | None) -> str | None:
+            if v is not None:
+                try:
+                    re.compile(v)
+                except re.error as exc:
+                    raise ValueError(f"{v!r} is not a regular expression: {exc}") from None
+            return v
+
+    @classmethod
+    def check(cls, params: "FileSource.Params") -> list[tuple[str, str]]:
+        """Every file's name must give its label (the files exist: the graph checked them)."""
+        if params.file_label is None:
+            return []
+        try:
+            file_labels(expand(params.path), params.file_label)
+        except (OSError, ValueError) as exc:
+            return [("file_label", f"{exc}; change file_label or the files")]
+        return []
 
     def start(self) -> None:
         p = self.params

@@ -6,7 +6,7 @@ import json
 import math
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from streamer import streams
 from streamer.node import Params, Port, Source
@@ -40,16 +40,21 @@ class LSLInlet(Source):
         max_chunk: int = Field(4096, gt=0, description="most samples per message")
         channel_type: str = Field("eeg", description="MNE type for channels whose type is not given")
 
+        @model_validator(mode="after")
+        def _terms(self) -> "LSLInlet.Params":
+            terms = {"name": self.name, "stream_type": self.stream_type, "source_id": self.source_id}
+            if not any(terms.values()):
+                raise ValueError("give the stream's name, stream_type or source_id")
+            quoted = [k for k, v in terms.items() if "'" in v]
+            if quoted:
+                raise ValueError(f"{', '.join(quoted)} must not contain a quote")
+            return self
+
     def start(self) -> None:
         import pylsl
 
         p = self.params
         terms = {k: v for k, v in (("name", p.name), ("type", p.stream_type), ("source_id", p.source_id)) if v}
-        if not terms:
-            raise ValueError("eeg.lsl: give the stream's name, type or source_id")
-        for k, v in terms.items():
-            if "'" in v:
-                raise ValueError(f"eeg.lsl: {k} must not contain a quote: {v!r}")
         pred = " and ".join(f"{k}='{v}'" for k, v in terms.items())
         found = pylsl.resolve_bypred(pred, 1, p.timeout_s)
         if not found:

@@ -122,6 +122,43 @@ class Gate(Transform):
     def safe_command(cls, params: "Gate.Params") -> tuple[str, Any]:
         return params.safe_action, params.safe_value
 
+    @classmethod
+    def check_input(cls, params: "Gate.Params", port: str, sent: Port) -> list[str]:
+        """Commands the sender declares (an actions.map's table) that this gate would block
+        every time: an action outside `allow`, a value outside `bounds`."""
+        if port != "in":
+            return []
+        out: list[str] = []
+        for action, value in sent.commands or []:
+            reason = cls.always_blocks(params, action, value)
+            message = f"every {action!r} command of value {_short(value)} would be blocked: {reason}"
+            if reason and message not in out:
+                out.append(message)
+        return out
+
+    @classmethod
+    def always_blocks(cls, params: "Gate.Params", action: str, value: Any) -> str:
+        """Why this command would never pass, whatever its timing ('' if it may pass)."""
+        p = params
+        if action == p.safe_action:
+            return ""
+        if p.allow is not None and action not in p.allow:
+            return f"{action!r} is not in the gate's allow list {p.allow}; add it there or send an allowed action"
+        if action not in p.bounds:
+            return ""
+        lo, hi = p.bounds[action]
+        try:
+            arr = np.asarray(value, dtype=np.float64) if _numeric(value) else np.empty(0)
+        except ValueError:  # a ragged list
+            arr = np.empty(0)
+        if arr.size == 0 or not np.all(np.isfinite(arr)):
+            return (f"the gate bounds {action!r} to [{lo}, {hi}] and the value is not a finite number; "
+                    "give the command a numeric value or remove its bounds")
+        if p.out_of_bounds == "block" and not np.all((arr >= lo) & (arr <= hi)):
+            return (f"the value lies outside the gate's bounds [{lo}, {hi}] for {action!r}; "
+                    "change the value or the bounds (or set out_of_bounds: clamp)")
+        return ""
+
     def start(self) -> None:
         if self.params.allow is None:
             log.warning("%s: no `allow` list, every action may pass", self.name)

@@ -86,13 +86,23 @@ class Map(Transform):
                 raise ValueError("labels is empty: give the classifier's labels or a table")
             return self
 
+    @staticmethod
+    def table(params: "Map.Params") -> dict[str, ActionSpec | None]:
+        """label -> the command it stands for (None: no command)."""
+        table = {lab: lab for lab in params.labels} if isinstance(params.labels, list) else params.labels
+        return {lab: ActionSpec(action=e) if isinstance(e, str) else e for lab, e in table.items()}
+
+    @classmethod
+    def ports(cls, params: "Map.Params") -> tuple[dict[str, Port], dict[str, Port]]:
+        """The output declares every (action, value) its table can send, for the gate's check."""
+        sends = [(spec.action, spec.value) for spec in cls.table(params).values() if spec is not None]
+        return dict(cls.inputs), {"out": Port(COMMAND, cls.outputs["out"].doc, commands=sends)}
+
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         p = self.params
         self._names = list(p.labels) if isinstance(p.labels, list) else None
-        table = {lab: lab for lab in p.labels} if isinstance(p.labels, list) else p.labels
-        self._table: dict[str, ActionSpec | None] = {
-            lab: ActionSpec(action=e) if isinstance(e, str) else e for lab, e in table.items()}
+        self._table = self.table(p)
         self._switch = p.min_confidence if p.switch_confidence is None else p.switch_confidence
         self._reset()
 

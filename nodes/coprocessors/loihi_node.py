@@ -14,14 +14,14 @@ from nodes.snn.trials import Onsets, TrialBins, delay_field, input_bins, trial_m
 from streamer.node import Port, Transform
 from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision, spikes
 
-from .params import CoprocessorParams, json_safe
+from .params import CoprocessorParams, ModelNode, json_safe
 
 # Loihi 2, per chip (Intel's figures): 128 neuro cores, up to 1 M neurons, 120 M synapses.
 NEURONS_PER_CHIP = 1_048_576
 SYNAPSES_PER_CHIP = 120_000_000
 
 
-class Loihi(TrialBins, Transform):
+class Loihi(ModelNode, TrialBins, Transform):
     """Classifies frames with a NIR spiking network on Loihi 2, one chip step per bin.
 
     The graph (IF, LIF and CubaLIF layers behind Conv2d, SumPool2d, Flatten, Affine...)

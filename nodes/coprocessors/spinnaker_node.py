@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from nodes.snn.trials import input_bins
 from streamer.node import Port, Transform
+from streamer.paths import OutputPath
 from streamer.streams import DECISION, EVENTS, FRAMES, MARKER, SPIKES, Message, decision
 
-from .params import CoprocessorParams
+from .params import CoprocessorParams, ModelNode
 from .spinnaker_wire import eieio_packets, frame_keys, spif_words
 
 SCP_PORT = 17893
@@ -26,7 +27,7 @@ IF_TAU_M_MS = 32_000.0         # a leak-free IF as a LIF with the longest τ Spi
 MAX_COUNT = 255                # spikes one input sends in one step (as coprocessor.loihi injects)
 
 
-class SpiNNaker(Transform):
+class SpiNNaker(ModelNode, Transform):
     """Classifies frames with a NIR spiking network on SpiNNaker (sPyNNaker / PyNN).
 
     Each spiking layer becomes a PyNN population (IF and LIF: IF_curr_delta, CubaLIF:
@@ -61,7 +62,15 @@ class SpiNNaker(Transform):
         map_steps: int = Field(5, ge=1, description="virtual board: steps sim.run maps and runs")
         spif_address: str | None = Field(None, description="SPIF UDP address for `events` (host:port)")
         spif_words_per_packet: int = Field(256, ge=1, le=366, description="words per SPIF datagram")
-        run_dir: str | None = Field(None, description="where spynnaker.cfg and reports go (default: temp)")
+        run_dir: OutputPath | None = Field(None, description="where spynnaker.cfg and reports go (default: temp)")
+
+        @model_validator(mode="after")
+        def _board(self) -> "SpiNNaker.Params":
+            if not self.virtual_board and not (self.machine_address or self.spalloc_server):
+                raise ValueError("give machine_address or spalloc_server, or set virtual_board: true")
+            if self.spif_address is not None and not self.spif_address.rpartition(":")[2].isdigit():
+                raise ValueError(f"spif_address {self.spif_address!r} has no port; write host:port")
+            return self
 
     def start(self) -> None:
         from nodes.snn import DynamicConfidence, load
@@ -70,9 +79,6 @@ class SpiNNaker(Transform):
         p = self.params
         if not Path(p.model).is_file():
             raise FileNotFoundError(f"coprocessor.spinnaker {self.name!r}: model {p.model!r} not found")
-        if not p.virtual_board and not (p.machine_address or p.spalloc_server):
-            raise ValueError(f"coprocessor.spinnaker {self.name!r}: give machine_address or "
-                             f"spalloc_server, or set virtual_board: true")
         net = load(p.model, dt=p.dt_s, convention=p.convention, reset=p.reset)
         try:
             self.stages = stages(net, allow_conv=False)

@@ -84,6 +84,11 @@ class Bin(Transform):
                 raise ValueError(f"shape must be [C, H, W] with C = 1 or 2 and H, W >= 1, got {list(v)}")
             return v
 
+    @classmethod
+    def ports(cls, params: "Bin.Params") -> tuple[dict[str, Port], dict[str, Port]]:
+        return dict(cls.inputs), {"out": Port(FRAMES, "bins (bins, C, H, W)", shape=params.shape,
+                                              shape_from="shape")}
+
     geometry = EventTransform.geometry
 
     warm_up = EventTransform.warm_up  # compile the binning kernel before live data

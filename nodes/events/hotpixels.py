@@ -3,7 +3,7 @@ more than the others."""
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 import streamer.node
 from streamer.node import Rejected
@@ -25,6 +25,14 @@ class HotPixels(EventTransform):
         pixels: list[tuple[int, int]] = Field(default_factory=list, description="known hot pixels as [x, y] pairs")
         learn_ms: float = Field(0.0, ge=0, description="learn hot pixels over this much device time first (ms); 0 = off")
         factor: float = Field(10.0, gt=1, description="hot = count above factor x the median count of active pixels")
+
+        @field_validator("pixels")
+        @classmethod
+        def _on_a_sensor(cls, v: list[tuple[int, int]]) -> list[tuple[int, int]]:
+            negative = [list(p) for p in v if min(p) < 0]
+            if negative:
+                raise ValueError(f"pixels {negative} lie outside any sensor; coordinates are >= 0")
+            return v
 
     def start(self) -> None:
         self.mask: np.ndarray | None = None  # listed + learned pixels

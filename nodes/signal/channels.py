@@ -6,7 +6,7 @@ from typing import Literal
 
 import numpy as np
 from numba import njit
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import SAMPLES, Message
@@ -160,6 +160,21 @@ class Reref(Transform):
         montage: str | None = Field(None, description="laplacian: standard montage giving the neighbours "
                                     "(e.g. colin27_1005)")
         n_neighbours: int = Field(4, ge=1, description="laplacian: neighbours taken from the montage")
+
+        @model_validator(mode="after")
+        def _laplacian(self) -> "Reref.Params":
+            if self.method != "laplacian":
+                return self
+            if not self.neighbours and not self.montage:
+                raise ValueError("method laplacian needs neighbours or a montage")
+            if self.montage and not self.neighbours:
+                import mne
+
+                known = mne.channels.get_builtin_montages()
+                if self.montage not in known:
+                    raise ValueError(f"montage {self.montage!r} is not a standard MNE montage; one of "
+                                     f"{', '.join(known)}")
+            return self
 
     key: tuple | None = None  # the channel layout the plan was made for
 

@@ -5,7 +5,7 @@ from typing import Literal
 
 import numpy as np
 from numba import njit
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from streamer import streams
 from streamer.node import Params, Port, Rejected, Transform
@@ -87,6 +87,14 @@ class Encode(Transform):
         gain: float = Field(1e5, gt=0, description="rate: spike probability per unit of |x|")
         seed: int = Field(0, description="rate: random seed")
         output: Literal["frames", "spikes"] = Field("frames", description="stream type of the counts")
+
+        @field_validator("threshold")
+        @classmethod
+        def _positive(cls, v: float | list[float] | str) -> float | list[float] | str:
+            values = v if isinstance(v, list) else [] if v == "auto" else [v]
+            if v == [] or any(not x > 0 for x in values):
+                raise ValueError(f"delta thresholds must be > 0 (one number, one per channel, or auto), got {v}")
+            return v
 
     @classmethod
     def ports(cls, params: Params) -> tuple[dict[str, Port], dict[str, Port]]:

@@ -70,8 +70,15 @@ class Filter(Transform):
 
         @model_validator(mode="after")
         def _edges(self):
-            if self.kind == "bandpass" and None not in (self.l_freq_hz, self.h_freq_hz) \
-                    and self.l_freq_hz >= self.h_freq_hz:
+            # The frequencies each kind needs (checked against Nyquist once the stream's rate is known).
+            needed = {"bandpass": ("l_freq_hz", "h_freq_hz"), "highpass": ("l_freq_hz",),
+                      "lowpass": ("h_freq_hz",), "notch": ("notch_hz",)}[self.kind]
+            for name in needed:
+                value = getattr(self, name)
+                if value is None or not value > 0:
+                    raise ValueError(f"kind {self.kind!r} needs {' and '.join(needed)} > 0 Hz; "
+                                     f"set {name} (now {value})")
+            if self.kind == "bandpass" and self.l_freq_hz >= self.h_freq_hz:
                 raise ValueError(f"l_freq_hz ({self.l_freq_hz}) must be below h_freq_hz ({self.h_freq_hz})")
             return self
 

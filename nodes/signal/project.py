@@ -7,6 +7,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from streamer.node import Params, Port, Rejected, Transform
+from streamer.paths import InputPath
 from streamer.streams import SAMPLES, Message
 
 from .checks import require_samples
@@ -82,7 +83,7 @@ class Project(Transform):
     outputs = {"out": Port(SAMPLES, "one channel per filter")}
 
     class Params(Params):
-        filters: str | None = Field(None, description="a .nir model with spatial_filters metadata, or an .npz")
+        filters: InputPath | None = Field(None, description="a .nir model with spatial_filters metadata, or an .npz")
         matrix: list[list[float]] | None = Field(None, description="inline filters, (outputs, channels)")
         channels: list[str] | None = Field(None, description="input channel of each matrix column")
         names: list[str] | None = Field(None, description="output channel names (default f1, f2, ...)")
@@ -96,7 +97,24 @@ class Project(Transform):
                 if not self.channels or widths != {len(self.channels)}:
                     raise ValueError(f"matrix rows must have one weight per name in channels "
                                      f"({len(self.channels or [])}), got row lengths {sorted(widths)}")
+                if self.names is not None and len(self.names) != len(self.matrix):
+                    raise ValueError(f"{len(self.names)} names for {len(self.matrix)} filters (matrix rows); "
+                                     "give one name per filter")
             return self
+
+    @classmethod
+    def check(cls, params: "Project.Params") -> list[tuple[str, str]]:
+        """The filters file holds filters, one per name given."""
+        if params.filters is None:
+            return []
+        try:
+            matrix, _, _ = load_filters(params.filters)
+        except (OSError, ValueError) as exc:
+            return [("filters", str(exc))]
+        if params.names is not None and len(params.names) != len(matrix):
+            return [("names", f"{len(params.names)} names for the {len(matrix)} filters of {params.filters}; "
+                              "give one name per filter")]
+        return []
 
     def start(self) -> None:
         p = self.params

@@ -5,7 +5,7 @@ from dataclasses import replace
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from streamer import streams
 from streamer.node import Params, Port, Rejected, Transform
@@ -109,6 +109,15 @@ class Epochs(Transform):
         tmax_s: float = Field(1.0, description="end relative to the marker")
         labels: list[str] | None = Field(None, description="markers to epoch (default: all)")
         keep_s: float = Field(30.0, gt=0, description="signal kept for markers that arrive late")
+
+        @model_validator(mode="after")
+        def _span(self) -> "Epochs.Params":
+            if not self.tmax_s > self.tmin_s:
+                raise ValueError(f"tmax_s ({self.tmax_s}) must be after tmin_s ({self.tmin_s})")
+            if self.tmax_s - self.tmin_s > self.keep_s:
+                raise ValueError(f"epochs of {self.tmax_s - self.tmin_s} s do not fit in keep_s "
+                                 f"({self.keep_s} s); raise keep_s")
+            return self
 
     def start(self) -> None:
         self.pending: list[tuple[int, dict]] = []

@@ -9,10 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import streamer.node
 from streamer.node import Port, Transform
+from streamer.paths import InputPath
 from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision, spikes
 
 from .conventions import CONVENTIONS
 from .early_exit import DynamicConfidence
+from .model_check import model_ports, model_problems
 from .network import load
 from .trials import Onsets, TrialBins, delay_field, input_bins, trial_markers_field
 
@@ -57,7 +59,7 @@ class Infer(TrialBins, Transform):
                "out": Port(SPIKES, "output layer per simulated step (with emit_spikes)")}
 
     class Params(streamer.node.Params):
-        model: str = Field(description="path of the NIR file")
+        model: InputPath = Field(description="path of the NIR file")
         dt_s: float = Field(1e-3, gt=0.0, description="simulation step in seconds (one per bin)")
         convention: Literal[tuple(CONVENTIONS)] = Field(  # type: ignore[valid-type]
             "nir", description="spike/reset rules of the training framework")
@@ -75,6 +77,14 @@ class Infer(TrialBins, Transform):
             10.0, gt=0.0, description="trigger 'activity': input sum in one bin that starts a trial")
         emit_spikes: bool = Field(False, description="send the output layer's spikes on 'out'")
         early_exit: EarlyExit = Field(default_factory=EarlyExit, description="when to stop a sample")
+
+    @classmethod
+    def ports(cls, params: "Infer.Params") -> tuple[dict[str, Port], dict[str, Port]]:
+        return model_ports(cls, params)
+
+    @classmethod
+    def check(cls, params: "Infer.Params") -> list[tuple[str, str]]:
+        return model_problems(params)
 
     def start(self) -> None:
         p = self.params

@@ -12,6 +12,7 @@ from pydantic import Field
 
 import streamer.node
 from streamer.node import Port, Sink
+from streamer.paths import OutputPath
 from streamer.streams import DECISION, MARKER, Message, now
 
 
@@ -54,7 +55,7 @@ class Score(Sink):
         names: dict[str, str] = Field(
             default_factory=dict, description="marker label -> decision label it stands for, e.g. {T1: left}")
         skip: int = Field(0, ge=0, description="first samples paired but not scored (calibration trials)")
-        summary_path: str | None = Field(None, description="JSON file written with the final figures")
+        summary_path: OutputPath | None = Field(None, description="JSON file written with the final figures")
 
     def start(self) -> None:
         self.pending_labels: collections.deque[dict] = collections.deque()

@@ -8,7 +8,9 @@ from pathlib import Path
 from pydantic import Field
 
 from streamer.node import Port
+from streamer.paths import OutputPath
 from streamer.streams import COMMAND, DECISION, MARKER
+from streamer.util_nodes import LogLevel
 
 from .base import Actuator, SafeParams, _plain
 
@@ -23,15 +25,11 @@ class LogActuator(Actuator):
     inputs = {"in": Port((COMMAND, DECISION, MARKER), "items to log")}
 
     class Params(SafeParams):
-        level: str = Field("INFO", description="logging level of the console lines")
-        path: str | None = Field(None, description="JSON-lines file to append to (optional)")
+        level: LogLevel = Field("INFO", description="logging level of the console lines")
+        path: OutputPath | None = Field(None, description="JSON-lines file to append to (optional)")
 
     def start(self) -> None:
-        level = logging.getLevelName(self.params.level.upper())
-        if not isinstance(level, int):
-            raise ValueError(f"{self.name}: unknown logging level {self.params.level!r}; "
-                             "use DEBUG, INFO, WARNING or ERROR")
-        self._level = level
+        self._level = logging.getLevelName(self.params.level.upper())
         self._file = None
         if self.params.path:
             path = Path(self.params.path)

@@ -31,10 +31,15 @@ class OscActuator(Actuator):
             parse_address(v, DEFAULT_PORT)
             return v
 
+        @field_validator("address_prefix")
+        @classmethod
+        def _prefix(cls, v: str) -> str:
+            if v and not v.startswith("/"):
+                raise ValueError(f"address_prefix must start with '/', got {v!r}")
+            return v
+
     def start(self) -> None:
         p = self.params
-        if not p.address_prefix.startswith("/") and p.address_prefix:
-            raise ValueError(f"{self.name}: address_prefix must start with '/', got {p.address_prefix!r}")
         host, port = parse_address(p.address, DEFAULT_PORT)
         try:
             self._addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
