@@ -2,11 +2,13 @@
 import time
 from typing import Any
 
+import numpy as np
 from pydantic import Field
 
 from drivers.dvs.synthetic import SyntheticCamera
-from streamer.node import Params, Port, Source, Transform
-from streamer.streams import ANY, COMMAND, DECISION, command
+from streamer import streams
+from streamer.node import EndOfStream, Params, Port, Source, Transform
+from streamer.streams import ANY, COMMAND, DECISION, EVENT_DTYPE, EVENTS, SAMPLES, command
 
 
 class Boom(Transform):
@@ -99,4 +101,54 @@ class SpawnsChild(Transform):
             f.write(f"{self.child.pid}\n")
 
     def receive(self, port, msg):
+        return msg
+
+
+class EveryNthBad(Source):
+    """`chunks` messages made by `chunk(k, bad)`, every `every`-th one bad."""
+
+    class Params(Params):
+        chunks: int = Field(20, ge=1)
+        every: int = Field(4, ge=1)
+
+    def start(self) -> None:
+        self.k = 0
+
+    def produce(self):
+        if self.k >= self.params.chunks:
+            raise EndOfStream
+        k, self.k = self.k, self.k + 1
+        return self.chunk(k, k % self.params.every == self.params.every - 1)
+
+
+class HostileEvents(EveryNthBad):
+    """Chunks of 4 events on an 8 x 8 sensor, numbered in meta `chunk`; the bad ones have an
+    event at x = 8, beyond the sensor: valid Events that event nodes must refuse."""
+
+    outputs = {"out": Port(EVENTS)}
+
+    def chunk(self, k: int, bad: bool):
+        ev = np.zeros(4, EVENT_DTYPE)
+        ev["x"], ev["y"], ev["p"], ev["t"] = [1, 2, 1, 2], [1, 1, 2, 2], 1, k * 100 + np.arange(4)
+        if bad:
+            ev["x"][-1] = 8
+        return streams.events(ev, width=8, height=8, chunk=k)
+
+
+class ShiftingSamples(EveryNthBad):
+    """Chunks of 10 samples at 100 Hz of 2 channels counting up; the bad ones have 3
+    channels: valid Samples whose layout changes under a node that serves one stream."""
+
+    outputs = {"out": Port(SAMPLES)}
+
+    def start(self) -> None:
+        super().start()
+        self.first = 0
+
+    def chunk(self, k: int, bad: bool):
+        n_ch = 3 if bad else 2
+        x = np.tile(np.arange(self.first, self.first + 10, dtype=np.float32), (n_ch, 1))
+        msg = streams.samples(x, sfreq=100.0, ch_names=["a", "b", "c"][:n_ch], first_sample=self.first)
+        if not bad:
+            self.first += 10
         return msg

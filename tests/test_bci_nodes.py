@@ -7,7 +7,8 @@ from nodes.bci.csp import class_covariance, csp_fit, log_variance
 from nodes.bci.csp_lda import CspLda
 from nodes.bci.seizure_detector import SeizureDetector
 from streamer import streams
-from streamer.testing import run
+from streamer.node import Rejected
+from streamer.testing import feed, run
 
 SFREQ = 160.0
 
@@ -110,3 +111,32 @@ def test_seizure_detector_names_bands_above_nyquist():
         node.receive("in", msg)
     with pytest.raises(ValueError, match=r"band 'x': \[5.0, 1.0\] Hz is not an interval"):
         SeizureDetector(bands={"x": [5, 1]})
+
+
+def test_seizure_detector_refuses_a_flat_channel_rather_than_calibrating_on_it():
+    # log line length of a flat channel is -inf: calibrated on, it made every later score NaN
+    rng = np.random.default_rng(6)
+    node = SeizureDetector(n_calibration=2)
+    node.start()
+    flat = noise_window(rng)
+    flat[1] = 0.0
+    with pytest.raises(Rejected, match=r"channels \[1\] of the window are flat"):
+        node.receive("in", streams.frames(flat[None].astype(np.float32), bin_us=1e6 / 400))
+    for _ in range(2):
+        node.receive("in", streams.frames(noise_window(rng)[None].astype(np.float32), bin_us=1e6 / 400))
+    d = node.receive("in", streams.frames(noise_window(rng)[None].astype(np.float32), bin_us=1e6 / 400))
+    assert np.isfinite(d.data["score"]) and node.counters["calibration"] == 2
+
+
+def test_csp_lda_calibration_that_cannot_train_starts_again():
+    data = two_class_epochs(8, seed=3, n_ch=4, n_s=64)
+    node = CspLda(classes=["T1", "T2"], n_calibration=4, n_pairs=1, cov_shrinkage=0.0)
+    node.start()
+    same = np.ones((4, 64)) * np.arange(64)  # every channel alike: no covariance to invert
+    labels = ["T1", "T2", "T1", "T2"]
+    with pytest.raises(Rejected, match="calibration starts again"):
+        for lab in labels:
+            node.receive("in", epoch(same, lab))
+    assert node.filters is None and node.train_x == []
+    with pytest.raises(Rejected, match="epoch of 3 channels x 64 samples"):
+        feed(node, [epoch(data[0][0], data[0][1]), epoch(data[1][0][:3], data[1][1])], finish=False)

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from streamer.node import Params, Port, Sink
+from streamer.node import Params, Port, Rejected, Sink
 from streamer.streams import COMMAND, DECISION, MARKER, SAMPLES, Message
 
 from .lsl_meta import UNIT_NAMES, clock_offset, write_channels
@@ -83,11 +83,14 @@ class LSLOutlet(Sink):
         return pylsl.local_clock()
 
     def receive(self, port: str, msg: Message) -> None:
+        if msg.stream == SAMPLES and self.params.timestamps == "times" and "times" not in msg.arrays:
+            raise Rejected(f"lsl.out {self.params.name!r}: timestamps: times needs per-sample "
+                           "times (arrays['times']); this stream has none, use origin")
         if self.outlet is None:
             self._open(msg)
         elif msg.stream != self.stream:
-            raise ValueError(f"lsl.out {self.params.name!r} publishes one {self.stream} stream and received a "
-                             f"{msg.stream}; use one lsl.out per stream")
+            raise Rejected(f"lsl.out {self.params.name!r} publishes one {self.stream} stream and received a "
+                           f"{msg.stream}; use one lsl.out per stream")
         if msg.stream == SAMPLES:
             self._push_samples(msg)
         else:
@@ -98,18 +101,14 @@ class LSLOutlet(Sink):
 
     def _push_samples(self, msg: Message) -> None:
         if list(msg.meta["ch_names"]) != self.ch_names:
-            raise ValueError(f"lsl.out {self.params.name!r}: channels changed mid-stream "
-                             f"({len(self.ch_names)} -> {len(msg.meta['ch_names'])}); an LSL stream's layout is fixed")
+            raise Rejected(f"lsl.out {self.params.name!r}: channels changed mid-stream "
+                           f"({len(self.ch_names)} -> {len(msg.meta['ch_names'])}); an LSL stream's layout is fixed")
         data = msg.data.T  # LSL wants (samples, channels); copied once below
         if self.rescale:
             data = data * self.scale
         data = np.ascontiguousarray(data, dtype=np.float32)
-        times = msg.arrays.get("times")
         if self.params.timestamps == "times":
-            if times is None:
-                raise ValueError(f"lsl.out {self.params.name!r}: timestamps: times needs per-sample "
-                                 "times (arrays['times']); this stream has none, use origin")
-            self.outlet.push_chunk(data, np.asarray(times, np.float64).tolist())
+            self.outlet.push_chunk(data, np.asarray(msg.arrays["times"], np.float64).tolist())
         else:
             self.outlet.push_chunk(data, self._stamp(msg))
 

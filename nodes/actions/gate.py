@@ -31,6 +31,11 @@ def _numeric(v: Any, depth: int = 0) -> bool:
     return isinstance(v, (list, tuple)) and depth < 3 and all(_numeric(x, depth + 1) for x in v)
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of one type: the safe value 0 is not False, nor 0.0 a list."""
+    return type(a) is type(b) and a == b
+
+
 def _short(v: Any) -> str:
     text = repr(v)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -205,14 +210,20 @@ class Gate(Transform):
         return self._trip("end")
 
     # -- checks -----------------------------------------------------------------------
-    def _block(self, msg: Message, reason: str, detail: str) -> dict[str, Message]:
+    def _block(self, msg: Message, reason: str, detail: str, t_origin: float) -> dict[str, Message]:
         item = msg.data if isinstance(msg.data, dict) else {}
         self.count(f"blocked_{reason}")
         log.warning("%s: blocked %s value=%s: %s (%s)", self.name, _short(item.get("action")),
                     _short(item.get("value")), reason, detail)
-        if reason == "malformed":  # only what can be shown safely goes on
-            item = {"action": _short(item.get("action")), "value": _short(item.get("value"))}
-        out = {"blocked": msg.with_data({**item, "safety": f"blocked:{reason}", "reason": detail})}
+        if reason == "malformed":
+            # only what can be shown safely goes on, as a Command whatever came in (its
+            # stream type, metadata or origin time may be what could not be sent)
+            shown = {"action": _short(item.get("action")), "value": _short(item.get("value")),
+                     "safety": f"blocked:{reason}", "reason": detail}
+            blocked = Message(COMMAND, shown, {}, t_origin if math.isfinite(t_origin) else math.nan)
+        else:
+            blocked = msg.with_data({**item, "safety": f"blocked:{reason}", "reason": detail})
+        out = {"blocked": blocked}
         if reason == "stale" or self.params.on_block == "safe":
             safe = self._trip(reason) if reason == "stale" else self._safe(f"blocked_{reason}")
             if safe is not None:
@@ -263,24 +274,27 @@ class Gate(Transform):
             if msg.stream != COMMAND:
                 raise streams.InvalidMessage(f"a {msg.stream} message is not a Command")
         except streams.InvalidMessage as exc:
-            return self._block(msg, "malformed", str(exc))
+            return self._block(msg, "malformed", str(exc), t_origin)
         if not math.isfinite(t_origin) or t_origin > t + FUTURE_S:
-            return self._block(msg, "malformed", f"t_origin {_short(msg.t_origin)} is not a time of this host")
+            return self._block(msg, "malformed", f"t_origin {_short(msg.t_origin)} is not a time of this host",
+                               t_origin)
         item = msg.data
         action = item["action"]
         if stale:
             return self._block(msg, "stale", f"t_origin {1e3 * (t - t_origin):.1f} ms old "
-                                             f"> stale_ms {1e3 * self._stale_s:.1f}")
+                                             f"> stale_ms {1e3 * self._stale_s:.1f}", t_origin)
         self._live(t)
         value = item.get("value")
-        if action != p.safe_action:
+        # The safe command passes whatever the limits; the safe action with another value
+        # is a command like any other.
+        if not (action == p.safe_action and _same(value, p.safe_value)):
             if p.allow is not None and action not in p.allow:
-                return self._block(msg, "not_allowed", f"{action!r} is not in allow {p.allow}")
+                return self._block(msg, "not_allowed", f"{action!r} is not in allow {p.allow}", t_origin)
             if action in p.bounds:
                 reason, detail, value = self._check_value(action, value)
                 if reason:
-                    return self._block(msg, reason, detail)
+                    return self._block(msg, reason, detail, t_origin)
             if p.max_rate_hz is not None and not self._take_token(t):
-                return self._block(msg, "rate", f"more than {p.max_rate_hz} commands/s")
+                return self._block(msg, "rate", f"more than {p.max_rate_hz} commands/s", t_origin)
         self.count("passed")
         return {"out": msg.with_data({**item, "value": value, "safety": "passed"})}

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 import streamer.node
 from streamer import streams
-from streamer.node import Port, Transform
+from streamer.node import Port, Rejected, Transform
 from streamer.streams import DECISION, FRAMES, Message
 
 from .csp import csp_fit, log_variance
@@ -58,25 +58,49 @@ class CspLda(Transform):
         self.epoch = 0
 
     def _fit(self) -> None:
+        """Train on the calibration epochs; Rejected (calibration starts again) when they
+        cannot train it."""
         p = self.params
         x, y = np.stack(self.train_x), np.array(self.train_y)
+        self.train_x, self.train_y = [], []
         if x.shape[1] < 2 * p.n_pairs:
-            raise ValueError(f"{self.name}: {x.shape[1]} channels are too few for n_pairs {p.n_pairs}")
-        self.filters = csp_fit(x, y, p.n_pairs, p.cov_shrinkage)
-        feats = log_variance(self.filters, x)
-        self.w, self.b = lda_fit(feats, y, p.shrinkage)
+            raise Rejected(f"{self.name}: {x.shape[1]} channels are too few for n_pairs {p.n_pairs}; "
+                           "calibration starts again")
+        try:
+            filters = csp_fit(x, y, p.n_pairs, p.cov_shrinkage)
+            feats = log_variance(filters, x)
+            w, b = lda_fit(feats, y, p.shrinkage)
+        except (ValueError, np.linalg.LinAlgError) as exc:  # eigh refuses a singular covariance
+            raise Rejected(f"{self.name}: the calibration epochs do not train CSP + LDA ({exc}); "
+                           "calibration starts again") from None
+        if not np.all(np.isfinite(w)) or not np.isfinite(b):
+            raise Rejected(f"{self.name}: the calibration epochs give a decoder that is not finite "
+                           "(channels without variance?); calibration starts again")
+        self.filters, self.w, self.b = filters, w, b
         fit_acc = float(((feats @ self.w + self.b > 0) == y).mean())
         log.info("%s: calibrated on %d epochs (%s %d, %s %d), training accuracy %.2f", self.name, len(y),
                  p.classes[0], int((y == 0).sum()), p.classes[1], int((y == 1).sum()), fit_acc)
-        self.train_x, self.train_y = [], []
         for key in ("decisions", "right", "wrong"):
             self.count(key, 0)  # shown from now on, also while zero
+
+    def _check_variance(self, x: np.ndarray) -> None:
+        """CSP compares variances: an epoch without any (flat) or with NaN/inf is refused."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            var = x.var(axis=-1) if x.shape[1] else np.zeros(len(x))
+        if not np.all(np.isfinite(var)) or not var.sum() > 0:
+            raise Rejected(f"{self.name}: epoch with NaN, infinite or flat channels only (variance {var.tolist()}); "
+                           "fix the source or band-pass the signal first")
 
     def _calibrate(self, x: np.ndarray, label: str | None) -> None:
         p = self.params
         if label not in p.classes:
             self.count("ignored")
             return
+        self._check_variance(x)
+        if self.train_x and x.shape != self.train_x[0].shape:
+            raise Rejected(f"{self.name}: epoch of {x.shape[0]} channels x {x.shape[1]} samples, the calibration "
+                           f"epochs so far have {self.train_x[0].shape[0]} x {self.train_x[0].shape[1]}; "
+                           "epochs of one stream have one shape")
         self.train_x.append(x.astype(np.float64))
         self.train_y.append(p.classes.index(label))
         self.count("calibration")
@@ -90,15 +114,16 @@ class CspLda(Transform):
 
     def receive(self, port: str, msg: Message) -> Message | None:
         if msg.stream != FRAMES or msg.data.ndim != 3 or msg.data.shape[0] != 1:
-            raise ValueError(f"{self.name}: expects epochs as Frames (1, channels, samples) from signal.epochs, "
-                             f"got {msg.stream} of shape {getattr(msg.data, 'shape', None)}")
-        x, label = msg.data[0], msg.meta.get("label")
+            raise Rejected(f"{self.name}: expects epochs as Frames (1, channels, samples) from signal.epochs, "
+                           f"got {msg.stream} of shape {getattr(msg.data, 'shape', None)}")
+        x, label = msg.data[0].astype(np.float64), msg.meta.get("label")
         if self.filters is None:
             self._calibrate(x, label)
             return None
         if x.shape[0] != self.filters.shape[1]:
-            raise ValueError(f"{self.name}: epoch has {x.shape[0]} channels, calibrated on {self.filters.shape[1]}")
-        score = float(log_variance(self.filters, x[None].astype(np.float64))[0] @ self.w + self.b)
+            raise Rejected(f"{self.name}: epoch has {x.shape[0]} channels, calibrated on {self.filters.shape[1]}")
+        self._check_variance(x)
+        score = float(log_variance(self.filters, x[None])[0] @ self.w + self.b)
         p1 = 1.0 / (1.0 + math.exp(-min(max(score, -50.0), 50.0)))
         index = int(score > 0)
         names = self.params.names or self.params.classes

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 import streamer.node
 from streamer import streams
-from streamer.node import Port, Transform
+from streamer.node import Port, Rejected, Transform
 from streamer.streams import DECISION, FRAMES, Message
 
 from .seizure_features import BANDS, Detector, line_length, window_features
@@ -62,15 +62,34 @@ class SeizureDetector(Transform):
         line_length(np.zeros((1, 2), np.float32))
 
     def _features(self, msg: Message) -> np.ndarray:
-        if msg.stream != FRAMES or msg.data.ndim != 3 or msg.data.shape[0] != 1:
-            raise ValueError(f"{self.name}: expects windows as Frames (1, channels, samples) from signal.epochs "
-                             f"or signal.window, got {msg.stream} of shape {getattr(msg.data, 'shape', None)}")
-        fs = 1e6 / float(msg.meta["bin_us"])
+        """(channels, features) of a window; Rejected when it has none to give."""
+        if msg.stream != FRAMES or msg.data.ndim != 3 or msg.data.shape[0] != 1 or msg.data.shape[2] < 2:
+            raise Rejected(f"{self.name}: expects windows as Frames (1, channels, samples) from signal.epochs "
+                           f"or signal.window, got {msg.stream} of shape {getattr(msg.data, 'shape', None)}")
+        bin_us = msg.meta.get("bin_us")
+        if not isinstance(bin_us, (int, float)) or isinstance(bin_us, bool) or not 0 < bin_us < float("inf"):
+            raise Rejected(f"{self.name}: the window's bin_us (µs per sample) is {bin_us!r}; windows from "
+                           "signal.epochs or signal.window carry it")
+        fs = 1e6 / float(bin_us)
         nyquist = fs / 2
         high = max(hi for _, hi in self.params.bands.values())
         if high > nyquist:
-            raise ValueError(f"{self.name}: band up to {high} Hz above the Nyquist frequency {nyquist:.1f} Hz")
-        return window_features(msg.data[0], fs, self.params.segment_s, self.params.bands)
+            raise Rejected(f"{self.name}: band up to {high} Hz above the Nyquist frequency {nyquist:.1f} Hz")
+        if self.detector is not None and msg.data.shape[1] != self.detector.mean.shape[0]:
+            raise Rejected(f"{self.name}: window of {msg.data.shape[1]} channels, calibrated on "
+                           f"{self.detector.mean.shape[0]}; one detector serves one stream")
+        if self.calibration and msg.data.shape[1] != self.calibration[0].shape[0]:
+            raise Rejected(f"{self.name}: window of {msg.data.shape[1]} channels, the calibration windows so far "
+                           f"have {self.calibration[0].shape[0]}; one detector serves one stream")
+        x = msg.data[0]
+        if x.dtype != np.float32 and x.dtype != np.float64:  # the kernels' dtypes (native byte order)
+            x = x.astype(np.float64)
+        feats = window_features(x, fs, self.params.segment_s, self.params.bands, who=self.name)
+        if not np.all(np.isfinite(feats)):
+            bad = sorted({int(c) for c in np.nonzero(~np.isfinite(feats))[0]})
+            raise Rejected(f"{self.name}: channels {bad} of the window are flat or hold NaN or infinite values "
+                           "(a disconnected contact?); fix or drop them (signal.pick) before the detector")
+        return feats
 
     def receive(self, port: str, msg: Message) -> Message | None:
         p = self.params

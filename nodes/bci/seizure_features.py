@@ -25,10 +25,12 @@ def line_length(x: np.ndarray) -> np.ndarray:
 
 
 def window_features(x: np.ndarray, fs: float, segment_s: float = 0.5,
-                    bands: dict[str, tuple[float, float]] = BANDS) -> np.ndarray:
-    """(channels, 1 + bands): log line length and log band powers of one window."""
-    welch = WelchBands(bands, fs, min(x.shape[1], round(segment_s * fs)), segment_s * 1e3)
-    return np.log10(np.column_stack([line_length(np.ascontiguousarray(x)), welch(x)]))
+                    bands: dict[str, tuple[float, float]] = BANDS, who: str = "window_features") -> np.ndarray:
+    """(channels, 1 + bands): log line length and log band powers of one window (errors
+    name `who`)."""
+    welch = WelchBands(bands, fs, min(x.shape[1], max(2, round(segment_s * fs))), segment_s * 1e3, who)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a flat channel: -inf, for the caller to refuse
+        return np.log10(np.column_stack([line_length(np.ascontiguousarray(x)), welch(x)]))
 
 
 class Detector:

@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from nodes.snn.trials import input_bins
 from streamer.node import Port, Transform
 from streamer.paths import OutputPath
 from streamer.streams import DECISION, EVENTS, FRAMES, MARKER, SPIKES, Message, decision
@@ -23,6 +24,7 @@ SCP_PORT = 17893
 NEURONS_PER_CORE = 256         # sPyNNaker's default for IF_curr_* populations
 CORES_PER_BOARD = 48 * 16      # SpiNN-5: 48 chips, 16 application cores each (monitor excluded)
 IF_TAU_M_MS = 32_000.0         # a leak-free IF as a LIF with the longest τ SpiNNaker's S16.15 holds
+MAX_COUNT = 255                # spikes one input sends in one step (as coprocessor.loihi injects)
 
 
 class SpiNNaker(ModelNode, Transform):
@@ -40,7 +42,8 @@ class SpiNNaker(ModelNode, Transform):
     back, the packets that would be sent are counted. The spynnaker.cfg is written from
     these parameters into a fresh run directory. A board that does not answer within
     `connect_timeout_s` is an error at start.
-    Counters: eieio_packets, input_spikes, spif_words, decisions, output_spikes.
+    Input counts above 255 per step are clipped (counted as clipped_inputs).
+    Counters: eieio_packets, input_spikes, spif_words, decisions, output_spikes, clipped_inputs.
     """
 
     inputs = {"in": Port((FRAMES, SPIKES), "binned input, (bins, *input_shape) or (steps, n)"),
@@ -257,12 +260,12 @@ class SpiNNaker(ModelNode, Transform):
                 for a in range(0, len(words), n):
                     sock.sendto(words[a:a + n].tobytes(), addr)
             return None
-        frames = msg.data
-        if msg.stream == SPIKES and isinstance(frames, np.ndarray) and frames[:1].size == int(np.prod(self.in_shape)):
-            frames = frames.reshape((len(frames),) + self.in_shape)
-        if not isinstance(frames, np.ndarray) or frames.shape[1:] != self.in_shape:
-            raise ValueError(f"coprocessor.spinnaker {self.name!r}: {msg.stream} of shape "
-                             f"{getattr(frames, 'shape', None)} do not fit the model input {self.in_shape}")
+        frames, _, _ = input_bins(msg, self.in_shape, self.params.dt_s,
+                                  f"coprocessor.spinnaker {self.name!r} ({self.params.model})")
+        clipped = int(np.count_nonzero(frames > MAX_COUNT))
+        if clipped:  # each count becomes that many packets' keys
+            self.count("clipped_inputs", clipped)
+            frames = np.minimum(frames, MAX_COUNT)
         self._send_frames(frames)
         out = self._drain_output(msg.t_origin)
         return {"decision": out} if out else None

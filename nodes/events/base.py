@@ -1,5 +1,6 @@
 """What every event node shares: the sensor geometry from the stream's metadata and a
-check that events lie on it (a wrong width/height would otherwise index out of bounds)."""
+check that events lie on it (a wrong width/height would otherwise index out of bounds).
+Malformed chunks are refused with `Rejected`, which the runtime counts; the node goes on."""
 from __future__ import annotations
 
 import logging
@@ -8,10 +9,14 @@ import numpy as np
 from numba import njit
 
 from streamer import streams
-from streamer.node import Port, Transform
+from streamer.node import Port, Rejected, Transform
 from streamer.streams import EVENT_DTYPE, EVENTS, Message
 
 log = logging.getLogger("nodes.events")
+
+# Largest sensor a node keeps per-pixel state for (4096 x 4096): the 65536 x 65536 an Events
+# stream may declare would take 32 GiB of timestamps.
+MAX_PIXELS = 1 << 24
 
 
 class EventTransform(Transform):
@@ -51,28 +56,35 @@ class EventTransform(Transform):
         data = msg.data
         if not isinstance(data, np.ndarray) or data.dtype != EVENT_DTYPE or data.ndim != 1:
             got = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
-            raise TypeError(f"{self.name}: Events data must be a 1-D array of streamer.streams.EVENT_DTYPE "
-                            f"(t, x, y, p), got {got}; build it with streamer.streams.as_events(x, y, p, t)")
+            raise Rejected(f"{self.name}: Events data must be a 1-D array of streamer.streams.EVENT_DTYPE "
+                           f"(t, x, y, p), got {got}; build it with streamer.streams.as_events(x, y, p, t)")
         try:
             w, h = int(msg.meta["width"]), int(msg.meta["height"])
-        except KeyError:
-            raise ValueError(f"{self.name}: the Events stream has no width/height in its metadata; "
-                             "make its source set them (streamer.streams.events(..., width=, height=))") from None
+        except (KeyError, TypeError, ValueError):
+            raise Rejected(f"{self.name}: the Events stream has no width/height in its metadata; "
+                           "make its source set them (streamer.streams.events(..., width=, height=))") from None
         if w < 1 or h < 1:
-            raise ValueError(f"{self.name}: the Events stream says the sensor is {w}x{h}; "
-                             "its source must set a positive width/height")
+            raise Rejected(f"{self.name}: the Events stream says the sensor is {w}x{h}; "
+                           "its source must set a positive width/height")
         ev = msg.data
         if check and len(ev) and (int(ev["x"].max()) >= w or int(ev["y"].max()) >= h):
-            raise ValueError(f"{self.name}: event at x={int(ev['x'].max())}, y={int(ev['y'].max())} outside "
-                             f"the {w}x{h} sensor named in the stream's metadata; fix the source's width/height")
+            raise Rejected(f"{self.name}: event at x={int(ev['x'].max())}, y={int(ev['y'].max())} outside "
+                           f"the {w}x{h} sensor named in the stream's metadata; fix the source's width/height")
         return w, h
 
-    def outside(self, msg: Message, i: int) -> ValueError:
+    def pixel_map(self, w: int, h: int) -> None:
+        """Refuse a sensor too large for this node's per-pixel state."""
+        if w * h > MAX_PIXELS:
+            raise Rejected(f"{self.name}: the Events stream says the sensor is {w}x{h}, more than the "
+                           f"{MAX_PIXELS} pixels this node keeps state for; fix the source's width/height, "
+                           "or crop (events.roi) or downsample (events.downsample) before this node")
+
+    def outside(self, msg: Message, i: int) -> Rejected:
         """The error for event i of this chunk lying outside the sensor."""
         e = msg.data[i]
-        return ValueError(f"{self.name}: event at x={int(e['x'])}, y={int(e['y'])} outside the "
-                          f"{msg.meta['width']}x{msg.meta['height']} sensor named in the stream's "
-                          "metadata; fix the source's width/height")
+        return Rejected(f"{self.name}: event at x={int(e['x'])}, y={int(e['y'])} outside the "
+                        f"{msg.meta['width']}x{msg.meta['height']} sensor named in the stream's "
+                        "metadata; fix the source's width/height")
 
 
 def columns(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -84,6 +96,16 @@ def columns(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 def rows(ev: np.ndarray) -> np.ndarray:
     """The events as (n, 2) uint64 words, for kernels that copy whole events."""
     return np.ascontiguousarray(ev).view(np.uint64).reshape(-1, 2)
+
+
+@njit(cache=True, nogil=True)
+def first_outside(x: np.ndarray, y: np.ndarray, w: int, h: int) -> int:
+    """Index of the first event off a w x h sensor, or -1: kernels call it before they touch
+    their state, so that a refused chunk leaves none of it changed."""
+    for i in range(x.shape[0]):
+        if x[i] >= w or y[i] >= h:
+            return i
+    return -1
 
 
 @njit(cache=True, nogil=True)

@@ -1,6 +1,7 @@
 """Binning: events -> dense frames of counts per time bin, the input of an SNN."""
 from __future__ import annotations
 
+from numbers import Real
 from typing import Literal
 
 import numpy as np
@@ -9,10 +10,18 @@ from pydantic import Field, field_validator
 
 import streamer.node
 from streamer import streams
-from streamer.node import Port, Transform
+from streamer.node import Port, Rejected, Transform
 from streamer.streams import EVENTS, FRAMES, Message
 
 from .base import EventTransform, columns
+
+# Bounds on the bins held at once: a chunk may span at most this many, and a jump of the
+# device clock by more restarts the binning (a corrupt or reset timestamp would otherwise
+# ask for terabytes of empty frames).
+MAX_HELD_BYTES = 1 << 28
+MAX_HELD_BINS = 1 << 16
+# Device times beyond ±2^62 µs (146,000 years) are corrupt; bounding them keeps t - t0 in int64.
+MAX_TIME_US = 1 << 62
 
 
 @njit(cache=True, nogil=True)
@@ -52,6 +61,9 @@ class Bin(Transform):
     rounded down to a multiple of bin_us. A bin is emitted once an event at or after its
     end arrives (empty bins included, so frames stay evenly spaced in time), grouped
     `frames_per_message` at a time; finish() flushes the rest, partial bin included.
+    A chunk spanning more bins than can be held (MAX_HELD_BYTES, MAX_HELD_BINS) is
+    rejected; when the device clock jumps by more, forwards or back, the bins held are sent
+    and binning starts again at the new time (counted as `time_jumps`).
     Output meta: bin_us, t_first_us (start of the message's first bin), shape.
     """
 
@@ -85,41 +97,76 @@ class Bin(Transform):
         self.t0: int | None = None  # start of the first bin not yet emitted
         self.held = np.zeros((0,) + self.params.shape, np.float32)  # complete + partial bins
         self.t_origin = float("nan")
+        frame_bytes = 4 * int(np.prod(self.params.shape))
+        self.max_span_us = max(1, min(MAX_HELD_BINS, MAX_HELD_BYTES // frame_bytes)) * self.params.bin_us
 
-    def receive(self, port: str, msg: Message) -> Message | list[Message] | None:
+    def _times(self, msg: Message) -> tuple[int | None, int | None, int | None]:
+        """(earliest, newest, t_end_us) of the chunk, checked: refused before any state changes."""
+        ev = msg.data
+        t_end = msg.meta.get("t_end_us")
+        if t_end is not None:
+            if not isinstance(t_end, Real) or isinstance(t_end, bool) or not abs(t_end) <= MAX_TIME_US:
+                raise Rejected(f"{self.name}: the Events stream's t_end_us must be a device time in µs, "
+                               f"got {t_end!r}; fix its source")
+            t_end = int(t_end)
+        if not len(ev):
+            return None, None, t_end
+        lo, hi = int(ev["t"].min()), int(ev["t"].max())
+        if lo < -MAX_TIME_US or hi > MAX_TIME_US:
+            raise Rejected(f"{self.name}: event times {lo}..{hi} µs are not device times; fix the source's timestamps")
+        if hi - lo > self.max_span_us:
+            raise Rejected(f"{self.name}: one chunk spans {(hi - lo) / 1e6:g} s of device time, more than the "
+                           f"{self.max_span_us // self.params.bin_us} bins of {self.params.bin_us} µs held at "
+                           "once; send shorter chunks or widen bin_us")
+        return lo, hi, t_end
+
+    def _jumped(self, t: int | None) -> list[Message]:
+        """Past the bins that can be held (a clock reset, a corrupt time): send the bins held
+        and start again at the next event."""
+        if t is None or self.t0 is None or abs(t - self.t0) <= self.max_span_us:
+            return []
+        self.count("time_jumps")
+        out = self.finish() or []
+        self.t0 = None
+        return out
+
+    def receive(self, port: str, msg: Message) -> list[Message] | None:
         w, h = self.geometry(msg)
         ev = msg.data
         bin_us = self.params.bin_us
+        lo, hi, t_end = self._times(msg)
+        out = self._jumped(hi) + self._jumped(lo)
+        if len(ev):
+            if self.t0 is None:
+                self.t0 = int(ev["t"][0]) // bin_us * bin_us
+            n_bins = max(1, len(self.held), (hi - self.t0) // bin_us + 1)
+            if n_bins > len(self.held):
+                grown = np.zeros((n_bins,) + self.params.shape, np.float32)
+                grown[:len(self.held)] = self.held
+                self.held = grown
+            x, y, p, t = columns(ev)
+            _, hh, ww = self.params.shape
+            late, outside = accumulate(x, y, p, t, self.t0, bin_us, w, h, self.params.fit == "crop",
+                                       (w - ww) // 2, (h - hh) // 2, self.held)
+            if late:
+                self.count("late", late)
+            if outside:
+                self.count("outside", outside)
         # A source may say up to when its stream is complete (`t_end_us`): bins that end
         # by then close even if no event follows (silence, or everything filtered out).
-        t_end = msg.meta.get("t_end_us")
-        if len(ev) == 0:
-            if t_end is None or self.t0 is None:
-                return None
-            self.t_origin = msg.t_origin
-            return self._close_until(int(t_end))
-        if self.t0 is None:
-            self.t0 = int(ev["t"][0]) // bin_us * bin_us
-        n_bins = max(1, len(self.held), int(ev["t"].max() - self.t0) // bin_us + 1)
-        if n_bins > len(self.held):
-            grown = np.zeros((n_bins,) + self.params.shape, np.float32)
-            grown[:len(self.held)] = self.held
-            self.held = grown
-        x, y, p, t = columns(ev)
-        _, hh, ww = self.params.shape
-        late, outside = accumulate(x, y, p, t, self.t0, bin_us, w, h, self.params.fit == "crop",
-                                   (w - ww) // 2, (h - hh) // 2, self.held)
-        if late:
-            self.count("late", late)
-        if outside:
-            self.count("outside", outside)
+        if self.t0 is None or (t_end is None and not len(ev)):
+            return out or None
         self.t_origin = msg.t_origin
         # Bins before the newest event's are complete.
-        complete = int(ev["t"][-1] - self.t0) // bin_us
+        complete = (int(ev["t"][-1]) - self.t0) // bin_us if len(ev) else 0
         if t_end is not None:
-            return self._close_until(int(t_end), complete)
-        k = self.params.frames_per_message
-        return self._emit(complete // k * k)
+            out += self._jumped(t_end)
+            if self.t0 is not None:
+                out += self._close_until(t_end, complete) or []
+        elif len(ev):
+            k = self.params.frames_per_message
+            out += self._emit(complete // k * k) or []
+        return out or None
 
     def _close_until(self, t_end: int, complete: int = 0) -> list[Message] | None:
         bin_us = self.params.bin_us

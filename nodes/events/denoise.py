@@ -9,7 +9,7 @@ from pydantic import Field
 import streamer.node
 from streamer.streams import EVENT_DTYPE, Message
 
-from .base import EventTransform, copy_row, rows
+from .base import EventTransform, copy_row, first_outside, rows
 
 NEVER = np.iinfo(np.int64).min // 4  # a pixel that has not fired (no overflow in t - NEVER)
 
@@ -18,17 +18,19 @@ NEVER = np.iinfo(np.int64).min // 4  # a pixel that has not fired (no overflow i
 def background_activity(x: np.ndarray, y: np.ndarray, t: np.ndarray, src: np.ndarray,
                         last: np.ndarray, window_us: int, dst: np.ndarray) -> int:
     """Copy to dst (rows) the events (rows of src) that some 8-neighbour supports: it fired
-    less than window_us before. Returns how many, or -1 - i if event i is off the map.
+    less than window_us before. Returns how many, or -1 - i if event i is off the map
+    (then nothing is changed).
 
     `last` (height + 2, width + 2) holds each pixel's latest timestamp at (y + 1, x + 1),
     with a border that never fires (so no neighbour bounds tests); it is updated with
     every event, kept or not, after the event's own test.
     """
     h, w = last.shape[0] - 2, last.shape[1] - 2
+    bad = first_outside(x, y, w, h)
+    if bad >= 0:
+        return -1 - bad
     n = 0
     for i in range(x.shape[0]):
-        if x[i] >= w or y[i] >= h:
-            return -1 - i
         r, c, ti = np.int64(y[i]) + 1, np.int64(x[i]) + 1, t[i]
         above, here, below = last[r - 1], last[r], last[r + 1]
         newest = max(max(above[c - 1], above[c], above[c + 1]),
@@ -58,14 +60,17 @@ class Denoise(EventTransform):
 
     def receive(self, port: str, msg: Message) -> Message:
         w, h = self.geometry(msg, check=False)
-        if self.last is None or self.last.shape != (h + 2, w + 2):
-            self.last = np.full((h + 2, w + 2), NEVER, dtype=np.int64)
+        last = self.last
+        if last is None or last.shape != (h + 2, w + 2):  # a new sensor: kept once a chunk fits it
+            self.pixel_map(w, h)
+            last = np.full((h + 2, w + 2), NEVER, dtype=np.int64)
         ev = msg.data
         out = np.empty(len(ev), EVENT_DTYPE)
         # Strided field views and raw rows: the kernel reads the input in place.
-        n = background_activity(ev["x"], ev["y"], ev["t"], rows(ev), self.last,
+        n = background_activity(ev["x"], ev["y"], ev["t"], rows(ev), last,
                                 self.params.window_us, rows(out))
         if n < 0:
             raise self.outside(msg, -1 - n)
+        self.last = last
         self.count("dropped", len(ev) - n)
         return msg.with_data(out[:n])

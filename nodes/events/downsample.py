@@ -9,7 +9,7 @@ from pydantic import Field
 import streamer.node
 from streamer.streams import EVENT_DTYPE, Message
 
-from .base import EventTransform, columns
+from .base import EventTransform, columns, first_outside
 
 
 @njit(cache=True, nogil=True)
@@ -18,11 +18,13 @@ def integrate_and_fire(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarra
     """Each input adds +1 (ON) or -1 (OFF) to the accumulator of its factor x factor block
     (`acc`, carried across chunks); when it reaches +threshold or -threshold the block
     emits one event of that sign at the input's time and its accumulator restarts at 0.
-    Writes into dst (EVENT_DTYPE); returns how many, or -1 - i if event i is off the sensor."""
+    Writes into dst (EVENT_DTYPE); returns how many, or -1 - i if event i is off the sensor
+    (then nothing is changed)."""
+    bad = first_outside(x, y, w, h)
+    if bad >= 0:
+        return -1 - bad
     n = 0
     for i in range(x.shape[0]):
-        if x[i] >= w or y[i] >= h:
-            return -1 - i
         bx, by = x[i] // factor, y[i] // factor
         a = acc[by, bx] + (1 if p[i] > 0 else -1)
         if a >= threshold or a <= -threshold:
@@ -63,11 +65,14 @@ class Downsample(EventTransform):
             ev["x"] //= f
             ev["y"] //= f
             return msg.with_data(ev, width=w2, height=h2)
-        if self.acc is None or self.acc.shape != (h2, w2):
-            self.acc = np.zeros((h2, w2), np.int64)
+        acc = self.acc
+        if acc is None or acc.shape != (h2, w2):  # a new sensor: kept once a chunk fits it
+            self.pixel_map(w2, h2)
+            acc = np.zeros((h2, w2), np.int64)
         out = np.empty(len(msg.data), EVENT_DTYPE)
-        n = integrate_and_fire(*columns(msg.data), f, n_acc, self.acc, w, h, out)
+        n = integrate_and_fire(*columns(msg.data), f, n_acc, acc, w, h, out)
         if n < 0:
             raise self.outside(msg, -1 - n)
+        self.acc = acc
         self.count("merged", len(msg.data) - n)
         return msg.with_data(out[:n], width=w2, height=h2)

@@ -6,6 +6,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 import streamer.node
+from streamer.node import Rejected
 from streamer.streams import Message
 
 from .base import EventTransform
@@ -41,12 +42,14 @@ class HotPixels(EventTransform):
         self.hot: list[tuple[int, int]] = []
 
     def _setup(self, w: int, h: int) -> None:
-        self.mask = np.zeros((h, w), dtype=np.bool_)
+        self.pixel_map(w, h)
+        mask = np.zeros((h, w), dtype=np.bool_)
         for x, y in self.params.pixels:
-            if not (0 <= x < w and 0 <= y < h):
-                raise ValueError(f"{self.name}: hot pixel [{x}, {y}] is outside the {w}x{h} sensor; "
-                                 "fix the `pixels` parameter")
-            self.mask[y, x] = True
+            if not (0 <= x < w and 0 <= y < h):  # refused before any state changes
+                raise Rejected(f"{self.name}: hot pixel [{x}, {y}] is outside the {w}x{h} sensor; "
+                               "fix the `pixels` parameter")
+            mask[y, x] = True
+        self.mask = mask
         self.listed = self.mask.copy()
         if self.params.learn_ms > 0:
             self.counts = np.zeros(h * w, dtype=np.int64)

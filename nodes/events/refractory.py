@@ -8,7 +8,7 @@ from pydantic import Field
 import streamer.node
 from streamer.streams import EVENT_DTYPE, Message
 
-from .base import EventTransform, copy_row, rows
+from .base import EventTransform, copy_row, first_outside, rows
 from .denoise import NEVER
 
 
@@ -18,12 +18,13 @@ def refractory(x: np.ndarray, y: np.ndarray, t: np.ndarray, src: np.ndarray, las
     """Copy to dst (rows) the events (rows of src) at least period_us after their pixel's
     time in `last` (height, width), which holds the last passed event's time, or with
     `every` the last event's time, passed or not. Returns how many, or -1 - i if event i
-    is off the map."""
+    is off the map (then nothing is changed)."""
     h, w = last.shape
+    bad = first_outside(x, y, w, h)
+    if bad >= 0:
+        return -1 - bad
     n = 0
     for i in range(x.shape[0]):
-        if x[i] >= w or y[i] >= h:
-            return -1 - i
         passed = t[i] - last[y[i], x[i]] >= period_us
         if passed or every:
             last[y[i], x[i]] = t[i]
@@ -49,13 +50,16 @@ class Refractory(EventTransform):
 
     def receive(self, port: str, msg: Message) -> Message:
         w, h = self.geometry(msg, check=False)
-        if self.last is None or self.last.shape != (h, w):
-            self.last = np.full((h, w), NEVER, dtype=np.int64)
+        last = self.last
+        if last is None or last.shape != (h, w):  # a new sensor: kept once a chunk fits it
+            self.pixel_map(w, h)
+            last = np.full((h, w), NEVER, dtype=np.int64)
         ev = msg.data
         out = np.empty(len(ev), EVENT_DTYPE)
-        n = refractory(ev["x"], ev["y"], ev["t"], rows(ev), self.last, self.params.refractory_us,
+        n = refractory(ev["x"], ev["y"], ev["t"], rows(ev), last, self.params.refractory_us,
                        self.params.restart_on_drop, rows(out))
         if n < 0:
             raise self.outside(msg, -1 - n)
+        self.last = last
         self.count("dropped", len(ev) - n)
         return msg.with_data(out[:n])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 import streamer.node
+from streamer.node import Rejected
 from streamer.streams import Message
 
 from .base import EventTransform
@@ -31,8 +32,8 @@ class Roi(EventTransform):
         w, h = self.geometry(msg)
         p = self.params
         if p.x1 > w or p.y1 > h:
-            raise ValueError(f"{self.name}: region x {p.x0}..{p.x1}, y {p.y0}..{p.y1} exceeds the {w}x{h} "
-                             "sensor; fix x1/y1")
+            raise Rejected(f"{self.name}: region x {p.x0}..{p.x1}, y {p.y0}..{p.y1} exceeds the {w}x{h} "
+                           "sensor; fix x1/y1")
         ev = msg.data
         x, y = ev["x"], ev["y"]
         out = ev[(x >= p.x0) & (x < p.x1) & (y >= p.y0) & (y < p.y1)]

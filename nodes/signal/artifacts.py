@@ -9,7 +9,7 @@ from streamer import streams
 from streamer.node import Params, Port, Transform
 from streamer.streams import MARKER, SAMPLES, Message
 
-from .checks import require_samples
+from .checks import first_sample, require_samples, t_first
 
 KINDS = ("nonfinite", "flat", "clipped", "amplitude")
 NONFINITE, FLAT, CLIPPED, AMPLITUDE = range(4)
@@ -144,13 +144,14 @@ class Artifacts(Transform):
     def receive(self, port: str, msg: Message) -> dict:
         sfreq = require_samples(msg, "signal.artifacts")
         names = msg.meta["ch_names"]
+        first = first_sample(msg, "signal.artifacts", sfreq)
+        t_dev = t_first(msg, "signal.artifacts")
         if self.key != (sfreq, tuple(names)):
             if self.key is not None:
                 self.count("restarted")
             self._reset(len(names))
             self.key = (sfreq, tuple(names))
         p = self.params
-        first = int(msg.meta.get("first_sample", 0))
         flat_n = 0 if p.flat_ms is None else max(2, round(p.flat_ms * 1e-3 * sfreq))
         flagged = np.zeros((len(names), 4), np.bool_)
         n_samples = np.zeros(4, np.int64)
@@ -160,7 +161,7 @@ class Artifacts(Transform):
             if n:
                 self.count(f"{KINDS[k]}_samples", int(n))
         # Device time of sample 0 of the stream, to time the markers.
-        t0 = float(msg.meta.get("t_first", 0.0)) - first / sfreq
+        t0 = t_dev - first / sfreq
         markers = []
         for c, k, s0, s1 in ev:
             at = s0 if s1 < 0 else s1

@@ -10,11 +10,11 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from streamer import streams
-from streamer.node import Params, Port, Transform
+from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import FRAMES, SAMPLES, Message
 
-from .checks import require_samples
-from .filter import design
+from .checks import buffer_fits, first_sample, require_samples
+from .filter import design_for
 from .sos_kernel import sosfilt_chunk
 from .windows import Windower
 
@@ -66,16 +66,17 @@ class WelchBands:
     one-sided) for fixed bands, sampling rate and segment length: float32 FFTs and only
     the bins the bands cover."""
 
-    def __init__(self, bands: dict[str, tuple[float, float]], fs: float, nperseg: int, segment_ms: float) -> None:
+    def __init__(self, bands: dict[str, tuple[float, float]], fs: float, nperseg: int, segment_ms: float,
+                 who: str = "signal.bandpower") -> None:
         self.nperseg, self.step = nperseg, nperseg - nperseg // 2
         self.win = scipy.signal.get_window("hann", nperseg).astype(np.float32)
         freqs = np.fft.rfftfreq(nperseg, 1 / fs)
         masks = [np.flatnonzero((freqs >= lo) & (freqs <= hi)) for lo, hi in bands.values()]
         empty = [name for name, m in zip(bands, masks) if m.size == 0]
         if empty:
-            raise ValueError(f"signal.bandpower: bands {empty} hold no frequency bin of {segment_ms:g} ms segments "
-                             f"(bins every {freqs[1]:.3g} Hz up to {freqs[-1]:.4g} Hz); lengthen segment_ms "
-                             "or widen the bands")
+            raise Rejected(f"{who}: bands {empty} hold no frequency bin of {segment_ms:g} ms segments "
+                           f"(bins every {freqs[1]:.3g} Hz up to {freqs[-1]:.4g} Hz); lengthen segment_ms "
+                           "or widen the bands")
         scale = 1.0 / (fs * float((self.win.astype(np.float64) ** 2).sum()))
         last = freqs.size - 1
         width = max(m.size for m in masks)
@@ -138,25 +139,33 @@ class BandPower(Transform):
         WelchBands({"b": (0.0, 1.0)}, 8.0, 8, 1000.0)(np.zeros((1, 8), np.float32))
 
     def _init(self, sfreq: float, n_ch: int, first: int) -> None:
+        """Windows and estimators for this stream; Rejected (nothing changed) when the
+        parameters do not fit its sampling rate."""
         p = self.params
-        self.window = max(1, round(p.window_ms * 1e-3 * sfreq))
-        self.step = max(1, round(p.step_ms * 1e-3 * sfreq))
-        self.next_start = first
+        window = max(1, round(p.window_ms * 1e-3 * sfreq))
+        step = max(1, round(p.step_ms * 1e-3 * sfreq))
+        buffer_fits("signal.bandpower", n_ch, 2 * (window + step), "a window")
         if p.method == "welch":
-            self.nperseg = min(self.window, max(8, round(p.segment_ms * 1e-3 * sfreq)))
-            self.welch = WelchBands(p.bands, sfreq, self.nperseg, p.segment_ms)
-            seg_step = self.nperseg - self.nperseg // 2
-            self.per_segment = self.step % seg_step == 0
-            self.n_seg = (self.window - self.nperseg) // seg_step + 1
-            self.seg_step = seg_step
+            nperseg = min(window, max(8, round(p.segment_ms * 1e-3 * sfreq)))
+            welch = WelchBands(p.bands, sfreq, nperseg, p.segment_ms)
+            seg_step = nperseg - nperseg // 2
+            self.nperseg, self.welch, self.seg_step = nperseg, welch, seg_step
+            self.per_segment = step % seg_step == 0
+            self.n_seg = (window - nperseg) // seg_step + 1
             self.seg_power: dict[int, np.ndarray] = {}
-            self.w = Windower(self.nperseg, seg_step) if self.per_segment else Windower(self.window, self.step)
+            self.w = Windower(nperseg, seg_step) if self.per_segment else Windower(window, step)
         else:
             nyq = sfreq / 2
-            self.sos = [design("bandpass", sfreq, max(lo, 1e-3 * nyq), min(hi, 0.999 * nyq), p.order, None, 1, "butter")
-                        for lo, hi in p.bands.values()]
+            bands = [(max(lo, 1e-3 * nyq), min(hi, 0.999 * nyq)) for lo, hi in p.bands.values()]
+            empty = [name for name, (lo, hi) in zip(p.bands, bands) if not lo < hi]
+            if empty:
+                raise Rejected(f"signal.bandpower: bands {empty} lie above the Nyquist frequency {nyq:g} Hz of the "
+                               "stream; lower them or use a faster stream")
+            self.sos = [design_for("signal.bandpower", "bandpass", sfreq, lo, hi, p.order, None, 1, "butter")
+                        for lo, hi in bands]
             self.zi = [np.zeros((n_ch, s.shape[0], 2)) for s in self.sos]
-            self.w = Windower(self.window, self.step)
+            self.w = Windower(window, step)
+        self.window, self.step, self.next_start = window, step, first
 
     def _frame(self, power: np.ndarray, start: int, sfreq: float, msg: Message) -> Message:
         if self.params.log:
@@ -167,11 +176,11 @@ class BandPower(Transform):
 
     def receive(self, port: str, msg: Message) -> list[Message]:
         sfreq = require_samples(msg, "signal.bandpower")
-        n_ch, first = msg.data.shape[0], int(msg.meta.get("first_sample", 0))
+        n_ch, first = msg.data.shape[0], first_sample(msg, "signal.bandpower", sfreq)
         if self.key != (sfreq, n_ch):
+            self._init(sfreq, n_ch, first)
             if self.key is not None:
                 self.count("restarted")
-            self._init(sfreq, n_ch, first)
             self.key = (sfreq, n_ch)
         out = []
         if self.params.method == "hilbert":
@@ -188,7 +197,7 @@ class BandPower(Transform):
         # Band means are linear, so the window's band power is the mean of its segments'.
         for start, seg in self.w.push(msg.data, first):
             self.seg_power[start] = self.welch(seg)
-        end = first + msg.data.shape[1]
+        end = self.w.buf_start + self.w.n  # samples numbered as the windows are
         while self.next_start + self.window <= end:
             s0 = self.next_start
             parts = [self.seg_power[s0 + j * self.seg_step] for j in range(self.n_seg)]

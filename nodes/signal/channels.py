@@ -8,10 +8,10 @@ import numpy as np
 from numba import njit
 from pydantic import Field, model_validator
 
-from streamer.node import Params, Port, Transform
+from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import SAMPLES, Message
 
-from .checks import require_samples
+from .checks import channel_list, require_samples
 
 
 def pick_indices(ch_names: list[str], ch_types: list[str], names: list[str] | None,
@@ -32,10 +32,9 @@ def pick_indices(ch_names: list[str], ch_types: list[str], names: list[str] | No
 
 
 def _subset(msg: Message, idx: list[int], data: np.ndarray | None = None, **meta) -> Message:
-    m = msg.meta
-    return msg.with_data(np.ascontiguousarray(msg.data[idx] if data is None else data),
-                         ch_names=[m["ch_names"][i] for i in idx], ch_types=[m["ch_types"][i] for i in idx],
-                         units=[m["units"][i] for i in idx], **meta)
+    # ch_types and units are optional: subset those the stream gives
+    lists = {k: [msg.meta[k][i] for i in idx] for k in ("ch_names", "ch_types", "units") if msg.meta.get(k) is not None}
+    return msg.with_data(np.ascontiguousarray(msg.data[idx] if data is None else data), **lists, **meta)
 
 
 class Pick(Transform):
@@ -55,9 +54,13 @@ class Pick(Transform):
 
     def receive(self, port: str, msg: Message) -> Message:
         require_samples(msg, "signal.pick")
-        key = (tuple(msg.meta["ch_names"]), tuple(msg.meta["ch_types"]))
+        names, types = msg.meta["ch_names"], channel_list(msg.meta, "ch_types", "")
+        key = (tuple(names), tuple(types))
         if key != self.key:
-            self.idx = pick_indices(msg.meta["ch_names"], msg.meta["ch_types"], self.params.names, self.params.types)
+            try:
+                self.idx = pick_indices(list(names), types, self.params.names, self.params.types)
+            except ValueError as exc:
+                raise Rejected(f"signal.pick: {exc}") from None
             self.key = key
         return _subset(msg, self.idx)
 
@@ -183,59 +186,65 @@ class Reref(Transform):
         average_kernel(x, np.arange(2), np.arange(2))
         combine_kernel(x, np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1), 1)
 
-    def _plan(self, m: dict) -> None:
-        """Index arrays for this channel layout, made once rather than per chunk."""
-        names, types, p = m["ch_names"], m["ch_types"], self.params
+    def _plan(self, m: dict) -> tuple:
+        """Index arrays for this channel layout, made once rather than per chunk:
+        (use, ref) for average, else (rows, cols, weights, n_out, out_meta). Rejected when
+        the layout does not fit the parameters (nothing is kept then)."""
+        names, types, p = list(m["ch_names"]), channel_list(m, "ch_types", ""), self.params
         idx = {n: i for i, n in enumerate(names)}
-        self.out_meta = {}
         if p.method == "average":
             use = [i for i, t in enumerate(types) if t in p.types]
             ref = [i for i in use if names[i] not in p.bads]
             if not ref:
-                raise ValueError(f"signal.reref: no channel of types {p.types} outside bads {p.bads} to average; "
-                                 f"the stream has types {sorted(set(types))}")
-            self.use, self.ref = np.array(use, np.int64), np.array(ref, np.int64)
-            return
+                raise Rejected(f"signal.reref: no channel of types {p.types} outside bads {p.bads} to average; "
+                               f"the stream has types {sorted(set(types))}")
+            return np.array(use, np.int64), np.array(ref, np.int64)
+        out_meta = {}
         if p.method == "bipolar":
             pairs = p.pairs or shaft_pairs(names, types, tuple(p.shaft_types))
             if not pairs:
-                raise ValueError(f"signal.reref: no bipolar pairs given and none found along shafts "
-                                 f"(channels of types {p.shaft_types} named like LA1, LA2); give `pairs`")
+                raise Rejected(f"signal.reref: no bipolar pairs given and none found along shafts "
+                               f"(channels of types {p.shaft_types} named like LA1, LA2); give `pairs`")
             missing = sorted({c for pair in pairs for c in pair if c not in idx})
             if missing:
-                raise ValueError(f"signal.reref: bipolar pairs name channels not in the stream: {missing}; "
-                                 f"it has {', '.join(names)}")
+                raise Rejected(f"signal.reref: bipolar pairs name channels not in the stream: {missing}; "
+                               f"it has {', '.join(names)}")
             rows = [k for k in range(len(pairs)) for _ in (0, 1)]
             cols = [idx[c] for pair in pairs for c in pair]
             weights = [1.0, -1.0] * len(pairs)
-            self.out_meta = {"ch_names": [f"{a}-{b}" for a, b in pairs],
-                             "ch_types": [types[idx[a]] for a, _ in pairs],
-                             "units": [m["units"][idx[a]] for a, _ in pairs]}
+            out_meta = {"ch_names": [f"{a}-{b}" for a, b in pairs]}
+            for key in ("ch_types", "units"):
+                if m.get(key) is not None:
+                    out_meta[key] = [m[key][idx[a]] for a, _ in pairs]
         else:
-            nb = p.neighbours or (montage_neighbours(names, p.montage, p.n_neighbours) if p.montage else {})
+            try:
+                nb = p.neighbours or (montage_neighbours(names, p.montage, p.n_neighbours) if p.montage else {})
+            except ValueError as exc:
+                raise Rejected(f"signal.reref: {exc}") from None
             if not nb:
-                raise ValueError("signal.reref: laplacian needs `neighbours` or a `montage`")
+                raise Rejected("signal.reref: laplacian needs `neighbours` or a `montage`")
             missing = sorted({c for ch, cs in nb.items() for c in [ch, *cs] if c not in idx})
             if missing:
-                raise ValueError(f"signal.reref: laplacian names channels not in the stream: {missing}; "
-                                 f"it has {', '.join(names)}")
+                raise Rejected(f"signal.reref: laplacian names channels not in the stream: {missing}; "
+                               f"it has {', '.join(names)}")
             rows, cols, weights = [], [], []
             for i, n in enumerate(names):
                 rows.append(i), cols.append(i), weights.append(1.0)
                 for c in nb.get(n, []):
                     rows.append(i), cols.append(idx[c]), weights.append(-1.0 / len(nb[n]))
-        self.rows, self.cols = np.array(rows, np.int64), np.array(cols, np.int64)
-        self.weights = np.array(weights, np.float64)
-        self.n_out = int(self.rows.max()) + 1 if p.method == "bipolar" else len(names)
+        n_out = max(rows) + 1 if p.method == "bipolar" else len(names)
+        return (np.array(rows, np.int64), np.array(cols, np.int64), np.array(weights, np.float64), n_out,
+                out_meta)
 
     def receive(self, port: str, msg: Message) -> Message:
         require_samples(msg, "signal.reref")
         m = msg.meta
-        key = (tuple(m["ch_names"]), tuple(m["ch_types"]))
+        key = (tuple(m["ch_names"]), tuple(channel_list(m, "ch_types", "")))
         if key != self.key:
-            self._plan(m)
+            self.plan = self._plan(m)
             self.key = key
         x = np.ascontiguousarray(msg.data, dtype=np.float32)
         if self.params.method == "average":
-            return msg.with_data(average_kernel(x, self.use, self.ref))
-        return msg.with_data(combine_kernel(x, self.rows, self.cols, self.weights, self.n_out), **self.out_meta)
+            return msg.with_data(average_kernel(x, *self.plan))
+        rows, cols, weights, n_out, out_meta = self.plan
+        return msg.with_data(combine_kernel(x, rows, cols, weights, n_out), **out_meta)

@@ -8,10 +8,17 @@ from numba import njit
 from pydantic import Field, field_validator
 
 from streamer import streams
-from streamer.node import Params, Port, Transform
+from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import FRAMES, SAMPLES, SPIKES, Message
 
-from .checks import require_samples
+from .checks import first_sample, require_samples
+
+# Steps of silence filled in at once: a larger jump of first_sample (a reset or corrupt
+# count) starts the steps again at the new sample.
+MAX_GAP_STEPS = 1 << 16
+# Delta spikes one sample may make per channel: more (a value far beyond the thresholds)
+# is refused rather than counted one by one.
+MAX_DELTA_SPIKES = 1 << 16
 
 
 @njit(cache=True, nogil=True)
@@ -99,6 +106,7 @@ class Encode(Transform):
         self.counts = None
         self.first_step = 0     # step index of counts[0]
         self.rng = np.random.default_rng(self.params.seed)
+        self.key = None         # (sfreq, channels) of the stream encoded
 
     def warm_up(self) -> None:
         x = np.zeros((1, 4), np.float32)
@@ -111,10 +119,14 @@ class Encode(Transform):
         if p.method == "delta":
             if p.threshold == "auto":
                 th = p.auto_k * x.astype(np.float64).std(axis=1)
+            elif np.size(p.threshold) not in (1, n_ch):
+                raise Rejected(f"signal.encode: {np.size(p.threshold)} thresholds for {n_ch} channels; give one "
+                               "per channel or a single one")
             else:
                 th = np.broadcast_to(np.asarray(p.threshold, np.float64), (n_ch,)).copy()
-            if np.any(th <= 0):
-                raise ValueError(f"delta thresholds must be > 0 (flat channels?): {th.tolist()}")
+            if not np.all(th > 0) or not np.all(np.isfinite(th)):
+                raise Rejected(f"signal.encode: delta thresholds must be finite and > 0 (flat channels?): "
+                               f"{th.tolist()}; calibration starts again")
             self.level = th
             self.state = x[:, 0].astype(np.float64).copy()
             self.n_out = 2 * n_ch
@@ -134,11 +146,19 @@ class Encode(Transform):
         sfreq = require_samples(msg, "signal.encode")
         step = max(1, int(round(p.step_ms * 1e-3 * sfreq)))
         x = msg.data
-        first = int(meta.get("first_sample", 0))
+        first = first_sample(msg, "signal.encode", sfreq)
+        if self.key != (sfreq, x.shape[0]):
+            if self.key is not None:
+                self.count("restarted")  # another stream: calibrate again
+                self.start()
+            self.key = (sfreq, x.shape[0])
+        if not np.all(np.isfinite(x)):
+            self.count("nan_samples", int((~np.isfinite(x)).sum()))
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         if not self.ready:
             self.calib.append((first, x))
             held = sum(c.shape[1] for _, c in self.calib)
-            if held < p.calibration_s * sfreq and not (p.method == "delta" and p.threshold != "auto") \
+            if held == 0 or held < p.calibration_s * sfreq and not (p.method == "delta" and p.threshold != "auto") \
                     and p.method != "rate":
                 return None
             first = self.calib[0][0]
@@ -147,11 +167,19 @@ class Encode(Transform):
             self._calibrate(x)
             self.first_step = first // step
             self.counts = np.zeros((0, self.n_out), np.float32)
-        if not np.all(np.isfinite(x)):
-            self.count("nan_samples", int((~np.isfinite(x)).sum()))
-            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        if p.method == "delta" and x.size and \
+                max(np.abs(x).max(), np.abs(self.state).max()) > self.level.min() * MAX_DELTA_SPIKES / 2:
+            raise Rejected(f"signal.encode: samples up to {np.abs(x).max():g} would make more than "
+                           f"{MAX_DELTA_SPIKES} delta spikes each at threshold {self.level.min():g}; "
+                           "scale the signal or raise the threshold")
         last = first + x.shape[1]
         n_steps = -(-last // step) - self.first_step
+        if first < self.first_step * step or n_steps > len(self.counts) + MAX_GAP_STEPS:
+            # first_sample went back or jumped far ahead: count steps again from here
+            self.count("time_jumps")
+            self.first_step = first // step
+            self.counts = np.zeros((0, self.n_out), np.float32)
+            n_steps = -(-last // step) - self.first_step
         if n_steps > len(self.counts):
             grown = np.zeros((n_steps, self.n_out), np.float32)
             grown[:len(self.counts)] = self.counts

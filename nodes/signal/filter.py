@@ -7,7 +7,7 @@ import numpy as np
 import scipy.signal
 from pydantic import Field, model_validator
 
-from streamer.node import Params, Port, Transform
+from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import SAMPLES, Message
 
 from .checks import require_samples
@@ -34,6 +34,19 @@ def design(kind: str, sfreq: float, l_freq_hz: float | None, h_freq_hz: float | 
     # Ripple and attenuation used by the Chebyshev and elliptic designs.
     return scipy.signal.iirfilter(order, edges, btype=kind, ftype=ftype, fs=sfreq, output="sos",
                                   rp=RIPPLE_DB, rs=ATTENUATION_DB)
+
+
+def design_for(node: str, kind: str, sfreq: float, *args) -> np.ndarray:
+    """`design` for a stream's sampling rate: Rejected when the filter cannot be made at it."""
+    try:
+        sos = design(kind, sfreq, *args)
+    except ValueError as exc:
+        raise Rejected(f"{node}: no {kind} filter at the stream's {sfreq:g} Hz: {exc}; "
+                       "change the cut-offs or resample the stream") from None
+    if not np.all(np.isfinite(sos)):
+        raise Rejected(f"{node}: the {kind} filter at the stream's {sfreq:g} Hz is not finite; "
+                       "change the cut-offs or resample the stream")
+    return sos
 
 
 class Filter(Transform):
@@ -82,12 +95,12 @@ class Filter(Transform):
     def receive(self, port: str, msg: Message) -> Message:
         sfreq, n_ch = require_samples(msg, "signal.filter"), msg.data.shape[0]
         if (sfreq, n_ch) != self.key:
+            p = self.params
+            sos = design_for("signal.filter", p.kind, sfreq, p.l_freq_hz, p.h_freq_hz, p.order, p.notch_hz,
+                             p.quality, p.ftype)
             if self.key is not None:
                 self.count("restarted")  # the stream changed: a new filter from rest
-            p = self.params
-            self.sos = design(p.kind, sfreq, p.l_freq_hz, p.h_freq_hz, p.order, p.notch_hz, p.quality, p.ftype)
-            self.zi = np.zeros((n_ch, self.sos.shape[0], 2))
-            self.key = (sfreq, n_ch)
+            self.sos, self.zi, self.key = sos, np.zeros((n_ch, sos.shape[0], 2)), (sfreq, n_ch)
         x = np.ascontiguousarray(msg.data, dtype=np.float32)
         y, n_bad = sosfilt_chunk(self.sos, x, self.zi)
         if n_bad:

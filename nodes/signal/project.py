@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, model_validator
 
-from streamer.node import Params, Port, Transform
+from streamer.node import Params, Port, Rejected, Transform
 from streamer.paths import InputPath
 from streamer.streams import SAMPLES, Message
 
@@ -134,9 +134,13 @@ class Project(Transform):
         require_samples(msg, "signal.project")
         names = msg.meta["ch_names"]
         if tuple(names) != self.layout:
-            self.idx = match_channels(self.channels, list(names))
-            units = {msg.meta.get("units", [None] * len(names))[i] for i in self.idx}
-            self.unit = units.pop() if len(units) == 1 else "a.u."
+            try:
+                self.idx = match_channels(self.channels, list(names))
+            except ValueError as exc:
+                raise Rejected(f"signal.project: {exc}") from None
+            units = {(msg.meta.get("units") or [None] * len(names))[i] for i in self.idx}
+            unit = units.pop() if len(units) == 1 else None
+            self.unit = unit if isinstance(unit, str) else "a.u."
             self.layout = tuple(names)
         x = msg.data[self.idx].astype(np.float64)
         if not np.all(np.isfinite(x)):

@@ -9,10 +9,13 @@ import scipy.signal
 from numba import njit
 from pydantic import Field, model_validator
 
-from streamer.node import Params, Port, Transform
+from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import SAMPLES, Message
 
-from .checks import require_samples
+from .checks import require_samples, t_first
+
+# Largest up or down factor: the filter has 20 x max(up, down) taps.
+MAX_FACTOR = 1000
 
 
 @njit(cache=True, nogil=True)
@@ -74,15 +77,21 @@ class Resample(Transform):
 
     def _init(self, msg: Message) -> None:
         sfreq = require_samples(msg, "signal.resample")
-        # Device time of the first input sample: output sample m is m / sfreq_out after it.
-        self.t0 = float(msg.meta.get("t_first", 0.0))
+        t0 = t_first(msg, "signal.resample")
         if self.params.sfreq_hz:
-            ratio = Fraction(self.params.sfreq_hz / sfreq).limit_denominator(1000)
+            ratio = Fraction(self.params.sfreq_hz / sfreq).limit_denominator(MAX_FACTOR)
             up, down = ratio.numerator, ratio.denominator
         else:
             g = math.gcd(self.params.up, self.params.down)
             up, down = self.params.up // g, self.params.down // g
-        h, skip = design(up, down)
+        if not 0 < up <= MAX_FACTOR or down > MAX_FACTOR:
+            target = self.params.sfreq_hz or sfreq * up / down
+            raise Rejected(f"signal.resample: {sfreq:g} Hz to {target:g} Hz needs up/down factors {up}/{down}, "
+                           f"beyond 1..{MAX_FACTOR}; resample in steps")
+        # the stream is at the target rate already: a one-tap filter passes it through
+        h, skip = design(up, down) if up != down else (np.ones(1), 0)
+        # Device time of the first input sample: output sample m is m / sfreq_out after it.
+        self.t0 = t0
         self.up, self.down, self.h, self.skip = up, down, h, skip
         self.sfreq_out = sfreq * up / down
         self.buf = np.zeros((msg.data.shape[0], 0))
@@ -113,9 +122,9 @@ class Resample(Transform):
         if self.state is None:
             self._init(msg)
         elif msg.data.shape[0] != self.buf.shape[0] or msg.meta.get("sfreq") != self.meta["sfreq"]:
-            raise ValueError(f"signal.resample: the stream changed from {self.buf.shape[0]} channels at "
-                             f"{self.meta['sfreq']} Hz to {msg.data.shape[0]} at {msg.meta.get('sfreq')} Hz; "
-                             "one resampler serves one stream")
+            raise Rejected(f"signal.resample: the stream changed from {self.buf.shape[0]} channels at "
+                           f"{self.meta['sfreq']} Hz to {msg.data.shape[0]} at {msg.meta.get('sfreq')} Hz; "
+                           "one resampler serves one stream")
         self.t_origin = msg.t_origin
         self.buf = np.concatenate([self.buf, msg.data.astype(np.float64)], axis=1)
         self.n_in += msg.data.shape[1]

@@ -1,16 +1,17 @@
 """`signal.window` and `signal.epochs`: windows over a stream, sliding or locked to markers."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from streamer import streams
-from streamer.node import Params, Port, Transform
+from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import FRAMES, MARKER, SAMPLES, Message
 
-from .checks import require_samples
+from .checks import MAX_INDEX, MAX_SFREQ, buffer_fits, first_sample, is_number, is_whole, require_samples, t_first
 
 
 class Windower:
@@ -69,18 +70,26 @@ class Window(Transform):
 
     def start(self) -> None:
         self.w = None
+        self.key = None
 
     def receive(self, port: str, msg: Message) -> list[Message]:
         sfreq = require_samples(msg, "signal.window")
         m = msg.meta
-        if self.w is None:
-            self.w = Windower(max(1, round(self.params.window_ms * 1e-3 * sfreq)),
-                              max(1, round(self.params.step_ms * 1e-3 * sfreq)))
-        first = int(m.get("first_sample", 0))
+        first = first_sample(msg, "signal.window", sfreq)
+        t_dev = t_first(msg, "signal.window")
+        if self.key != (sfreq, msg.data.shape[0]):
+            window = max(1, round(self.params.window_ms * 1e-3 * sfreq))
+            step = max(1, round(self.params.step_ms * 1e-3 * sfreq))
+            buffer_fits("signal.window", msg.data.shape[0], 2 * (window + step) + msg.data.shape[1], "a window")
+            if self.key is not None:
+                self.count("restarted")  # the stream changed: windows start again
+            self.w, self.key = Windower(window, step), (sfreq, msg.data.shape[0])
         wins = self.w.push(msg.data, first)
         if self.params.output == "samples":
-            t0 = float(m.get("t_first", 0.0)) - first / sfreq  # device time of sample 0
-            return [msg.with_data(win, first_sample=start, t_first=t0 + start / sfreq) for start, win in wins]
+            t0 = t_dev - first / sfreq  # device time of sample 0
+            # per-sample times (arrays['times']) are the chunk's, not the window's: left out
+            return [replace(msg.with_data(win, first_sample=start, t_first=t0 + start / sfreq), arrays={})
+                    for start, win in wins]
         return [streams.frames(win[None], bin_us=1e6 / sfreq, t_first_us=int(start * 1e6 / sfreq),
                                t_origin=msg.t_origin, first_sample=start, sfreq=sfreq, ch_names=m["ch_names"])
                 for start, win in wins]
@@ -120,22 +129,39 @@ class Epochs(Transform):
     def receive(self, port: str, msg: Message) -> list[Message]:
         if port == "markers":
             if msg.stream != MARKER:
-                raise ValueError(f"signal.epochs: the markers port takes Marker messages, got {msg.stream}")
+                raise Rejected(f"signal.epochs: the markers port takes Marker messages, got {msg.stream}")
             item = msg.data
             if self.params.labels is None or item["label"] in self.params.labels:
+                self._check_marker(item)
                 self.pending.append((msg.t_origin, item))
             return self._ready(msg.t_origin)
-        self.sfreq = require_samples(msg, "signal.epochs")
-        self.meta = msg.meta
-        if self.buf is None:
-            self.buf, self.buf_start = msg.data.copy(), msg.meta["first_sample"]
+        sfreq = require_samples(msg, "signal.epochs")
+        first = first_sample(msg, "signal.epochs", sfreq)
+        expected = None if self.buf is None else self.buf_start + self.buf.shape[1]
+        if self.buf is None or (sfreq, msg.data.shape[0]) != (self.sfreq, self.buf.shape[0]) \
+                or ("first_sample" in msg.meta and first != expected):
+            if self.buf is not None:
+                self.count("restarted")  # another layout, or samples lost: the signal kept is not this one's
+            self.buf, self.buf_start = msg.data.copy(), first
         else:
             self.buf = np.concatenate([self.buf, msg.data], axis=1)
+        self.sfreq = sfreq
+        self.meta = msg.meta
         keep = int(self.params.keep_s * self.sfreq)
         if self.buf.shape[1] > keep:
             self.buf_start += self.buf.shape[1] - keep
-            self.buf = self.buf[:, -keep:]
+            self.buf = self.buf[:, self.buf.shape[1] - keep:]
         return self._ready(msg.t_origin)
+
+    def _check_marker(self, item: dict) -> None:
+        """A marker must say where it is: its sample, else its device time."""
+        if "sample" in item:
+            if not is_whole(item["sample"]) or abs(item["sample"]) > MAX_INDEX:
+                raise Rejected(f"signal.epochs: marker {item['label']!r} has sample {item['sample']!r}, not a "
+                               "sample index; fix the marker's source")
+        elif not is_number(item.get("time")) or not abs(item["time"]) * MAX_SFREQ <= MAX_INDEX:
+            raise Rejected(f"signal.epochs: marker {item['label']!r} has neither a sample index nor a device "
+                           f"time (time={item.get('time')!r}); give markers a `sample` or a `time`")
 
     def _sample(self, item: dict) -> int:
         if "sample" in item:

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from streamer.node import Rejected
+
 
 def trial_markers_field() -> Any:
     return Field(None, description="labels of the markers that start a trial (or restart a sample); "
@@ -55,10 +57,28 @@ class Onsets:
         return started
 
 
+# Device times (µs) beyond ±2^62 are not a stream's; bounding them keeps bin starts in int64.
+MAX_TIME_US = 1 << 62
+
+
+def _meta_number(msg, key: str, who: str, positive: bool = False) -> float | None:
+    """A numeric metadata field the bins' timing comes from, or None when absent; Rejected
+    when it is not a finite number (positive, if asked)."""
+    v = msg.meta.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool) \
+            or not abs(v) <= MAX_TIME_US or (positive and not v > 0):
+        raise Rejected(f"{who}: {msg.stream} metadata {key!r} must be a {'positive ' if positive else ''}"
+                       f"finite number, got {v!r}; fix the stream's source")
+    return float(v) if isinstance(v, (float, np.floating)) else int(v)
+
+
 def input_bins(msg, in_shape: tuple[int, ...], dt_s: float, who: str) -> tuple[np.ndarray, list, bool]:
     """Frames (bins, *in_shape) or Spikes (steps, n) as float32 bins, each bin's start (µs,
     device clock; None when the stream does not say), and whether the stream's bin width
-    differs from `dt_s`. A ValueError names `who` and the shape it needs."""
+    differs from `dt_s`. Rejected, naming `who` and the shape it needs, for bins of another
+    shape, values that are not finite as float32, or timing metadata that is not a number."""
     from streamer.streams import SPIKES
 
     frames = msg.data
@@ -66,18 +86,29 @@ def input_bins(msg, in_shape: tuple[int, ...], dt_s: float, who: str) -> tuple[n
     if msg.stream == SPIKES and isinstance(frames, np.ndarray) and frames.ndim >= 1 and frames[:1].size == size:
         frames = frames.reshape((len(frames),) + tuple(in_shape))
     if not isinstance(frames, np.ndarray) or frames.shape[1:] != tuple(in_shape):
-        raise ValueError(f"{who}: {msg.stream} of shape {getattr(frames, 'shape', None)} do not fit the model "
-                         f"input {tuple(in_shape)}; bin to (bins, {', '.join(map(str, in_shape))})")
-    bin_us = msg.meta.get("bin_us")
-    if msg.stream == SPIKES and msg.meta.get("dt_s"):
-        bin_us = float(msg.meta["dt_s"]) * 1e6
+        raise Rejected(f"{who}: {msg.stream} of shape {getattr(frames, 'shape', None)} do not fit the model "
+                       f"input {tuple(in_shape)}; bin to (bins, {', '.join(map(str, in_shape))})")
+    with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32 become inf: refused below
+        bins = np.ascontiguousarray(frames, dtype=np.float32)
+    if not np.all(np.isfinite(bins)):
+        raise Rejected(f"{who}: {msg.stream} hold NaN or infinite values (or values beyond float32); "
+                       "the network's state would not recover from them: fix the source")
+    bin_us = _meta_number(msg, "bin_us", who, positive=True)
+    if msg.stream == SPIKES:
+        dt = _meta_number(msg, "dt_s", who, positive=True)
+        if dt:
+            bin_us = dt * 1e6
     mismatch = bin_us is not None and abs(bin_us - dt_s * 1e6) > 1e-6
     step_us = float(bin_us) if bin_us else dt_s * 1e6
-    t_first = msg.meta.get("t_first_us")
-    if t_first is None and msg.stream == SPIKES and "step" in msg.meta:
-        t_first = int(msg.meta["step"]) * step_us
-    starts = [None if t_first is None else int(t_first + t * step_us) for t in range(len(frames))]
-    return np.ascontiguousarray(frames, dtype=np.float32), starts, mismatch
+    t_first = _meta_number(msg, "t_first_us", who)
+    if t_first is None and msg.stream == SPIKES:
+        step = _meta_number(msg, "step", who)
+        t_first = None if step is None else int(step) * step_us
+    if t_first is not None and abs(t_first) + len(bins) * step_us > MAX_TIME_US:
+        raise Rejected(f"{who}: {msg.stream} starting at {t_first:g} µs in bins of {step_us:g} µs end beyond "
+                       "any device time; fix the stream's source")
+    starts = [None if t_first is None else int(t_first + t * step_us) for t in range(len(bins))]
+    return bins, starts, mismatch
 
 
 class TrialBins:
