@@ -57,7 +57,17 @@ def _import(target: str) -> type[Node]:
 
 def get(name: str) -> type[Node]:
     """The class of a node type; raises UnknownNodeType with suggestions."""
-    target = catalog().get(name)
+    # "module:Class" is imported directly: a worker process must not import every
+    # catalogued package (numba among them) to start one node, least of all a restarted
+    # actuator that the device waits for.
+    target = name if ":" in name else catalog().get(name)
+    if target is name:
+        try:
+            cls = _import(name)
+        except (ImportError, AttributeError) as exc:
+            raise UnknownNodeType(name, []) from exc
+        cls.type_name = name  # type: ignore[attr-defined]
+        return cls
     if target is None:
         if ":" in name:
             try:

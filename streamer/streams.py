@@ -235,11 +235,12 @@ def validate(msg: Message) -> None:
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+    # msgpack carries integers of 64 bits at most: a larger one could not be sent on
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and -(1 << 63) <= v < (1 << 64)
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    return _is_int(v) or isinstance(v, (float, np.floating))
 
 
 def _short(v: Any) -> str:
