@@ -106,7 +106,7 @@ class Classifier:
         self.model_name = Path(params.model).name
         self.trials = params.mode == "trial"
         self.armed = not self.trials
-        self.onsets = Onsets(params.trial_markers, params.delay_s)
+        self.onsets = Onsets(params.trial_markers, params.delay_s, who)
         self.held: list[tuple] = []      # idle bins (t_bin, frame, t_origin) kept for a late marker
         self.pending: list[tuple] = []   # bins run whose output rows are not back yet
         self.spikes_out: list[np.ndarray] = []

@@ -17,7 +17,8 @@ class Onsets:
     """Pending trial onsets from markers: only those labelled `labels` (all when None),
     each `delay_s` after its marker's device time."""
 
-    def __init__(self, labels: list[str] | None, delay_s: float) -> None:
+    def __init__(self, labels: list[str] | None, delay_s: float, who: str = "") -> None:
+        self.who = who
         self.labels = None if labels is None else set(labels)
         self.delay_s = delay_s
         self.pending: list[int] = []
@@ -31,7 +32,11 @@ class Onsets:
         t = marker.get("time", float("nan"))
         if not np.isfinite(t):
             return False
-        bisect.insort(self.pending, int(round((t + self.delay_s) * 1e6)))
+        onset_us = (t + self.delay_s) * 1e6
+        if not abs(onset_us) <= MAX_TIME_US:
+            raise Rejected(f"{self.who}: marker {marker.get('label')!r} at time {t:g} s is beyond any device time; "
+                           "fix the stream's source")
+        bisect.insort(self.pending, int(round(onset_us)))
         return True
 
     def due(self, t_bin: int | None) -> bool:
