@@ -15,6 +15,7 @@ from .dv_arrays import TRIGGER_DTYPE, empty_triggers
 from .errors import EventFileError
 from .readers import EventReader
 
+
 class Aedat4Reader(EventReader):
     """Events of an AEDAT4 recording, batch by batch as dv-processing reads them.
 

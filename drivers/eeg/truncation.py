@@ -40,7 +40,8 @@ class Truncation:
                 f"its source, or set allow_truncated: true to replay what is there")
 
     def warning(self) -> str:
-        return f"{self.path}: the recording is truncated, {self.missing()} missing; replaying what is there ({self._span()})"
+        return (f"{self.path}: the recording is truncated, {self.missing()} missing; replaying what is there "
+                f"({self._span()})")
 
 
 def _ascii_int(raw: bytes) -> int:

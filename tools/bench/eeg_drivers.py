@@ -1,6 +1,6 @@
 """EEG driver benchmark: what our nodes cost over the libraries they wrap, on the same data.
 
-    python -m tools.bench.eeg_drivers [--repeats 5] [--chunk-ms 100] [--lsl-seconds 600] [--lsl-buffer-s 360]
+    python -m tools.bench.eeg_drivers [--repeats 5] [--chunk-ms 100] [--lsl-seconds 600] [--lsl-buffer-s S]
 
 File replay: eeg.file at speed 0 over S001R04.edf (64 ch, 160 Hz, shared data) against a
 bare loop of MNE's `raw.get_data(start, stop)` over the same chunks of a lazily opened
@@ -10,9 +10,10 @@ LSL: `lsl.out` -> `eeg.lsl` in one process against bare pylsl `push_chunk` ->
 `--lsl-seconds` at 1 kHz stamped on the nominal timeline, pushed as fast as possible by a
 thread while the main thread pulls; both sides get `--lsl-buffer-s` of buffer at the
 outlet and at the inlet (an LSL buffer holds seconds x nominal rate samples: data pushed
-1000 times faster than real time outrun a buffer shorter than the data, on both sides). Each run prints what each side delivered, and what eeg.lsl
-counted as missing from the timestamps. MATLAB clips: the seizure clips read by eeg.file's
-reader (scipy in a helper process) against scipy.io.loadmat in this process.
+1000 times faster than real time outrun a buffer shorter than the data, on both sides).
+Each run prints what each side delivered, and what eeg.lsl counted as missing from the
+timestamps. MATLAB clips: the seizure clips read by eeg.file's reader (scipy in a helper
+process) against scipy.io.loadmat in this process.
 Medians over the repeats; ratio = ours / theirs (1 = no cost).
 """
 from __future__ import annotations
