@@ -19,19 +19,13 @@ import numpy as np
 from streamer.streams import EVENT_DTYPE
 
 from . import dat, evt2, evt3, evt21
+from .dv_arrays import TRIGGER_DTYPE, empty_triggers  # noqa: F401 - part of the readers' interface
 from .errors import EventFileError
 from .header import Header, _int, read_header, resolve_raw
-
-# External triggers: time (µs, device clock), channel id, edge (1 rising, 0 falling).
-TRIGGER_DTYPE = np.dtype([("t", "<i8"), ("id", "<i2"), ("p", "i1")])
 
 AEDAT4_MAGIC = b"#!AER-DAT4"
 BLOCK_BYTES = 1 << 20  # small enough to stay in cache between the read and the decoding
 TRIGGER_BUFFER = 4096
-
-
-def empty_triggers(n: int = 0) -> np.ndarray:
-    return np.zeros(n, TRIGGER_DTYPE)
 
 
 def join(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
@@ -95,6 +89,9 @@ class EventReader:
 
     def read(self) -> np.ndarray:
         return join(list(self.chunks(1 << 20)), EVENT_DTYPE)
+
+    def close(self) -> None:
+        """Frees what the reader holds between reads (the AEDAT4 reader's helper process)."""
 
     def triggers(self) -> np.ndarray:
         return join([tr for _, tr in self.chunks_and_triggers(1 << 20) if len(tr)], TRIGGER_DTYPE)

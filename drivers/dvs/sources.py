@@ -14,7 +14,7 @@ from streamer.node import EndOfStream, Port, Source
 from streamer.paths import InputPath
 from streamer.streams import EVENT_DTYPE, EVENTS, MARKER
 
-from .aedat4 import store_events, trigger_array
+from .dv_arrays import store_events, trigger_array
 from .folder import SampleFolder, list_samples
 from .readers import TRIGGER_DTYPE, join, open_events
 
@@ -96,6 +96,11 @@ class FileCamera(Source):
 
     def _open_pass(self) -> None:
         self._it = self.reader.chunks_and_triggers(READ_EVENTS)
+
+    def stop(self) -> None:
+        close = getattr(getattr(self, "reader", None), "close", None)
+        if close is not None:  # an AEDAT4 reader's helper process
+            close()
 
     def _fill(self, until: int) -> None:
         """Read until the buffer holds an event at or after `until`, or the file ends."""

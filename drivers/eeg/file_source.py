@@ -16,6 +16,7 @@ from streamer.streams import MARKER, SAMPLES
 
 from .file_list import expand, file_labels
 from .readers import Opened, RecordingError, open_recording
+from .truncation import open_for_check
 
 
 class FileSource(Source):
@@ -30,7 +31,8 @@ class FileSource(Source):
     `path` may list several files or glob patterns (numbers in names sorted by value:
     segment_2 before segment_10); they are replayed back to back as one stream whose
     sample indices keep counting, and must share the sampling rate and channels. No chunk
-    spans two files. With `file_label`, each file's first sample gets a Marker labelled
+    spans two files. A truncated recording (shorter than its header declares) is refused
+    unless `allow_truncated`. With `file_label`, each file's first sample gets a Marker labelled
     from its name (with `file`, its name, and `duration`, its length in seconds)."""
 
     outputs = {"out": Port(SAMPLES, "the signals, float32 (channels, samples)"),
@@ -48,6 +50,9 @@ class FileSource(Source):
             None, description="regular expression searched in each file name; its first group (or "
                               "the match) labels a Marker at the file's first sample, e.g. "
                               "'_(ictal|interictal)_'")
+        allow_truncated: bool = Field(
+            False, description="replay what a truncated recording holds (a warning names the missing span) "
+                               "instead of refusing it")
         shuffle_seed: int | None = Field(
             None, description="replay the files each glob pattern matches in a random order drawn with "
                               "this seed; the entries of `path` keep their order (default: sorted)")
@@ -71,14 +76,24 @@ class FileSource(Source):
 
     @classmethod
     def check(cls, params: "FileSource.Params") -> list[tuple[str, str]]:
-        """Every file's name must give its label (the files exist: the graph checked them)."""
-        if params.file_label is None:
-            return []
+        """Every file's name must give its label (the files exist: the graph checked them),
+        and no recording may be truncated unless `allow_truncated` (headers only)."""
+        problems = []
         try:
-            file_labels(expand(params.path), params.file_label)
-        except (OSError, ValueError) as exc:
-            return [("file_label", f"{exc}; change file_label or the files")]
-        return []
+            files = expand(params.path)
+        except (OSError, ValueError):
+            return []  # reported by the path check
+        if params.file_label is not None:
+            try:
+                file_labels(files, params.file_label)
+            except (OSError, ValueError) as exc:
+                problems.append(("file_label", f"{exc}; change file_label or the files"))
+        if not params.allow_truncated:
+            for f in files:
+                cut = open_for_check(f) if f.is_file() else None
+                if cut is not None:
+                    problems.append(("path", cut.error()))
+        return problems
 
     def start(self) -> None:
         p = self.params
@@ -97,7 +112,7 @@ class FileSource(Source):
 
     def _open(self, i: int) -> None:
         p = self.params
-        rec = open_recording(self.files[i], p.sfreq)
+        rec = open_recording(self.files[i], p.sfreq, p.allow_truncated)
         names = rec.ch_names
         if p.picks:
             missing = [n for n in p.picks if n not in names]

@@ -3,6 +3,7 @@ another program's markers)."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import numpy as np
@@ -12,7 +13,10 @@ from streamer import streams
 from streamer.node import Params, Port, Source
 from streamer.streams import MARKER, SAMPLES
 
+from .lsl_gaps import GapCounter
 from .lsl_meta import MARKER_TYPES, clock_offset, read_channels
+
+log = logging.getLogger(__name__)
 
 
 class LSLInlet(Source):
@@ -23,7 +27,12 @@ class LSLInlet(Source):
     Markers, become Markers (JSON objects with a `label` are unpacked) timed by LSL.
     LSL's processing (clock synchronisation, dejittering, monotonic timestamps) is chosen
     by flags. With clocksync on, `t_origin` is the LSL time of the newest sample (LSL's
-    clock is the host monotonic clock), so latency includes the network."""
+    clock is the host monotonic clock), so latency includes the network.
+
+    Nothing is lost in silence: on a regular stream, samples missing between the stamps
+    of those received (an overflowing LSL buffer, a reconnection) are counted as
+    `missing_samples` in `gaps` (drivers/eeg/lsl_gaps.py): a step longer than a sample
+    period that later stamps do not make up for within `gap_settle_s`."""
 
     outputs = {"out": Port(SAMPLES, "numeric streams"), "markers": Port(MARKER, "string / marker streams")}
 
@@ -38,6 +47,9 @@ class LSLInlet(Source):
         threadsafe: bool = Field(False, description="thread-safe post-processing")
         max_buffered_s: int = Field(360, gt=0, description="inlet buffer (s, or x100 samples if irregular)")
         max_chunk: int = Field(4096, gt=0, description="most samples per message")
+        gap_settle_s: float = Field(1.0, gt=0, description="windows (s of samples) whose lowest timestamp "
+                                    "offset is compared: a rise counts as missing samples; chunks stamped "
+                                    "late within a window are no loss")
         channel_type: str = Field("eeg", description="MNE type for channels whose type is not given")
 
         @model_validator(mode="after")
@@ -79,6 +91,11 @@ class LSLInlet(Source):
         # LSL timestamps are on the host monotonic clock (shifted by this offset) once synced.
         self.offset = clock_offset() if p.clocksync else math.nan
         self.sent = 0
+        self.gap_counter = None
+        if self.sfreq > 0 and not self.is_marker:
+            self.gap_counter = GapCounter(self.sfreq, p.gap_settle_s)
+            self.count("gaps", 0)  # shown from the start: zero is a figure too
+            self.count("missing_samples", 0)
 
     def produce(self) -> dict | None:
         samples, ts = self.inlet.pull_chunk(timeout=0.05, max_samples=self.params.max_chunk, min_samples=1,
@@ -92,6 +109,8 @@ class LSLInlet(Source):
             t_origin = received  # a sender stamping with another clock (device or wall time)
         if self.is_marker:
             return {"markers": [self._marker(s, float(t), t_origin) for s, t in zip(samples, ts)]}
+        if self.gap_counter is not None:
+            self._count_gaps(*self.gap_counter.update(ts))
         data = np.asarray(samples).T
         if np.any(self.scale != 1.0):
             data = data * self.scale
@@ -118,7 +137,16 @@ class LSLInlet(Source):
         value = float(first)
         return streams.marker(f"{value:g}", value, time=t, source=self.stream_name, t_origin=t_origin)
 
+    def _count_gaps(self, gaps: int, missing: int) -> None:
+        if gaps:
+            self.count("gaps", gaps)
+            self.count("missing_samples", missing)
+            log.warning("eeg.lsl %s: %d sample(s) missing in %d gap(s) of the stream's timestamps "
+                        "(%d missing in all)", self.stream_name, missing, gaps, self.counters["missing_samples"])
+
     def stop(self) -> None:
+        if getattr(self, "gap_counter", None) is not None:
+            self._count_gaps(*self.gap_counter.flush())
         inlet = getattr(self, "inlet", None)
         if inlet is not None:
             inlet.close_stream()

@@ -27,7 +27,9 @@ class LSLOutlet(Sink):
     or the whole item as JSON (`item_format`). Timestamps: `origin` stamps the newest
     sample of each chunk with its acquisition time `t_origin` (LSL's clock is the host
     monotonic clock), `times` sends each sample's own timestamp (`arrays["times"]`, as
-    eeg.lsl gives them), `now` the time of sending."""
+    eeg.lsl gives them), `now` the time of sending. LSL keeps nothing for consumers that
+    connect later: what is pushed while none is connected is counted as `without_consumer`
+    (`wait_for_consumer_s` holds the first push until one connects)."""
 
     inputs = {"in": Port((SAMPLES, MARKER, DECISION, COMMAND))}
 
@@ -98,6 +100,8 @@ class LSLOutlet(Sink):
             text = json.dumps(item, default=str) if self.as_json else str(item.get("label", item.get("action")))
             self.outlet.push_sample([text], self._stamp(msg))
         self.count("sent", msg.items)
+        if not self.outlet.have_consumers():  # LSL keeps nothing for consumers yet to come
+            self.count("without_consumer", msg.items)
 
     def _push_samples(self, msg: Message) -> None:
         if list(msg.meta["ch_names"]) != self.ch_names:

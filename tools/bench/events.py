@@ -7,10 +7,13 @@ copies. Both decoders then read the same files; medians of `--repeats` runs in M
 ratio, and the counts and sums of each decoder (expelliarmus's EVT 3.0 times differ: it
 counts every TIME_LOW that steps back as an overflow of the time base).
 EVT 3.0 is also timed with two decoding threads (`open_events(..., threads=2)`), against
-the same single-threaded expelliarmus. Ends with the event-filter benchmark so one command
-covers both.
+the same single-threaded expelliarmus. AEDAT4: the DVXplorer recording's events repeated
+(each copy later by the span of one) to `--aedat4-events`, read by our reader (dv-processing
+in a helper process, under a watchdog; its start included) against dv-processing's
+reader in this process, converted to the same arrays. Ends with the event-filter benchmark
+so one command covers both.
 
-    .venv/bin/python -m tools.bench.events [--events 50000000] [--repeats 5]
+    .venv/bin/python -m tools.bench.events [--events 50000000] [--aedat4-events 5000000] [--repeats 5]
 """
 from __future__ import annotations
 
@@ -97,6 +100,53 @@ def theirs(path: Path, encoding: str, sums: bool = False) -> tuple[int, int, int
     return n, sx, st, on
 
 
+def tile_aedat4(src: Path, dst: Path, n_events: int) -> None:
+    from drivers.dvs.aedat4 import write_aedat4
+    r = open_events(src)
+    ev = r.read()
+    span = int(ev["t"][-1] - ev["t"][0]) + 1
+    copies = -(-n_events // len(ev))
+    tiled = np.concatenate([ev] * copies)
+    tiled["t"] += np.repeat(np.arange(copies, dtype=np.int64) * span, len(ev))
+    write_aedat4(dst, tiled, r.width, r.height)
+
+
+def dv_in_process(path: Path) -> int:
+    """dv-processing's own reader in this process: what our reader ran before the helper."""
+    import dv_processing as dv
+
+    from drivers.dvs.dv_arrays import store_events
+    rec = dv.io.MonoCameraRecording(str(path))
+    n = 0
+    while rec.isRunning():
+        store = rec.getNextEventBatch()
+        if store is not None:
+            n += len(store_events(store))
+    return n
+
+
+def bench_aedat4(n_events: int, repeats: int, tmp: Path) -> None:
+    path = tmp / "t.aedat4"
+    tile_aedat4(data_path("events", "dvxplorer.aedat4"), path, n_events)
+    n = dv_in_process(path)  # the file in the page cache for both
+    assert ours(path)[0] == n
+    starts, reads = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        reader = open_events(path)  # starts the helper, which reads the header
+        t1 = time.perf_counter()
+        for _ in reader.chunks(1 << 20):
+            pass
+        reads.append(time.perf_counter() - t1)
+        starts.append(t1 - t0)
+        reader.close()
+    to, ts = statistics.median(reads), statistics.median(starts)
+    tt = median_time(lambda: dv_in_process(path), repeats)
+    print(f"  AEDAT4 ours (helper process) {n / to / 1e6:7.1f} Mev/s   dv-processing in process "
+          f"{n / tt / 1e6:7.1f} Mev/s   ratio {tt / to:5.2f}   ({n / 1e6:.1f} M events, "
+          f"{path.stat().st_size / 1e6:.0f} MB); starting the helper {ts * 1e3:.0f} ms, once per reader")
+
+
 def median_time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -109,6 +159,7 @@ def median_time(fn, repeats: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=50_000_000)
+    ap.add_argument("--aedat4-events", type=int, default=5_000_000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-filters", action="store_true", help="skip the event-filter benchmark")
     a = ap.parse_args(argv)
@@ -133,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
             if fmt == "EVT3":  # blocks cut in two, decoded by two threads (expelliarmus has one)
                 t2 = median_time(lambda: ours(path, threads=2), a.repeats)
                 print(f"  {'':5s} ours, 2 threads {mine[0] / t2 / 1e6:7.1f} Mev/s   ratio {tt / t2:5.2f}")
+        bench_aedat4(a.aedat4_events, a.repeats, tmp)
     if not a.no_filters:
         from tools.bench import event_filters
         event_filters.main([])
