@@ -163,10 +163,11 @@ def artifacts(x: np.ndarray, *, sfreq: float, flat_ms: float | None = 100.0, fla
     Returns
     -------
     ndarray, int64, (rows, 4)
-        One row per marker, in the node's order: channel, kind, start sample, end sample;
-        end is -1 on the row of an episode's start (an `artifact` marker) and the sample
-        after its last on the row of its end (`artifact_end`). Episodes still open at the
-        end of x have no end row.
+        One row per marker the node sends: channel, kind, start sample, end sample; end
+        is -1 on the row of an episode's start (an `artifact` marker) and the sample after
+        its last on the row of its end (`artifact_end`). Episodes still open at the end of
+        x have no end row. Rows come channel by channel (a node sends them so chunk by
+        chunk).
 
     Examples
     --------
