@@ -19,6 +19,7 @@ from nodes.signal.windows import Epochs, Window
 from streamer import streams
 from streamer.testing import run
 from tests.conftest import need
+from tests.test_signal_reref import chunked
 
 SIZES = (37, 160, 1, 333, 512)  # uneven chunks, one of a single sample
 
@@ -48,12 +49,7 @@ def ecog(shared_data):
 
 def _chunks(x, sfreq, names, types=None):
     """Samples messages of x cut at SIZES, repeated until x is used up."""
-    out, i, k = [], 0, 0
-    while i < x.shape[1]:
-        n = SIZES[k % len(SIZES)]
-        out.append(streams.samples(x[:, i:i + n], sfreq=sfreq, ch_names=names, ch_types=types, first_sample=i))
-        i, k = i + n, k + 1
-    return out
+    return chunked(x, sfreq, names, types, SIZES)
 
 
 def _cut(x):

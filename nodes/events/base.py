@@ -4,6 +4,7 @@ Malformed chunks are refused with `Rejected`, which the runtime counts; the node
 from __future__ import annotations
 
 import logging
+from typing import Any, Callable
 
 import numpy as np
 from numba import njit
@@ -78,6 +79,24 @@ class EventTransform(Transform):
             raise Rejected(f"{self.name}: the Events stream says the sensor is {w}x{h}, more than the "
                            f"{MAX_PIXELS} pixels this node keeps state for; fix the source's width/height, "
                            "or crop (events.roi) or downsample (events.downsample) before this node")
+
+    def through_state(self, msg: Message, sensor: tuple[int, int], make: Callable[[], Any],
+                      pixels: tuple[int, int] | None = None) -> np.ndarray:
+        """The chunk through `self.state`, or through a new one from make() when there is
+        none or it was made for another sensor (a state's `sensor`: its (width, height));
+        a new state is kept once a chunk fits it. `pixels`: the size of the per-pixel map
+        the new state keeps, refused when too large. Events off the sensor are Rejected."""
+        state = self.state
+        if state is None or state.sensor != sensor:
+            if pixels is not None:
+                self.pixel_map(*pixels)
+            state = make()
+        try:
+            out = state(msg.data)
+        except OffSensor as exc:
+            raise self.outside(msg, exc) from None
+        self.state = state
+        return out
 
     def outside(self, msg: Message, i: int | OffSensor) -> Rejected:
         """The error for event i of this chunk lying outside the sensor."""

@@ -55,7 +55,7 @@ class DenoiseState:
 
     def __init__(self, *, width: int, height: int, window_us: int = 2000) -> None:
         self.window_us = Denoise.Params(window_us=window_us).window_us
-        self.width, self.height = check_sensor(width, height)
+        self.sensor = self.width, self.height = check_sensor(width, height)
         self.last = np.full((self.height + 2, self.width + 2), NEVER, dtype=np.int64)
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
@@ -116,14 +116,7 @@ class Denoise(EventTransform):
 
     def receive(self, port: str, msg: Message) -> Message:
         w, h = self.geometry(msg, check=False)
-        state = self.state
-        if state is None or (state.width, state.height) != (w, h):  # a new sensor: kept once a chunk fits it
-            self.pixel_map(w, h)
-            state = DenoiseState(width=w, height=h, window_us=self.params.window_us)
-        try:
-            out = state(msg.data)
-        except OffSensor as exc:
-            raise self.outside(msg, exc) from None
-        self.state = state
+        out = self.through_state(msg, (w, h), lambda: DenoiseState(width=w, height=h, window_us=self.params.window_us),
+                                 pixels=(w, h))
         self.count("dropped", len(msg.data) - len(out))
         return msg.with_data(out)

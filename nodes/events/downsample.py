@@ -43,7 +43,7 @@ class DownsampleState:
 
     def __init__(self, *, width: int, height: int, factor: int = 2, accumulate: int = 0) -> None:
         self.params = Downsample.Params(factor=factor, accumulate=accumulate)
-        self.in_width, self.in_height = check_sensor(width, height, per_pixel=False)
+        self.sensor = self.in_width, self.in_height = check_sensor(width, height, per_pixel=False)
         f = self.params.factor
         self.width, self.height = -(-self.in_width // f), -(-self.in_height // f)
         self.acc = None
@@ -126,17 +126,10 @@ class Downsample(EventTransform):
 
     def receive(self, port: str, msg: Message) -> Message:
         w, h = self.geometry(msg, check=False)
+        f = self.params.factor
+        out = self.through_state(msg, (w, h), lambda: DownsampleState(width=w, height=h, **self.params.model_dump()),
+                                 pixels=(-(-w // f), -(-h // f)) if self.params.accumulate else None)
         state = self.state
-        if state is None or (state.in_width, state.in_height) != (w, h):  # a new sensor: kept once a chunk fits it
-            f = self.params.factor
-            if self.params.accumulate:
-                self.pixel_map(-(-w // f), -(-h // f))
-            state = DownsampleState(width=w, height=h, **self.params.model_dump())
-        try:
-            out = state(msg.data)
-        except OffSensor as exc:
-            raise self.outside(msg, exc) from None
-        self.state = state
         if self.params.accumulate:
             self.count("merged", len(msg.data) - len(out))
         return msg.with_data(out, width=state.width, height=state.height)

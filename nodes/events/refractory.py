@@ -41,7 +41,7 @@ class RefractoryState:
     def __init__(self, *, width: int, height: int, refractory_us: int = 1000,
                  restart_on_drop: bool = False) -> None:
         self.params = Refractory.Params(refractory_us=refractory_us, restart_on_drop=restart_on_drop)
-        self.width, self.height = check_sensor(width, height)
+        self.sensor = self.width, self.height = check_sensor(width, height)
         self.last = np.full((self.height, self.width), NEVER, dtype=np.int64)
 
     def __call__(self, events: np.ndarray) -> np.ndarray:
@@ -103,14 +103,7 @@ class Refractory(EventTransform):
 
     def receive(self, port: str, msg: Message) -> Message:
         w, h = self.geometry(msg, check=False)
-        state = self.state
-        if state is None or (state.width, state.height) != (w, h):  # a new sensor: kept once a chunk fits it
-            self.pixel_map(w, h)
-            state = RefractoryState(width=w, height=h, **self.params.model_dump())
-        try:
-            out = state(msg.data)
-        except OffSensor as exc:
-            raise self.outside(msg, exc) from None
-        self.state = state
+        out = self.through_state(msg, (w, h), lambda: RefractoryState(width=w, height=h, **self.params.model_dump()),
+                                 pixels=(w, h))
         self.count("dropped", len(msg.data) - len(out))
         return msg.with_data(out)

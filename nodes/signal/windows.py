@@ -11,7 +11,8 @@ from streamer import streams
 from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import FRAMES, MARKER, SAMPLES, Message
 
-from .checks import MAX_INDEX, MAX_SFREQ, as_signal, buffer_fits, first_sample, is_number, is_whole, require_samples, t_first
+from .checks import (MAX_INDEX, MAX_SFREQ, as_signal, buffer_fits, first_sample, is_number, is_whole, require_samples,
+                     t_first)
 
 
 class Windower:
