@@ -118,6 +118,8 @@ def test_functions_refuse_what_their_nodes_refuse():
     ev = as_events(x=[1, 50], y=[1, 2], p=[1, 0], t=[0, 10])
     with pytest.raises(ValueError, match=r"event 1 at x=50, y=2 is outside the 32x32 sensor"):
         F.denoise(ev, width=32, height=32)
+    with pytest.raises(ValueError, match=r"event 1 at x=50, y=2 is outside the 40x40 sensor"):
+        F.flip(ev, width=40, height=40, flip_x=True)
     with pytest.raises(ValueError, match="greater than 0"):
         F.denoise(ev, width=64, height=64, window_us=0)
     with pytest.raises(ValueError, match=r"hot pixel \[40, 0\] is outside the 32x32 sensor"):

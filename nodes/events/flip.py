@@ -9,7 +9,7 @@ from pydantic import Field
 import streamer.node
 from streamer.streams import Message
 
-from .base import EventTransform, check_events, check_sensor
+from .base import EventTransform, OffSensor, check_events, check_sensor, first_outside
 
 
 def flip(events: np.ndarray, *, width: int, height: int, flip_x: bool = False, flip_y: bool = False,
@@ -21,7 +21,7 @@ def flip(events: np.ndarray, *, width: int, height: int, flip_x: bool = False, f
     Parameters
     ----------
     events : ndarray of streamer.streams.EVENT_DTYPE
-        Events (t in µs, x, y, p) on a width x height sensor.
+        Events (t in µs, x, y, p); every event must lie on the sensor.
     width, height : int
         Sensor size (pixels) before the flips.
     flip_x, flip_y : bool
@@ -45,6 +45,9 @@ def flip(events: np.ndarray, *, width: int, height: int, flip_x: bool = False, f
     p = Flip.Params(flip_x=flip_x, flip_y=flip_y, rotate=rotate)
     ev = check_events(events).copy()
     w, h = check_sensor(width, height, per_pixel=False)
+    bad = first_outside(ev["x"], ev["y"], w, h)
+    if bad >= 0:  # it would wrap round to the far side
+        raise OffSensor(ev, bad, w, h)
     x = ev["x"].astype("i4")
     y = ev["y"].astype("i4")
     if p.flip_x:
