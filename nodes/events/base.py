@@ -4,6 +4,7 @@ Malformed chunks are refused with `Rejected`, which the runtime counts; the node
 from __future__ import annotations
 
 import logging
+from typing import Any, Callable
 
 import numpy as np
 from numba import njit
@@ -79,12 +80,61 @@ class EventTransform(Transform):
                            f"{MAX_PIXELS} pixels this node keeps state for; fix the source's width/height, "
                            "or crop (events.roi) or downsample (events.downsample) before this node")
 
-    def outside(self, msg: Message, i: int) -> Rejected:
+    def through_state(self, msg: Message, sensor: tuple[int, int], make: Callable[[], Any],
+                      pixels: tuple[int, int] | None = None) -> np.ndarray:
+        """The chunk through `self.state`, or through a new one from make() when there is
+        none or it was made for another sensor (a state's `sensor`: its (width, height));
+        a new state is kept once a chunk fits it. `pixels`: the size of the per-pixel map
+        the new state keeps, refused when too large. Events off the sensor are Rejected."""
+        state = self.state
+        if state is None or state.sensor != sensor:
+            if pixels is not None:
+                self.pixel_map(*pixels)
+            state = make()
+        try:
+            out = state(msg.data)
+        except OffSensor as exc:
+            raise self.outside(msg, exc) from None
+        self.state = state
+        return out
+
+    def outside(self, msg: Message, i: int | OffSensor) -> Rejected:
         """The error for event i of this chunk lying outside the sensor."""
-        e = msg.data[i]
+        e = msg.data[i.index if isinstance(i, OffSensor) else i]
         return Rejected(f"{self.name}: event at x={int(e['x'])}, y={int(e['y'])} outside the "
                         f"{msg.meta['width']}x{msg.meta['height']} sensor named in the stream's "
                         "metadata; fix the source's width/height")
+
+
+class OffSensor(ValueError):
+    """An event lies off the sensor given; `index` is its position in the input."""
+
+    def __init__(self, ev: np.ndarray, index: int, width: int, height: int) -> None:
+        e = ev[index]
+        super().__init__(f"event {index} at x={int(e['x'])}, y={int(e['y'])} is outside the {width}x{height} "
+                         "sensor; give the sensor's width/height")
+        self.index = index
+
+
+def check_events(ev: np.ndarray, who: str = "events") -> np.ndarray:
+    """The plain functions' input check: a 1-D array of EVENT_DTYPE (as the kernels read)."""
+    if not isinstance(ev, np.ndarray) or ev.dtype != EVENT_DTYPE or ev.ndim != 1:
+        got = f"{ev.dtype} array of shape {ev.shape}" if isinstance(ev, np.ndarray) else type(ev).__name__
+        raise TypeError(f"{who} must be a 1-D array of streamer.streams.EVENT_DTYPE (t, x, y, p), got {got}; "
+                        "build it with streamer.streams.as_events(x, y, p, t)")
+    return ev
+
+
+def check_sensor(width: int, height: int, per_pixel: bool = True) -> tuple[int, int]:
+    """A sensor's (width, height) for the plain functions: positive, and, for those that
+    keep per-pixel state, at most MAX_PIXELS."""
+    w, h = int(width), int(height)
+    if w < 1 or h < 1:
+        raise ValueError(f"the sensor must have a positive width and height, got {w}x{h}")
+    if per_pixel and w * h > MAX_PIXELS:
+        raise ValueError(f"a {w}x{h} sensor has more than the {MAX_PIXELS} pixels kept state for; "
+                         "crop (roi) or downsample the events first")
+    return w, h
 
 
 def columns(ev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

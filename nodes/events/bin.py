@@ -13,7 +13,7 @@ from streamer import streams
 from streamer.node import Port, Rejected, Transform
 from streamer.streams import EVENTS, FRAMES, Message
 
-from .base import EventTransform, columns
+from .base import EventTransform, OffSensor, check_events, check_sensor, columns, first_outside
 
 # Bounds on the bins held at once: a chunk may span at most this many, and a jump of the
 # device clock by more restarts the binning (a corrupt or reset timestamp would otherwise
@@ -22,6 +22,8 @@ MAX_HELD_BYTES = 1 << 28
 MAX_HELD_BINS = 1 << 16
 # Device times beyond ±2^62 µs (146,000 years) are corrupt; bounding them keeps t - t0 in int64.
 MAX_TIME_US = 1 << 62
+# Frames `bin_events` makes at once (float32: 4 GiB): a corrupt timestamp must not ask for more.
+MAX_FRAMES_BYTES = 1 << 32
 
 
 @njit(cache=True, nogil=True)
@@ -50,6 +52,71 @@ def accumulate(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarray, t0: i
         ch = 0 if c == 1 else (1 if p[i] > 0 else 0)
         out[b, ch, row, col] += 1.0
     return late, skipped
+
+
+def add_events(ev: np.ndarray, t0: int, width: int, height: int, bin_us: int, fit: str,
+               out: np.ndarray) -> tuple[int, int]:
+    """Count the events into `out` (bins, C, H, W), bin 0 starting at t0, scaled from the
+    width x height sensor or cropped to its centred window; returns `accumulate`'s
+    (events before t0, events outside the crop)."""
+    x, y, p, t = columns(ev)
+    _, _, hh, ww = out.shape
+    return accumulate(x, y, p, t, t0, bin_us, width, height, fit == "crop", (width - ww) // 2, (height - hh) // 2,
+                      out)
+
+
+def bin_events(events: np.ndarray, *, width: int, height: int, bin_us: int = 1000,
+               shape: tuple[int, int, int] = (2, 34, 34), fit: str = "scale") -> tuple[np.ndarray, int]:
+    """Frames of event counts over a whole stream (what `events.bin` sends, all its
+    messages together): bins `bin_us` wide from the first event's time rounded down to a
+    multiple of bin_us, to the bin of the latest event (partial bin included), empty bins
+    included.
+
+    Parameters
+    ----------
+    events : ndarray of streamer.streams.EVENT_DTYPE
+        Events (t in µs, x, y, p) in time order; earlier ones than the first go to bin 0.
+    width, height : int
+        Sensor size (pixels); every event must lie on it.
+    bin_us : int
+        Width of each time bin (µs, device clock).
+    shape : (C, H, W)
+        Frame shape; C = 2 (OFF, ON channels) or 1 (both polarities summed).
+    fit : {"scale", "crop"}
+        Scale the sensor's coordinates to H x W, or keep its centred H x W window at full
+        resolution (events outside it are left out).
+
+    Returns
+    -------
+    frames : ndarray, float32, (bins, C, H, W)
+        Event counts (a new array).
+    t_first_us : int
+        Start of the first bin (µs); 0 when there are no events (and no frames).
+
+    Examples
+    --------
+    >>> from streamer.streams import as_events
+    >>> ev = as_events(x=[0, 3, 3], y=[0, 3, 3], p=[1, 0, 1], t=[1500, 2100, 3999])
+    >>> frames, t_first_us = bin_events(ev, width=4, height=4, bin_us=1000, shape=(2, 2, 2))
+    >>> frames.shape, t_first_us, float(frames.sum())
+    ((3, 2, 2, 2), 1000, 3.0)
+    """
+    p = Bin.Params(bin_us=bin_us, shape=shape, fit=fit)
+    ev = check_events(events)
+    w, h = check_sensor(width, height, per_pixel=False)
+    bad = first_outside(ev["x"], ev["y"], w, h)
+    if bad >= 0:
+        raise OffSensor(ev, bad, w, h)
+    if not len(ev):
+        return np.zeros((0,) + p.shape, np.float32), 0
+    t0 = int(ev["t"][0]) // p.bin_us * p.bin_us
+    n_bins = max(1, (int(ev["t"].max()) - t0) // p.bin_us + 1)
+    if n_bins * 4 * int(np.prod(p.shape)) > MAX_FRAMES_BYTES:
+        raise ValueError(f"{n_bins} bins of {p.bin_us} µs and shape {list(p.shape)} take more than "
+                         f"{MAX_FRAMES_BYTES >> 30} GiB; bin a shorter stretch or widen bin_us")
+    frames = np.zeros((n_bins,) + p.shape, np.float32)
+    add_events(ev, t0, w, h, p.bin_us, p.fit, frames)
+    return frames, t0
 
 
 class Bin(Transform):
@@ -144,10 +211,7 @@ class Bin(Transform):
                 grown = np.zeros((n_bins,) + self.params.shape, np.float32)
                 grown[:len(self.held)] = self.held
                 self.held = grown
-            x, y, p, t = columns(ev)
-            _, hh, ww = self.params.shape
-            late, outside = accumulate(x, y, p, t, self.t0, bin_us, w, h, self.params.fit == "crop",
-                                       (w - ww) // 2, (h - hh) // 2, self.held)
+            late, outside = add_events(ev, self.t0, w, h, bin_us, self.params.fit, self.held)
             if late:
                 self.count("late", late)
             if outside:

@@ -9,7 +9,7 @@ from pydantic import Field
 import streamer.node
 from streamer.streams import EVENT_DTYPE, Message
 
-from .base import EventTransform, copy_row, first_outside, rows
+from .base import EventTransform, OffSensor, check_events, check_sensor, copy_row, first_outside, rows
 
 NEVER = np.iinfo(np.int64).min // 4  # a pixel that has not fired (no overflow in t - NEVER)
 
@@ -43,6 +43,62 @@ def background_activity(x: np.ndarray, y: np.ndarray, t: np.ndarray, src: np.nda
     return n
 
 
+class DenoiseState:
+    """`denoise` chunk by chunk: each call filters the next chunk of one stream, with each
+    pixel's latest time carried over from the chunks before (fresh at construction).
+
+    Examples
+    --------
+    >>> state = DenoiseState(width=320, height=240, window_us=2000)
+    >>> kept = [state(chunk) for chunk in chunks]  # doctest: +SKIP
+    """
+
+    def __init__(self, *, width: int, height: int, window_us: int = 2000) -> None:
+        self.window_us = Denoise.Params(window_us=window_us).window_us
+        self.sensor = self.width, self.height = check_sensor(width, height)
+        self.last = np.full((self.height + 2, self.width + 2), NEVER, dtype=np.int64)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        ev = check_events(events)
+        out = np.empty(len(ev), EVENT_DTYPE)
+        # Strided field views and raw rows: the kernel reads the input in place.
+        n = background_activity(ev["x"], ev["y"], ev["t"], rows(ev), self.last, self.window_us, rows(out))
+        if n < 0:
+            raise OffSensor(ev, -1 - n, self.width, self.height)
+        return out[:n]
+
+
+def denoise(events: np.ndarray, *, width: int, height: int, window_us: int = 2000) -> np.ndarray:
+    """Background-activity noise filter over a whole stream (what `events.denoise` does).
+
+    Keeps an event only when one of its 8 neighbours fired less than `window_us` before
+    it; pixels that have not fired support nothing. Same rule as dv-processing's
+    BackgroundActivityNoiseFilter.
+
+    Parameters
+    ----------
+    events : ndarray of streamer.streams.EVENT_DTYPE
+        Events (t in µs, x, y, p) in time order.
+    width, height : int
+        Sensor size (pixels); every event must lie on it.
+    window_us : int
+        Support window (µs): a neighbour must have fired within it.
+
+    Returns
+    -------
+    ndarray of EVENT_DTYPE
+        The events kept, in input order (a new array; the input is not changed).
+
+    Examples
+    --------
+    >>> from streamer.streams import as_events
+    >>> ev = as_events(x=[5, 6, 30], y=[5, 5, 9], p=[1, 1, 0], t=[0, 100, 200])
+    >>> denoise(ev, width=32, height=32, window_us=1000)["x"].tolist()
+    [6]
+    """
+    return DenoiseState(width=width, height=height, window_us=window_us)(events)
+
+
 class Denoise(EventTransform):
     """Background-activity noise filter: keeps an event only when one of its 8 neighbours
     fired less than `window_us` before it (isolated events are sensor noise).
@@ -56,21 +112,11 @@ class Denoise(EventTransform):
         window_us: int = Field(2000, gt=0, description="support window: a neighbour must have fired within it (µs)")
 
     def start(self) -> None:
-        self.last: np.ndarray | None = None
+        self.state: DenoiseState | None = None
 
     def receive(self, port: str, msg: Message) -> Message:
         w, h = self.geometry(msg, check=False)
-        last = self.last
-        if last is None or last.shape != (h + 2, w + 2):  # a new sensor: kept once a chunk fits it
-            self.pixel_map(w, h)
-            last = np.full((h + 2, w + 2), NEVER, dtype=np.int64)
-        ev = msg.data
-        out = np.empty(len(ev), EVENT_DTYPE)
-        # Strided field views and raw rows: the kernel reads the input in place.
-        n = background_activity(ev["x"], ev["y"], ev["t"], rows(ev), last,
-                                self.params.window_us, rows(out))
-        if n < 0:
-            raise self.outside(msg, -1 - n)
-        self.last = last
-        self.count("dropped", len(ev) - n)
-        return msg.with_data(out[:n])
+        out = self.through_state(msg, (w, h), lambda: DenoiseState(width=w, height=h, window_us=self.params.window_us),
+                                 pixels=(w, h))
+        self.count("dropped", len(msg.data) - len(out))
+        return msg.with_data(out)

@@ -8,7 +8,7 @@ from pydantic import Field
 import streamer.node
 from streamer.streams import EVENT_DTYPE, Message
 
-from .base import EventTransform, copy_row, rows
+from .base import EventTransform, check_events, copy_row, rows
 
 
 @njit(cache=True, nogil=True)
@@ -31,6 +31,58 @@ def token_bucket(t: np.ndarray, src: np.ndarray, credit: np.ndarray, t_last: np.
     return n
 
 
+class RateLimitState:
+    """`ratelimit` chunk by chunk: the token bucket carries over from the chunks before
+    (full at construction)."""
+
+    def __init__(self, *, max_events_per_s: float = 1e6, burst_ms: float = 10.0) -> None:
+        self.params = p = RateLimit.Params(max_events_per_s=max_events_per_s, burst_ms=burst_ms)
+        self.cap = max(1.0, p.max_events_per_s * p.burst_ms * 1e-3)
+        self.credit = np.array([self.cap])
+        self.t_last: np.ndarray | None = None
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        ev = check_events(events)
+        if len(ev) == 0:
+            return ev.copy()
+        if self.t_last is None:
+            self.t_last = np.array([ev["t"][0]], np.int64)
+        out = np.empty(len(ev), EVENT_DTYPE)
+        n = token_bucket(ev["t"], rows(ev), self.credit, self.t_last,
+                         self.params.max_events_per_s * 1e-6, self.cap, rows(out))
+        return out[:n]
+
+
+def ratelimit(events: np.ndarray, *, max_events_per_s: float = 1e6, burst_ms: float = 10.0) -> np.ndarray:
+    """Rate limit over a whole stream (what `events.ratelimit` does): a token bucket on
+    the device clock that fills at `max_events_per_s` and holds up to `burst_ms` worth of
+    events (full at the start); each event passed takes one token. Under overload the
+    events passed are evenly spread in time.
+
+    Parameters
+    ----------
+    events : ndarray of streamer.streams.EVENT_DTYPE
+        Events (t in µs, x, y, p) in time order.
+    max_events_per_s : float
+        Average event rate allowed (events/s).
+    burst_ms : float
+        Unused allowance kept, at most this much device time (ms).
+
+    Returns
+    -------
+    ndarray of EVENT_DTYPE
+        The events passed, in input order (a new array).
+
+    Examples
+    --------
+    >>> from streamer.streams import as_events
+    >>> ev = as_events(x=[0] * 4, y=[0] * 4, p=[1] * 4, t=[0, 1, 2, 1000])
+    >>> ratelimit(ev, max_events_per_s=1000, burst_ms=1)["t"].tolist()
+    [0, 1000]
+    """
+    return RateLimitState(max_events_per_s=max_events_per_s, burst_ms=burst_ms)(events)
+
+
 class RateLimit(EventTransform):
     """Passes at most `max_events_per_s` on average over device time: a token bucket that
     fills at that rate and holds up to `burst_ms` worth of events (full at the start).
@@ -43,22 +95,12 @@ class RateLimit(EventTransform):
         burst_ms: float = Field(10.0, ge=0, description="unused allowance kept, at most this much device time (ms)")
 
     def start(self) -> None:
-        p = self.params
-        self.cap = max(1.0, p.max_events_per_s * p.burst_ms * 1e-3)
-        self.credit = np.array([self.cap])
-        self.t_last: np.ndarray | None = None
+        self.state = RateLimitState(**self.params.model_dump())
 
     def receive(self, port: str, msg: Message) -> Message:
         self.geometry(msg)
-        ev = msg.data
-        if len(ev) == 0:
+        out = self.state(msg.data)
+        if len(out) == len(msg.data):
             return msg
-        if self.t_last is None:
-            self.t_last = np.array([ev["t"][0]], np.int64)
-        out = np.empty(len(ev), EVENT_DTYPE)
-        n = token_bucket(ev["t"], rows(ev), self.credit, self.t_last,
-                         self.params.max_events_per_s * 1e-6, self.cap, rows(out))
-        if n == len(ev):
-            return msg
-        self.count("dropped", len(ev) - n)
-        return msg.with_data(out[:n])
+        self.count("dropped", len(msg.data) - len(out))
+        return msg.with_data(out)

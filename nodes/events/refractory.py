@@ -8,12 +8,12 @@ from pydantic import Field
 import streamer.node
 from streamer.streams import EVENT_DTYPE, Message
 
-from .base import EventTransform, copy_row, first_outside, rows
+from .base import EventTransform, OffSensor, check_events, check_sensor, copy_row, first_outside, rows
 from .denoise import NEVER
 
 
 @njit(cache=True, nogil=True)
-def refractory(x: np.ndarray, y: np.ndarray, t: np.ndarray, src: np.ndarray, last: np.ndarray,
+def refractory_period(x: np.ndarray, y: np.ndarray, t: np.ndarray, src: np.ndarray, last: np.ndarray,
                period_us: int, every: bool, dst: np.ndarray) -> int:
     """Copy to dst (rows) the events (rows of src) at least period_us after their pixel's
     time in `last` (height, width), which holds the last passed event's time, or with
@@ -34,6 +34,59 @@ def refractory(x: np.ndarray, y: np.ndarray, t: np.ndarray, src: np.ndarray, las
     return n
 
 
+class RefractoryState:
+    """`refractory` chunk by chunk: each pixel's last time is carried over from the chunks
+    before (fresh at construction)."""
+
+    def __init__(self, *, width: int, height: int, refractory_us: int = 1000,
+                 restart_on_drop: bool = False) -> None:
+        self.params = Refractory.Params(refractory_us=refractory_us, restart_on_drop=restart_on_drop)
+        self.sensor = self.width, self.height = check_sensor(width, height)
+        self.last = np.full((self.height, self.width), NEVER, dtype=np.int64)
+
+    def __call__(self, events: np.ndarray) -> np.ndarray:
+        ev = check_events(events)
+        out = np.empty(len(ev), EVENT_DTYPE)
+        n = refractory_period(ev["x"], ev["y"], ev["t"], rows(ev), self.last, self.params.refractory_us,
+                       self.params.restart_on_drop, rows(out))
+        if n < 0:
+            raise OffSensor(ev, -1 - n, self.width, self.height)
+        return out[:n]
+
+
+def refractory(events: np.ndarray, *, width: int, height: int, refractory_us: int = 1000,
+                      restart_on_drop: bool = False) -> np.ndarray:
+    """Refractory period over a whole stream (what `events.refractory` does): after a pixel
+    passes an event (either polarity), its events are dropped until `refractory_us` have
+    elapsed.
+
+    Parameters
+    ----------
+    events : ndarray of streamer.streams.EVENT_DTYPE
+        Events (t in µs, x, y, p) in time order.
+    width, height : int
+        Sensor size (pixels); every event must lie on it.
+    refractory_us : int
+        Silence after each passed event of a pixel (µs).
+    restart_on_drop : bool
+        Dropped events restart the period too (dv-processing's C++ RefractoryPeriodFilter).
+
+    Returns
+    -------
+    ndarray of EVENT_DTYPE
+        The events kept, in input order (a new array).
+
+    Examples
+    --------
+    >>> from streamer.streams import as_events
+    >>> ev = as_events(x=[1, 1, 1], y=[2, 2, 2], p=[1, 0, 1], t=[0, 500, 1200])
+    >>> refractory(ev, width=4, height=4, refractory_us=1000)["t"].tolist()
+    [0, 1200]
+    """
+    return RefractoryState(width=width, height=height, refractory_us=refractory_us,
+                           restart_on_drop=restart_on_drop)(events)
+
+
 class Refractory(EventTransform):
     """Refractory filter: after a pixel passes an event (either polarity), its further
     events are dropped until `refractory_us` have elapsed. Removes bursts of one pixel.
@@ -46,20 +99,11 @@ class Refractory(EventTransform):
         restart_on_drop: bool = Field(False, description="dropped events restart the period as well")
 
     def start(self) -> None:
-        self.last: np.ndarray | None = None
+        self.state: RefractoryState | None = None
 
     def receive(self, port: str, msg: Message) -> Message:
         w, h = self.geometry(msg, check=False)
-        last = self.last
-        if last is None or last.shape != (h, w):  # a new sensor: kept once a chunk fits it
-            self.pixel_map(w, h)
-            last = np.full((h, w), NEVER, dtype=np.int64)
-        ev = msg.data
-        out = np.empty(len(ev), EVENT_DTYPE)
-        n = refractory(ev["x"], ev["y"], ev["t"], rows(ev), last, self.params.refractory_us,
-                       self.params.restart_on_drop, rows(out))
-        if n < 0:
-            raise self.outside(msg, -1 - n)
-        self.last = last
-        self.count("dropped", len(ev) - n)
-        return msg.with_data(out[:n])
+        out = self.through_state(msg, (w, h), lambda: RefractoryState(width=w, height=h, **self.params.model_dump()),
+                                 pixels=(w, h))
+        self.count("dropped", len(msg.data) - len(out))
+        return msg.with_data(out)

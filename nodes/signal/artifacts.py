@@ -9,7 +9,7 @@ from streamer import streams
 from streamer.node import Params, Port, Transform
 from streamer.streams import MARKER, SAMPLES, Message
 
-from .checks import first_sample, require_samples, t_first
+from .checks import as_signal, first_sample, require_samples, t_first
 
 KINDS = ("nonfinite", "flat", "clipped", "amplitude")
 NONFINITE, FLAT, CLIPPED, AMPLITUDE = range(4)
@@ -96,6 +96,91 @@ def artifact_kernel(x: np.ndarray, first: int, flat_n: int, flat_tol: float, cli
     return ev[:n_ev]
 
 
+class ArtifactState:
+    """`artifacts` chunk by chunk for one signal of `n_channels` at `sfreq`: runs carry over
+    from the chunks before (fresh at construction), so the rows of all calls equal one
+    `artifacts` call. After each call, `flagged` (channels, kinds) says which channels
+    were in an episode of each kind during the chunk, and `samples` (kinds) counts the
+    samples flagged so far."""
+
+    def __init__(self, *, sfreq: float, n_channels: int, flat_ms: float | None = 100.0, flat_tol: float = 0.0,
+                 clip_level: float | None = None, clip_samples: int = 3, amplitude: float | None = None) -> None:
+        p = self.params = Artifacts.Params(flat_ms=flat_ms, flat_tol=flat_tol, clip_level=clip_level,
+                                           clip_samples=clip_samples, amplitude=amplitude)
+        self.flat_n = 0 if p.flat_ms is None else max(2, round(p.flat_ms * 1e-3 * sfreq))
+        self.n_ch = n_channels
+        self.prev = np.zeros(n_channels)
+        self.run_flat = np.zeros(n_channels, np.int64)
+        self.run_clip = np.zeros(n_channels, np.int64)
+        self.vmin = np.full(n_channels, np.inf)
+        self.vmax = np.full(n_channels, -np.inf)
+        self.active = np.zeros((n_channels, 4), np.bool_)
+        self.first = np.zeros((n_channels, 4), np.int64)
+        self.flagged = np.zeros((n_channels, 4), np.bool_)
+        self.samples = np.zeros(4, np.int64)
+
+    def __call__(self, x: np.ndarray, first_sample: int = 0) -> np.ndarray:
+        """The rows (channel, kind, start, end) of the episodes that open or close in the
+        chunk x, whose first sample is `first_sample` of the signal."""
+        x = as_signal(x, "artifacts")
+        if x.shape[0] != self.n_ch:
+            raise ValueError(f"artifacts: {x.shape[0]} channels for a state made for {self.n_ch}")
+        p = self.params
+        self.flagged = np.zeros((self.n_ch, 4), np.bool_)
+        return artifact_kernel(x, first_sample, self.flat_n, p.flat_tol, p.clip_level or 0.0, p.clip_samples,
+                               p.amplitude or 0.0, self.prev, self.run_flat, self.run_clip, self.vmin, self.vmax,
+                               self.active, self.first, self.flagged, self.samples)
+
+
+def artifacts(x: np.ndarray, *, sfreq: float, flat_ms: float | None = 100.0, flat_tol: float = 0.0,
+              clip_level: float | None = None, clip_samples: int = 3, amplitude: float | None = None) -> np.ndarray:
+    """Artifact episodes of a whole signal (the markers `signal.artifacts` sends), of the
+    kinds in KINDS (by index):
+
+    0. "nonfinite": NaN or infinite samples;
+    1. "flat": at least `flat_ms` of consecutive samples changing by at most `flat_tol`;
+    2. "clipped": at least `clip_samples` consecutive samples at or beyond `clip_level`,
+       or, without a level, repeated at the channel's extreme so far;
+    3. "amplitude": |x| above `amplitude`.
+
+    Parameters
+    ----------
+    x : ndarray, (channels, samples)
+        The signal (its units for flat_tol, clip_level and amplitude).
+    sfreq : float
+        Sampling rate (Hz).
+    flat_ms : float or None
+        Shortest flat stretch (ms); None: off.
+    flat_tol : float
+        Largest step between samples still flat.
+    clip_level : float or None
+        |x| at which the amplifier clips.
+    clip_samples : int
+        Consecutive clipped samples flagged.
+    amplitude : float or None
+        |x| above this is flagged; None: off.
+
+    Returns
+    -------
+    ndarray, int64, (rows, 4)
+        One row per marker the node sends: channel, kind, start sample, end sample; end
+        is -1 on the row of an episode's start (an `artifact` marker) and the sample after
+        its last on the row of its end (`artifact_end`). Episodes still open at the end of
+        x have no end row. Rows come channel by channel (a node sends them so chunk by
+        chunk).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.ones((1, 10)); x[0, 3:5] = 200.0
+    >>> artifacts(x, sfreq=100.0, flat_ms=None, clip_level=1000.0, amplitude=100.0).tolist()
+    [[0, 3, 3, -1], [0, 3, 3, 5]]
+    """
+    x = as_signal(x, "artifacts")
+    return ArtifactState(sfreq=sfreq, n_channels=x.shape[0], flat_ms=flat_ms, flat_tol=flat_tol,
+                         clip_level=clip_level, clip_samples=clip_samples, amplitude=amplitude)(x)
+
+
 class Artifacts(Transform):
     """Flags artifacts without touching the data: the signal leaves unchanged on `out`,
     with meta `artifacts` {kind: [channels flagged in this chunk]}, and each artifact's
@@ -122,24 +207,10 @@ class Artifacts(Transform):
 
     def start(self) -> None:
         self.key = None
+        self.state: ArtifactState | None = None
 
     def warm_up(self) -> None:
-        self._reset(1)
-        artifact_kernel(np.zeros((1, 4), np.float32), 0, 2, 0.0, 0.0, 3, 0.0, *self._state(),
-                        np.zeros((1, 4), np.bool_), np.zeros(4, np.int64))
-        self.key = None
-
-    def _reset(self, n_ch: int) -> None:
-        self.prev = np.zeros(n_ch)
-        self.run_flat = np.zeros(n_ch, np.int64)
-        self.run_clip = np.zeros(n_ch, np.int64)
-        self.vmin = np.full(n_ch, np.inf)
-        self.vmax = np.full(n_ch, -np.inf)
-        self.active = np.zeros((n_ch, 4), np.bool_)
-        self.first = np.zeros((n_ch, 4), np.int64)
-
-    def _state(self) -> tuple:
-        return self.prev, self.run_flat, self.run_clip, self.vmin, self.vmax, self.active, self.first
+        ArtifactState(sfreq=100.0, n_channels=1, flat_ms=20.0)(np.zeros((1, 4), np.float32))
 
     def receive(self, port: str, msg: Message) -> dict:
         sfreq = require_samples(msg, "signal.artifacts")
@@ -149,15 +220,12 @@ class Artifacts(Transform):
         if self.key != (sfreq, tuple(names)):
             if self.key is not None:
                 self.count("restarted")
-            self._reset(len(names))
+            self.state = ArtifactState(sfreq=sfreq, n_channels=len(names), **self.params.model_dump())
             self.key = (sfreq, tuple(names))
-        p = self.params
-        flat_n = 0 if p.flat_ms is None else max(2, round(p.flat_ms * 1e-3 * sfreq))
-        flagged = np.zeros((len(names), 4), np.bool_)
-        n_samples = np.zeros(4, np.int64)
-        ev = artifact_kernel(np.ascontiguousarray(msg.data), first, flat_n, p.flat_tol, p.clip_level or 0.0,
-                             p.clip_samples, p.amplitude or 0.0, *self._state(), flagged, n_samples)
-        for k, n in enumerate(n_samples):
+        before = self.state.samples.copy()
+        ev = self.state(msg.data, first)
+        flagged = self.state.flagged
+        for k, n in enumerate(self.state.samples - before):
             if n:
                 self.count(f"{KINDS[k]}_samples", int(n))
         # Device time of sample 0 of the stream, to time the markers.

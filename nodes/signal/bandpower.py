@@ -13,10 +13,10 @@ from streamer import streams
 from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import FRAMES, SAMPLES, Message
 
-from .checks import buffer_fits, first_sample, require_samples
-from .filter import design_for
+from .checks import as_signal, buffer_fits, first_sample, require_samples
+from .filter import design_finite, no_filter
 from .sos_kernel import sosfilt_chunk
-from .windows import Windower
+from .windows import Windower, window_lengths
 
 
 @njit(cache=True, nogil=True)
@@ -96,6 +96,131 @@ class WelchBands:
         return band_sums(spec, n_seg, self.bins, self.weights)
 
 
+class BandPowerState:
+    """`bandpower` chunk by chunk, for one signal of `n_channels` at `sfreq`: each call
+    returns the windows completed by its chunk, as (starts, power) with starts the sample
+    index of each window's first sample (numbered from `first_sample`) and power (windows,
+    channels, bands) float32; together they equal one `bandpower` call. `who` begins the
+    error messages."""
+
+    def __init__(self, *, sfreq: float, n_channels: int, bands: dict[str, tuple[float, float]] | None = None,
+                 method: str = "welch", window_ms: float = 1000.0, step_ms: float = 250.0,
+                 segment_ms: float = 500.0, order: int = 4, log: bool = False, first_sample: int = 0,
+                 who: str = "bandpower") -> None:
+        kw = {} if bands is None else {"bands": bands}
+        p = self.params = BandPower.Params(method=method, window_ms=window_ms, step_ms=step_ms,
+                                           segment_ms=segment_ms, order=order, log=log, **kw)
+        self.n_ch = n_channels
+        window, step = window_lengths(sfreq, p.window_ms, p.step_ms)
+        buffer_fits(who, n_channels, 2 * (window + step), "a window")
+        if p.method == "welch":
+            nperseg = min(window, max(8, round(p.segment_ms * 1e-3 * sfreq)))
+            self.welch = WelchBands(p.bands, sfreq, nperseg, p.segment_ms, who)
+            seg_step = nperseg - nperseg // 2
+            self.seg_step = seg_step
+            # Band means are linear, so a window's band power is the mean of its segments':
+            # when windows step by whole segments, each segment is transformed once.
+            self.per_segment = step % seg_step == 0
+            self.n_seg = (window - nperseg) // seg_step + 1
+            self.seg_power: dict[int, np.ndarray] = {}
+            self.w = Windower(nperseg, seg_step) if self.per_segment else Windower(window, step)
+        else:
+            nyq = sfreq / 2
+            bands = [(max(lo, 1e-3 * nyq), min(hi, 0.999 * nyq)) for lo, hi in p.bands.values()]
+            empty = [name for name, (lo, hi) in zip(p.bands, bands) if not lo < hi]
+            if empty:
+                raise ValueError(f"{who}: bands {empty} lie above the Nyquist frequency {nyq:g} Hz of the "
+                                 "signal; lower them or use a faster stream")
+            try:
+                self.sos = [design_finite("bandpass", sfreq, lo, hi, p.order, None, 1, "butter") for lo, hi in bands]
+            except ValueError as exc:
+                raise no_filter(who, "bandpass", sfreq, exc) from None
+            self.zi = [np.zeros((n_channels, s.shape[0], 2)) for s in self.sos]
+            self.w = Windower(window, step)
+        self.window, self.step, self.next_start, self.first = window, step, first_sample, first_sample
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = as_signal(x, "bandpower")
+        if x.shape[0] != self.n_ch:
+            raise ValueError(f"bandpower: {x.shape[0]} channels for a state made for {self.n_ch}")
+        starts, powers = [], []
+        if self.params.method == "hilbert":
+            y = np.concatenate([sosfilt_chunk(s, x, z)[0] for s, z in zip(self.sos, self.zi)])
+            for start, win in self.w.push(y, self.first):
+                env = np.abs(scipy.signal.hilbert(win.astype(np.float64), axis=-1)) ** 2
+                starts.append(start)
+                powers.append(env.mean(axis=-1).reshape(len(self.sos), self.n_ch).T)
+        elif not self.per_segment:
+            for start, win in self.w.push(x, self.first):
+                starts.append(start)
+                powers.append(self.welch(win))
+        else:
+            for start, seg in self.w.push(x, self.first):
+                self.seg_power[start] = self.welch(seg)
+            end = self.w.buf_start + self.w.n  # samples numbered as the windows are
+            while self.next_start + self.window <= end:
+                s0 = self.next_start
+                starts.append(s0)
+                powers.append(np.mean([self.seg_power[s0 + j * self.seg_step] for j in range(self.n_seg)], axis=0))
+                self.next_start += self.step
+                for k in [k for k in self.seg_power if k < self.next_start]:
+                    del self.seg_power[k]
+        power = np.array(powers).reshape(len(powers), self.n_ch, len(self.params.bands))
+        if self.params.log:
+            power = np.log10(power)
+        return np.array(starts, np.int64), power.astype(np.float32)
+
+
+def bandpower(x: np.ndarray, *, sfreq: float, bands: dict[str, tuple[float, float]] | None = None,
+              method: str = "welch", window_ms: float = 1000.0, step_ms: float = 250.0, segment_ms: float = 500.0,
+              order: int = 4, log: bool = False) -> np.ndarray:
+    """Power per frequency band and channel over sliding windows of a whole signal (what
+    `signal.bandpower` sends): windows of `window_ms` every `step_ms` from the first sample.
+
+    - "welch": Welch's method on each window (Hann segments of `segment_ms`, half overlap,
+      constant detrend), the band mean of the density (V²/Hz): scipy.signal.welch's numbers;
+    - "hilbert": each band filtered causally (Butterworth band-pass of `order` over the
+      whole signal), then the mean squared Hilbert envelope of the window (V²).
+
+    Parameters
+    ----------
+    x : ndarray, (channels, samples)
+        The signal (V).
+    sfreq : float
+        Its sampling rate (Hz).
+    bands : dict of name -> (low Hz, high Hz)
+        The bands (default mu 8-13 Hz, beta 13-30 Hz), in the order of the output.
+    method : {"welch", "hilbert"}
+        Spectral estimate.
+    window_ms, step_ms : float
+        Window length and time between windows (ms).
+    segment_ms : float
+        Welch segment length (ms).
+    order : int
+        Hilbert band-pass order.
+    log : bool
+        log10 of the power.
+
+    Returns
+    -------
+    ndarray, float32, (windows, channels, bands)
+        Window k starts at sample k x step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(2000) / 200.0
+    >>> x = np.vstack([np.sin(2 * np.pi * 10 * t), np.sin(2 * np.pi * 20 * t)])
+    >>> p = bandpower(x, sfreq=200.0, bands={"alpha": (8, 12), "beta": (18, 22)})
+    >>> p.shape, p[0].argmax(axis=1).tolist()
+    ((37, 2, 2), [0, 1])
+    """
+    x = as_signal(x, "bandpower")
+    state = BandPowerState(sfreq=sfreq, n_channels=x.shape[0], bands=bands, method=method, window_ms=window_ms,
+                           step_ms=step_ms, segment_ms=segment_ms, order=order, log=log)
+    return state(x)[1]
+
+
 class BandPower(Transform):
     """Power in frequency bands per channel over sliding windows of `window_ms` every
     `step_ms`, as Frames (1, channels, bands) with meta `bands`:
@@ -130,7 +255,13 @@ class BandPower(Transform):
             return self
 
     def start(self) -> None:
+        self.state: BandPowerState | None = None
         self.key = None
+
+    @property
+    def per_segment(self) -> bool:
+        """Whether each Welch segment is transformed once, as soon as it is complete."""
+        return bool(getattr(self.state, "per_segment", False))
 
     def warm_up(self) -> None:
         x = np.zeros((1, 4), np.float32)
@@ -138,71 +269,21 @@ class BandPower(Transform):
         sosfilt_chunk(np.zeros((1, 6)), x, np.zeros((1, 1, 2)))
         WelchBands({"b": (0.0, 1.0)}, 8.0, 8, 1000.0)(np.zeros((1, 8), np.float32))
 
-    def _init(self, sfreq: float, n_ch: int, first: int) -> None:
-        """Windows and estimators for this stream; Rejected (nothing changed) when the
-        parameters do not fit its sampling rate."""
-        p = self.params
-        window = max(1, round(p.window_ms * 1e-3 * sfreq))
-        step = max(1, round(p.step_ms * 1e-3 * sfreq))
-        buffer_fits("signal.bandpower", n_ch, 2 * (window + step), "a window")
-        if p.method == "welch":
-            nperseg = min(window, max(8, round(p.segment_ms * 1e-3 * sfreq)))
-            welch = WelchBands(p.bands, sfreq, nperseg, p.segment_ms)
-            seg_step = nperseg - nperseg // 2
-            self.nperseg, self.welch, self.seg_step = nperseg, welch, seg_step
-            self.per_segment = step % seg_step == 0
-            self.n_seg = (window - nperseg) // seg_step + 1
-            self.seg_power: dict[int, np.ndarray] = {}
-            self.w = Windower(nperseg, seg_step) if self.per_segment else Windower(window, step)
-        else:
-            nyq = sfreq / 2
-            bands = [(max(lo, 1e-3 * nyq), min(hi, 0.999 * nyq)) for lo, hi in p.bands.values()]
-            empty = [name for name, (lo, hi) in zip(p.bands, bands) if not lo < hi]
-            if empty:
-                raise Rejected(f"signal.bandpower: bands {empty} lie above the Nyquist frequency {nyq:g} Hz of the "
-                               "stream; lower them or use a faster stream")
-            self.sos = [design_for("signal.bandpower", "bandpass", sfreq, lo, hi, p.order, None, 1, "butter")
-                        for lo, hi in bands]
-            self.zi = [np.zeros((n_ch, s.shape[0], 2)) for s in self.sos]
-            self.w = Windower(window, step)
-        self.window, self.step, self.next_start = window, step, first
-
-    def _frame(self, power: np.ndarray, start: int, sfreq: float, msg: Message) -> Message:
-        if self.params.log:
-            power = np.log10(power)
-        return streams.frames(power[None].astype(np.float32), bin_us=self.params.step_ms * 1e3,
-                              t_first_us=int(start * 1e6 / sfreq), t_origin=msg.t_origin, first_sample=start,
-                              bands=list(self.params.bands), ch_names=msg.meta["ch_names"], method=self.params.method)
-
     def receive(self, port: str, msg: Message) -> list[Message]:
         sfreq = require_samples(msg, "signal.bandpower")
         n_ch, first = msg.data.shape[0], first_sample(msg, "signal.bandpower", sfreq)
         if self.key != (sfreq, n_ch):
-            self._init(sfreq, n_ch, first)
+            try:  # Rejected, nothing changed, when the parameters do not fit this stream
+                state = BandPowerState(sfreq=sfreq, n_channels=n_ch, first_sample=first, who="signal.bandpower",
+                                       **self.params.model_dump())
+            except ValueError as exc:
+                raise Rejected(str(exc)) from None
             if self.key is not None:
                 self.count("restarted")
-            self.key = (sfreq, n_ch)
-        out = []
-        if self.params.method == "hilbert":
-            x = np.ascontiguousarray(msg.data, dtype=np.float32)
-            y = np.concatenate([sosfilt_chunk(s, x, z)[0] for s, z in zip(self.sos, self.zi)])
-            for start, win in self.w.push(y, first):
-                env = np.abs(scipy.signal.hilbert(win.astype(np.float64), axis=-1)) ** 2
-                out.append(self._frame(env.mean(axis=-1).reshape(len(self.sos), n_ch).T, start, sfreq, msg))
-            return out
-        if not self.per_segment:
-            for start, win in self.w.push(msg.data, first):
-                out.append(self._frame(self.welch(win), start, sfreq, msg))
-            return out
-        # Band means are linear, so the window's band power is the mean of its segments'.
-        for start, seg in self.w.push(msg.data, first):
-            self.seg_power[start] = self.welch(seg)
-        end = self.w.buf_start + self.w.n  # samples numbered as the windows are
-        while self.next_start + self.window <= end:
-            s0 = self.next_start
-            parts = [self.seg_power[s0 + j * self.seg_step] for j in range(self.n_seg)]
-            out.append(self._frame(np.mean(parts, axis=0), s0, sfreq, msg))
-            self.next_start += self.step
-            for k in [k for k in self.seg_power if k < self.next_start]:
-                del self.seg_power[k]
-        return out
+            self.state, self.key = state, (sfreq, n_ch)
+        p = self.params
+        starts, power = self.state(msg.data)
+        return [streams.frames(pw[None], bin_us=p.step_ms * 1e3, t_first_us=int(start * 1e6 / sfreq),
+                               t_origin=msg.t_origin, first_sample=int(start), bands=list(p.bands),
+                               ch_names=msg.meta["ch_names"], method=p.method)
+                for start, pw in zip(starts, power)]

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import SAMPLES, Message
 
-from .checks import channel_list, require_samples
+from .checks import as_signal, channel_list, require_samples
 
 
 def pick_indices(ch_names: list[str], ch_types: list[str], names: list[str] | None,
@@ -35,6 +35,43 @@ def _subset(msg: Message, idx: list[int], data: np.ndarray | None = None, **meta
     # ch_types and units are optional: subset those the stream gives
     lists = {k: [msg.meta[k][i] for i in idx] for k in ("ch_names", "ch_types", "units") if msg.meta.get(k) is not None}
     return msg.with_data(np.ascontiguousarray(msg.data[idx] if data is None else data), **lists, **meta)
+
+
+def pick(x: np.ndarray, *, ch_names: list[str], ch_types: list[str] | None = None,
+         names: list[str] | None = None, types: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Channels by name and/or type (what `signal.pick` does).
+
+    Parameters
+    ----------
+    x : ndarray, (channels, samples)
+        The signal.
+    ch_names : list of str
+        Name of each row of x.
+    ch_types : list of str or None
+        Type of each row (MNE's: eeg, seeg, ecog, ...); needed when picking by type.
+    names : list of str or None
+        Channels to keep, in this order (default: all, in their order).
+    types : list of str or None
+        Channel types to keep.
+
+    Returns
+    -------
+    data : ndarray, float32, (picked channels, samples)
+        The rows picked (a new array).
+    ch_names : list of str
+        Their names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data, names = pick(np.arange(6.0).reshape(3, 2), ch_names=["C3", "Cz", "C4"], names=["C4", "C3"])
+    >>> data.tolist(), names
+    ([[4.0, 5.0], [0.0, 1.0]], ['C4', 'C3'])
+    """
+    x = as_signal(x, "pick")
+    types_of = list(ch_types) if ch_types is not None else [""] * len(ch_names)
+    idx = pick_indices(list(ch_names), types_of, names, types)
+    return np.ascontiguousarray(x[idx]), [ch_names[i] for i in idx]
 
 
 class Pick(Transform):
@@ -135,6 +172,113 @@ def combine_kernel(x: np.ndarray, rows: np.ndarray, cols: np.ndarray, weights: n
     return acc.astype(np.float32)
 
 
+def plan_reref(m: dict, p: "Reref.Params") -> tuple:
+    """Index arrays for a channel layout (the stream's meta: ch_names, ch_types, units):
+    (use, ref) for average, else (rows, cols, weights, n_out, out_meta). A ValueError
+    says why the layout does not fit the parameters."""
+    names, types = list(m["ch_names"]), channel_list(m, "ch_types", "")
+    idx = {n: i for i, n in enumerate(names)}
+    if p.method == "average":
+        use = [i for i, t in enumerate(types) if t in p.types]
+        ref = [i for i in use if names[i] not in p.bads]
+        if not ref:
+            raise ValueError(f"no channel of types {p.types} outside bads {p.bads} to average; "
+                             f"the stream has types {sorted(set(types))}")
+        return np.array(use, np.int64), np.array(ref, np.int64)
+    out_meta = {}
+    if p.method == "bipolar":
+        pairs = p.pairs or shaft_pairs(names, types, tuple(p.shaft_types))
+        if not pairs:
+            raise ValueError(f"no bipolar pairs given and none found along shafts "
+                             f"(channels of types {p.shaft_types} named like LA1, LA2); give `pairs`")
+        missing = sorted({c for pair in pairs for c in pair if c not in idx})
+        if missing:
+            raise ValueError(f"bipolar pairs name channels not in the stream: {missing}; "
+                             f"it has {', '.join(names)}")
+        rows = [k for k in range(len(pairs)) for _ in (0, 1)]
+        cols = [idx[c] for pair in pairs for c in pair]
+        weights = [1.0, -1.0] * len(pairs)
+        out_meta = {"ch_names": [f"{a}-{b}" for a, b in pairs]}
+        for key in ("ch_types", "units"):
+            if m.get(key) is not None:
+                out_meta[key] = [m[key][idx[a]] for a, _ in pairs]
+    else:
+        nb = p.neighbours or (montage_neighbours(names, p.montage, p.n_neighbours) if p.montage else {})
+        if not nb:
+            raise ValueError("laplacian needs `neighbours` or a `montage`")
+        missing = sorted({c for ch, cs in nb.items() for c in [ch, *cs] if c not in idx})
+        if missing:
+            raise ValueError(f"laplacian names channels not in the stream: {missing}; "
+                             f"it has {', '.join(names)}")
+        rows, cols, weights = [], [], []
+        for i, n in enumerate(names):
+            rows.append(i), cols.append(i), weights.append(1.0)
+            for c in nb.get(n, []):
+                rows.append(i), cols.append(idx[c]), weights.append(-1.0 / len(nb[n]))
+    n_out = max(rows) + 1 if p.method == "bipolar" else len(names)
+    return (np.array(rows, np.int64), np.array(cols, np.int64), np.array(weights, np.float64), n_out,
+            out_meta)
+
+
+
+def apply_reref(x: np.ndarray, plan: tuple, method: str) -> tuple[np.ndarray, dict]:
+    """(re-referenced x, the output's channel meta when it changes) for a plan of plan_reref."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if method == "average":
+        return average_kernel(x, *plan), {}
+    rows, cols, weights, n_out, out_meta = plan
+    return combine_kernel(x, rows, cols, weights, n_out), out_meta
+
+
+def reref(x: np.ndarray, *, ch_names: list[str], ch_types: list[str] | None = None, method: str = "average",
+          types: list[str] = ("eeg", "seeg", "ecog"), bads: list[str] = (), pairs: list[tuple[str, str]] | None = None,
+          shaft_types: list[str] = ("seeg", "ecog"), neighbours: dict[str, list[str]] | None = None,
+          montage: str | None = None, n_neighbours: int = 4) -> tuple[np.ndarray, list[str]]:
+    """Re-referencing (what `signal.reref` does):
+
+    - "average": minus the mean of the channels of `types` outside `bads` (those of `types`
+      are re-referenced); MNE's set_eeg_reference("average");
+    - "bipolar": anode minus cathode for `pairs`, or for neighbouring contacts of each shaft
+      (channels of `shaft_types` named like LA1, LA2, ...); MNE's set_bipolar_reference;
+    - "laplacian": each channel minus the mean of its `neighbours`, given or, with
+      `montage`, its `n_neighbours` nearest channels on that standard MNE montage.
+
+    Parameters
+    ----------
+    x : ndarray, (channels, samples)
+        The signal.
+    ch_names : list of str
+        Name of each row of x.
+    ch_types : list of str or None
+        Type of each row (MNE's); without them no channel is of `types` or `shaft_types`.
+    method : {"average", "bipolar", "laplacian"}
+        The reference.
+    types, bads, pairs, shaft_types, neighbours, montage, n_neighbours
+        As for `signal.reref` (see above).
+
+    Returns
+    -------
+    data : ndarray, float32, (channels out, samples)
+        The re-referenced signal (a new array; float64 sums).
+    ch_names : list of str
+        The output's channel names ("anode-cathode" for bipolar).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    >>> data, names = reref(x, ch_names=["C3", "C4"], ch_types=["eeg", "eeg"])
+    >>> data.tolist()
+    [[-1.0, -1.0], [1.0, 1.0]]
+    """
+    p = Reref.Params(method=method, types=list(types), bads=list(bads), pairs=pairs, shaft_types=list(shaft_types),
+                     neighbours=neighbours or {}, montage=montage, n_neighbours=n_neighbours)
+    x = as_signal(x, "reref")
+    meta = {"ch_names": list(ch_names), "ch_types": None if ch_types is None else list(ch_types)}
+    y, out_meta = apply_reref(x, plan_reref(meta, p), p.method)
+    return y, out_meta.get("ch_names", list(ch_names))
+
+
 class Reref(Transform):
     """Re-references the signals:
 
@@ -187,54 +331,12 @@ class Reref(Transform):
         combine_kernel(x, np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1), 1)
 
     def _plan(self, m: dict) -> tuple:
-        """Index arrays for this channel layout, made once rather than per chunk:
-        (use, ref) for average, else (rows, cols, weights, n_out, out_meta). Rejected when
-        the layout does not fit the parameters (nothing is kept then)."""
-        names, types, p = list(m["ch_names"]), channel_list(m, "ch_types", ""), self.params
-        idx = {n: i for i, n in enumerate(names)}
-        if p.method == "average":
-            use = [i for i, t in enumerate(types) if t in p.types]
-            ref = [i for i in use if names[i] not in p.bads]
-            if not ref:
-                raise Rejected(f"signal.reref: no channel of types {p.types} outside bads {p.bads} to average; "
-                               f"the stream has types {sorted(set(types))}")
-            return np.array(use, np.int64), np.array(ref, np.int64)
-        out_meta = {}
-        if p.method == "bipolar":
-            pairs = p.pairs or shaft_pairs(names, types, tuple(p.shaft_types))
-            if not pairs:
-                raise Rejected(f"signal.reref: no bipolar pairs given and none found along shafts "
-                               f"(channels of types {p.shaft_types} named like LA1, LA2); give `pairs`")
-            missing = sorted({c for pair in pairs for c in pair if c not in idx})
-            if missing:
-                raise Rejected(f"signal.reref: bipolar pairs name channels not in the stream: {missing}; "
-                               f"it has {', '.join(names)}")
-            rows = [k for k in range(len(pairs)) for _ in (0, 1)]
-            cols = [idx[c] for pair in pairs for c in pair]
-            weights = [1.0, -1.0] * len(pairs)
-            out_meta = {"ch_names": [f"{a}-{b}" for a, b in pairs]}
-            for key in ("ch_types", "units"):
-                if m.get(key) is not None:
-                    out_meta[key] = [m[key][idx[a]] for a, _ in pairs]
-        else:
-            try:
-                nb = p.neighbours or (montage_neighbours(names, p.montage, p.n_neighbours) if p.montage else {})
-            except ValueError as exc:
-                raise Rejected(f"signal.reref: {exc}") from None
-            if not nb:
-                raise Rejected("signal.reref: laplacian needs `neighbours` or a `montage`")
-            missing = sorted({c for ch, cs in nb.items() for c in [ch, *cs] if c not in idx})
-            if missing:
-                raise Rejected(f"signal.reref: laplacian names channels not in the stream: {missing}; "
-                               f"it has {', '.join(names)}")
-            rows, cols, weights = [], [], []
-            for i, n in enumerate(names):
-                rows.append(i), cols.append(i), weights.append(1.0)
-                for c in nb.get(n, []):
-                    rows.append(i), cols.append(idx[c]), weights.append(-1.0 / len(nb[n]))
-        n_out = max(rows) + 1 if p.method == "bipolar" else len(names)
-        return (np.array(rows, np.int64), np.array(cols, np.int64), np.array(weights, np.float64), n_out,
-                out_meta)
+        """The plan for this channel layout, made once rather than per chunk; Rejected
+        when the layout does not fit the parameters (nothing is kept then)."""
+        try:
+            return plan_reref(m, self.params)
+        except ValueError as exc:
+            raise Rejected(f"signal.reref: {exc}") from None
 
     def receive(self, port: str, msg: Message) -> Message:
         require_samples(msg, "signal.reref")
@@ -243,8 +345,5 @@ class Reref(Transform):
         if key != self.key:
             self.plan = self._plan(m)
             self.key = key
-        x = np.ascontiguousarray(msg.data, dtype=np.float32)
-        if self.params.method == "average":
-            return msg.with_data(average_kernel(x, *self.plan))
-        rows, cols, weights, n_out, out_meta = self.plan
-        return msg.with_data(combine_kernel(x, rows, cols, weights, n_out), **out_meta)
+        y, out_meta = apply_reref(msg.data, self.plan, self.params.method)
+        return msg.with_data(y, **out_meta)

@@ -78,3 +78,13 @@ def buffer_fits(node: str, n_ch: int, n_samples: int, what: str) -> None:
     if n_ch * n_samples > MAX_BUFFER_VALUES:
         raise Rejected(f"{node}: {what} of {n_samples} samples x {n_ch} channels is more than the "
                        f"{MAX_BUFFER_VALUES} values held at once; shorten it or resample the stream first")
+
+
+def as_signal(x: object, who: str) -> np.ndarray:
+    """The plain functions' input: a 2-D (channels, samples) array, as float32 like a
+    Samples stream; a TypeError says what to pass otherwise."""
+    a = np.asarray(x)
+    if a.ndim != 2 or a.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: the signal must be a 2-D numeric array (channels, samples), got "
+                        f"{a.dtype} of shape {a.shape}; a single channel is x[None]")
+    return np.ascontiguousarray(a, dtype=np.float32)

@@ -10,7 +10,7 @@ from streamer.node import Params, Port, Rejected, Transform
 from streamer.paths import InputPath
 from streamer.streams import SAMPLES, Message
 
-from .checks import require_samples
+from .checks import as_signal, require_samples
 
 
 def _text(names) -> list[str]:
@@ -69,6 +69,52 @@ def match_channels(wanted: list[str], have: list[str]) -> list[int]:
         raise ValueError(f"channels {missing} of the spatial filters are not in the stream; "
                          f"it has {', '.join(have)}")
     return idx
+
+
+def project(x: np.ndarray, *, ch_names: list[str] | None = None, filters: str | Path | None = None,
+            matrix: np.ndarray | list[list[float]] | None = None, channels: list[str] | None = None) -> np.ndarray:
+    """Linear spatial filters (what `signal.project` does): each output channel is a
+    weighted sum of input channels, `matrix @ x[channels]`, in float64.
+
+    Parameters
+    ----------
+    x : ndarray, (channels, samples)
+        The signal.
+    ch_names : list of str or None
+        Name of each row of x; the filters' channels are found by name (exact, else ignoring
+        case and EDF's padding dots). Without them, the rows of x are the matrix's columns.
+    filters : path or None
+        A .nir model whose metadata has `spatial_filters` (tools.train writes them for CSP),
+        or an .npz with `matrix` and `channels`; or give `matrix` and `channels`.
+    matrix : array (outputs, channels) or None
+        Inline filters.
+    channels : list of str or None
+        Input channel of each matrix column.
+
+    Returns
+    -------
+    ndarray, float32, (outputs, samples)
+        The projected signal (a new array).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1.0, 2.0], [3.0, 5.0], [9.0, 9.0]])
+    >>> project(x, ch_names=["C3", "Cz", "C4"], matrix=[[1.0, -1.0]], channels=["C4", "C3"]).tolist()
+    [[8.0, 7.0]]
+    """
+    if (filters is None) == (matrix is None):
+        raise ValueError("project: give either filters (a file) or matrix (inline), not both")
+    if filters is not None:
+        m, channels, _ = load_filters(filters)
+    else:
+        m = np.asarray(matrix, np.float64)
+    x = as_signal(x, "project")
+    if ch_names is not None and channels is not None:
+        x = x[match_channels(list(channels), list(ch_names))]
+    if m.ndim != 2 or m.shape[1] != x.shape[0]:
+        raise ValueError(f"project: a matrix of shape {m.shape} does not apply to {x.shape[0]} channels")
+    return (m @ x.astype(np.float64)).astype(np.float32)
 
 
 class Project(Transform):
@@ -142,9 +188,9 @@ class Project(Transform):
             unit = units.pop() if len(units) == 1 else None
             self.unit = unit if isinstance(unit, str) else "a.u."
             self.layout = tuple(names)
-        x = msg.data[self.idx].astype(np.float64)
+        x = msg.data[self.idx]
         if not np.all(np.isfinite(x)):
             self.count("nan_samples", int((~np.isfinite(x)).sum()))
-        out = (self.matrix @ x).astype(np.float32)
+        out = project(x, matrix=self.matrix)
         n = len(out)
         return msg.with_data(out, ch_names=list(self.out_names), ch_types=["misc"] * n, units=[self.unit] * n)

@@ -11,7 +11,8 @@ from streamer import streams
 from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import FRAMES, MARKER, SAMPLES, Message
 
-from .checks import MAX_INDEX, MAX_SFREQ, buffer_fits, first_sample, is_number, is_whole, require_samples, t_first
+from .checks import (MAX_INDEX, MAX_SFREQ, as_signal, buffer_fits, first_sample, is_number, is_whole, require_samples,
+                     t_first)
 
 
 class Windower:
@@ -51,6 +52,92 @@ class Windower:
         return out
 
 
+def window_lengths(sfreq: float, window_ms: float, step_ms: float) -> tuple[int, int]:
+    """(window, step) in samples, at least 1 each."""
+    return max(1, round(window_ms * 1e-3 * sfreq)), max(1, round(step_ms * 1e-3 * sfreq))
+
+
+def windows(x: np.ndarray, *, sfreq: float, window_ms: float = 1000.0, step_ms: float = 100.0) -> np.ndarray:
+    """Sliding windows over a whole signal (what `signal.window` sends): `window_ms` long,
+    one every `step_ms`, the first at the first sample; the last is the last one the
+    signal fills.
+
+    Parameters
+    ----------
+    x : ndarray, (channels, samples)
+        The signal.
+    sfreq : float
+        Its sampling rate (Hz).
+    window_ms : float
+        Window length (ms), rounded to whole samples.
+    step_ms : float
+        Time between window starts (ms), rounded to whole samples.
+
+    Returns
+    -------
+    ndarray, float32, (windows, channels, window samples)
+        Copies of the windows; window k starts at sample k x step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> windows(np.zeros((3, 1000)), sfreq=100.0, window_ms=2000, step_ms=500).shape
+    (17, 3, 200)
+    """
+    Window.Params(window_ms=window_ms, step_ms=step_ms)
+    x = as_signal(x, "windows")
+    window, step = window_lengths(sfreq, window_ms, step_ms)
+    wins = [w for _, w in Windower(window, step).push(x, 0)]
+    return np.stack(wins) if wins else np.zeros((0, x.shape[0], window), np.float32)
+
+
+def epoch_span(sfreq: float, tmin_s: float, tmax_s: float) -> tuple[int, int]:
+    """Where an epoch starts and ends, in samples from its marker's sample."""
+    return int(round(tmin_s * sfreq)), int(round(tmax_s * sfreq))
+
+
+def epochs(x: np.ndarray, samples: np.ndarray, *, sfreq: float, tmin_s: float = 0.0,
+           tmax_s: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Windows locked to markers (what `signal.epochs` sends, marker by marker): from
+    `tmin_s` to `tmax_s` around each marker's sample. Markers whose epoch does not lie
+    inside the signal are left out (`selection` says which were kept, as in MNE).
+
+    Parameters
+    ----------
+    x : ndarray, (channels, samples)
+        The signal.
+    samples : array of int
+        Each marker's sample index in x (MNE's events[:, 0] with first_samp 0).
+    sfreq : float
+        Sampling rate (Hz).
+    tmin_s, tmax_s : float
+        Start and end of each epoch relative to its marker (s); rounded to samples.
+
+    Returns
+    -------
+    data : ndarray, float32, (epochs, channels, samples)
+        Copies of the epochs, in marker order.
+    selection : ndarray of int
+        Index in `samples` of each epoch's marker.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data, selection = epochs(np.zeros((2, 1000)), [100, 500, 950], sfreq=100.0, tmin_s=-0.5, tmax_s=1.0)
+    >>> data.shape, selection.tolist()
+    ((2, 2, 150), [0, 1])
+    """
+    Epochs.Params(tmin_s=tmin_s, tmax_s=tmax_s, keep_s=max(30.0, tmax_s - tmin_s))
+    x = as_signal(x, "epochs")
+    lo_off, hi_off = epoch_span(sfreq, tmin_s, tmax_s)
+    s = np.asarray(samples, np.int64).reshape(-1)
+    selection = np.flatnonzero((s + lo_off >= 0) & (s + hi_off <= x.shape[1]))
+    data = np.zeros((len(selection), x.shape[0], hi_off - lo_off), np.float32)
+    for k, i in enumerate(selection):
+        data[k] = x[:, s[i] + lo_off:s[i] + hi_off]
+    return data, selection
+
+
 class Window(Transform):
     """Sliding windows of `window_ms` every `step_ms`, as Frames (1, channels, samples)
     or, with `output: samples`, as Samples chunks (channels, samples) that keep the
@@ -78,8 +165,7 @@ class Window(Transform):
         first = first_sample(msg, "signal.window", sfreq)
         t_dev = t_first(msg, "signal.window")
         if self.key != (sfreq, msg.data.shape[0]):
-            window = max(1, round(self.params.window_ms * 1e-3 * sfreq))
-            step = max(1, round(self.params.step_ms * 1e-3 * sfreq))
+            window, step = window_lengths(sfreq, self.params.window_ms, self.params.step_ms)
             buffer_fits("signal.window", msg.data.shape[0], 2 * (window + step) + msg.data.shape[1], "a window")
             if self.key is not None:
                 self.count("restarted")  # the stream changed: windows start again
@@ -172,8 +258,7 @@ class Epochs(Transform):
         if self.buf is None or self.sfreq is None:
             return []
         out, left = [], []
-        lo_off = int(round(self.params.tmin_s * self.sfreq))
-        hi_off = int(round(self.params.tmax_s * self.sfreq))
+        lo_off, hi_off = epoch_span(self.sfreq, self.params.tmin_s, self.params.tmax_s)
         end = self.buf_start + self.buf.shape[1]
         for t0, item in self.pending:
             s = self._sample(item)
