@@ -1,5 +1,4 @@
 """The default demo graph runs from the README command and does its job."""
-import json
 
 import yaml
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from streamer.graph import GraphError, load_graph, parse_graph
-from streamer.node import Params, Port, Sink, Source
-from streamer.streams import EVENTS, SAMPLES
+from streamer.node import Port, Sink
+from streamer.streams import EVENTS
 
 HERE = Path(__file__).parent
 BROKEN = HERE / "graphs" / "broken.yaml"
@@ -154,10 +154,10 @@ edges: [c -> l]
     assert p[0].line == 3 and "interpreter '/nowhere/python3.10' not found" in p[0].message
     # null (e.g. `--set c.python=null` when switching a node to a type the runner hosts): the
     # runner's own interpreter
-    g = parse_graph(f"""
+    g = parse_graph("""
 nodes:
-  c: {{type: util.counter, python: /nowhere/python3.10}}
-  l: {{type: util.log}}
+  c: {type: util.counter, python: /nowhere/python3.10}
+  l: {type: util.log}
 edges: [c -> l]
 """, sets=["c.python=null"])
     assert g.nodes["c"].python is None
