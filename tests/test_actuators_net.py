@@ -16,6 +16,8 @@ from nodes.actions.actuators.zmq_out import ZmqActuator
 from streamer.streams import command, now
 from streamer.testing import feed
 
+pytestmark = pytest.mark.integration
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -125,6 +125,7 @@ os._exit(0)
 """
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("transport", ["unix", "tcp"])
 def test_network_source_receives_a_dv_network_writer(shared_data, tmp_path, transport):
     import subprocess

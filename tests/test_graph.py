@@ -38,6 +38,7 @@ edges:
     assert g.nodes["counter"].params == {"count": 5, "rate_hz": 0}
 
 
+@pytest.mark.integration
 def test_check_names_every_problem_with_its_line():
     out = subprocess.run([sys.executable, "-m", "streamer", "check", str(BROKEN)],
                          capture_output=True, text=True, timeout=60)

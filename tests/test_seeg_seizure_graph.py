@@ -3,10 +3,13 @@ streaming seizure detector, stimulation commands through the safety gate."""
 import json
 
 import numpy as np
+import pytest
 
 from tests.conftest import need
 from tests.recorded_graph import run_recorded
 from tools.bci.seizure import Detector, clip_features, load_clips
+
+pytestmark = pytest.mark.integration
 
 N_CALIBRATION = 60
 
