@@ -85,26 +85,65 @@ def noise_window(rng, scale=1.0):
     return rng.normal(scale=scale, size=(4, 400))
 
 
-def test_seizure_detector_calibrates_on_normal_windows_and_flags_rhythmic_bursts():
+def window_at(x, label, second):
+    """A 1 s window at 400 Hz starting `second` seconds into the recording."""
+    return streams.frames(x[None].astype(np.float32), bin_us=1e6 / 400, label=label, first_sample=400 * second)
+
+
+def test_seizure_detector_fills_its_baseline_with_normal_windows_and_flags_rhythmic_bursts():
     rng = np.random.default_rng(5)
     t = np.arange(400) / 400.0
     burst = lambda: noise_window(rng) + 8.0 * np.sin(2 * np.pi * 12 * t)  # noqa: E731 - a spike-wave-like rhythm
     msgs = [epoch(noise_window(rng), "ictal")]  # not used to calibrate
     msgs += [epoch(noise_window(rng), "interictal") for _ in range(40)]
     msgs += [epoch(burst(), "ictal") for _ in range(10)] + [epoch(noise_window(rng), "interictal") for _ in range(20)]
-    node = SeizureDetector(n_calibration=40, calibration_labels=["interictal"], quantile=1.0)
-    out = run(node, [m.with_data(m.data, bin_us=1e6 / 400) for m in msgs])["out"]
+    node = SeizureDetector(baseline_windows=40, calibration_labels=["interictal"], quantile=1.0)
+    out = run(node, [m.with_data(m.data, bin_us=1e6 / 400) for m in msgs])
     c = node.counters
-    assert c["skipped"] == 1 and c["calibration"] == 40 and len(out) == 30 == c["decisions"]
+    assert c["skipped"] == 1 and c["calibration"] == 40 and len(out["out"]) == 30 == c["decisions"]
     assert c["detected"] == 10 and c["missed"] == 0 and c["false_alarms"] <= 2
-    assert [d.data["label"] for d in out[:10]] == ["seizure"] * 10
-    for d in out:
+    assert [d.data["label"] for d in out["out"][:10]] == ["seizure"] * 10
+    for d in out["out"]:
         assert (d.data["score"] > d.data["threshold"]) == (d.data["index"] == 1)
         assert d.data["probabilities"][1] > 0.5 if d.data["index"] else d.data["probabilities"][1] <= 0.5
+    # every window starts at sample 0: one alarm, the others fall in its refractory period
+    assert c["alarms"] == 1 and [d.data["window"] for d in out["alarm"]] == [1] and out["alarm"][0].data["alarm"]
+
+
+def test_seizure_detector_follows_slow_drift_and_spaces_its_alarms():
+    rng = np.random.default_rng(7)
+    t = np.arange(400) / 400.0
+    node = SeizureDetector(baseline_windows=20, threshold=0.25, refractory_s=5)
+    msgs = [window_at(noise_window(rng), "interictal", s) for s in range(20)]
+    # the signal grows threefold over 110 s: a fixed baseline would flag the end of it
+    gain = np.exp(np.linspace(0, np.log(3), 110))
+    msgs += [window_at(noise_window(rng, g), "interictal", 20 + k) for k, g in enumerate(gain)]
+    # then a 12 s seizure at the new level
+    msgs += [window_at(3 * (noise_window(rng) + 8.0 * np.sin(2 * np.pi * 12 * t)), "ictal", 130 + k) for k in range(12)]
+    out = run(node, msgs)
+    c = node.counters
+    assert (c["false_alarms"], c["true_normal"]) == (0, 110)
+    assert (c["detected"], c["missed"]) == (12, 0)
+    # alarms at the seizure's first window, then 5 s and 10 s into it
+    assert [d.data["first_sample"] // 400 for d in out["alarm"]] == [130, 135, 140]
+    assert all(d.data["alarm"] == (d in out["alarm"]) for d in out["out"])
+
+
+def test_seizure_detector_takes_a_lasting_change_of_level_as_the_new_baseline():
+    # A gain doubled for good (a new amplifier setting): flagged, but no longer than a
+    # seizure could last; then the baseline restarts from the new level.
+    rng = np.random.default_rng(8)
+    node = SeizureDetector(baseline_windows=10, threshold=0.25, refractory_s=10, max_seizure_s=20)
+    msgs = [window_at(noise_window(rng), "interictal", s) for s in range(10)]
+    msgs += [window_at(noise_window(rng, 4.0), "interictal", 10 + k) for k in range(60)]
+    out = run(node, msgs)
+    flagged = [d.data["index"] for d in out["out"]]
+    assert flagged[:21] == [1] * 21 and sum(flagged[21:]) == 0
+    assert node.counters["alarms"] == 3
 
 
 def test_seizure_detector_names_bands_above_nyquist():
-    node = SeizureDetector(n_calibration=2)
+    node = SeizureDetector(baseline_windows=2)
     node.start()
     msg = streams.frames(np.zeros((1, 2, 100), np.float32), bin_us=1e6 / 200)
     with pytest.raises(ValueError, match="band up to 180.0 Hz above the Nyquist frequency 100.0 Hz"):
@@ -116,7 +155,7 @@ def test_seizure_detector_names_bands_above_nyquist():
 def test_seizure_detector_refuses_a_flat_channel_rather_than_calibrating_on_it():
     # log line length of a flat channel is -inf: calibrated on, it made every later score NaN
     rng = np.random.default_rng(6)
-    node = SeizureDetector(n_calibration=2)
+    node = SeizureDetector(baseline_windows=2)
     node.start()
     flat = noise_window(rng)
     flat[1] = 0.0
@@ -124,7 +163,7 @@ def test_seizure_detector_refuses_a_flat_channel_rather_than_calibrating_on_it()
         node.receive("in", streams.frames(flat[None].astype(np.float32), bin_us=1e6 / 400))
     for _ in range(2):
         node.receive("in", streams.frames(noise_window(rng)[None].astype(np.float32), bin_us=1e6 / 400))
-    d = node.receive("in", streams.frames(noise_window(rng)[None].astype(np.float32), bin_us=1e6 / 400))
+    d = node.receive("in", streams.frames(noise_window(rng)[None].astype(np.float32), bin_us=1e6 / 400))["out"]
     assert np.isfinite(d.data["score"]) and node.counters["calibration"] == 2
 
 

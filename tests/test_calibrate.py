@@ -41,7 +41,7 @@ def test_replayed_policy_equals_live_dynamic_confidence(nmnist, readout):
                                   max_steps)
             policy = snn.DynamicConfidence(threshold, temperature, min_steps, max_steps, readout)
             for k, i in enumerate(ids):
-                res = net.infer(data.frames(i), early_exit=policy)
+                res = net.classify(data.frames(i), early_exit=policy)
                 assert (res.steps, res.index) == (steps[k], pred[k]), (temperature, threshold, i)
 
 

@@ -54,8 +54,8 @@ def test_snn_online_equals_the_trained_model_offline(replayed, shared_data):
     data = load_eegmmidb(shared_data / "eeg", [int(r) for r in meta["train_runs"]],
                          [int(r) for r in meta["test_runs"]])
     net = snn.load(str(MODEL), dt=0.025, convention="nir")
-    policy = snn.DynamicConfidence(threshold=2.0, max_steps=140)
-    offline = [net.infer(x, early_exit=policy).index for x in data.x_test]
+    policy = snn.DynamicConfidence.full_window(140)
+    offline = [net.classify(x, early_exit=policy).index for x in data.x_test]
     online = [d["index"] for d in rec["snn"].data[30:]]
     assert online == offline
     right = figures["nodes"]["score"]["counters"]["right"]

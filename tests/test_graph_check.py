@@ -178,10 +178,12 @@ def test_commands_the_gate_would_always_block_name_the_map_and_the_gate():
 
 @pytest.mark.integration
 def test_a_stimulation_outside_the_seizure_graph_bounds_is_refused(shared_data):
-    out = check(ROOT / "graphs" / "seeg_seizure.yaml", "--set", "stim.labels.seizure.value=5")
+    path = ROOT / "graphs" / "seeg_seizure.yaml"
+    out = check(path, "--set", "stim.labels.seizure.value=5")
     assert out.returncode == 2, out.stderr
-    assert "seeg_seizure.yaml:55: node 'gate': edge stim.out -> gate.in: every 'stimulate' command of value 5 " \
-           "would be blocked" in out.stderr
+    line = path.read_text().splitlines().index("  - stim -> gate") + 1  # the edge is named
+    assert f"seeg_seizure.yaml:{line}: node 'gate': edge stim.out -> gate.in: every 'stimulate' command of " \
+           "value 5 would be blocked" in out.stderr
 
 
 @pytest.mark.integration

@@ -62,12 +62,21 @@ def test_spinnaker_virtual_board_in_the_same_graph(nmnist, tmp_path):
     pytest.importorskip("spynnaker", reason="sPyNNaker is not installed (pip install sPyNNaker)")
     root, _ = nmnist
     n = 3
-    code, figures, err = run(GRAPH, "--set", f"camera.limit={n}", "--set", "chip.type=coprocessor.spinnaker",
-                             "--set", "chip.python=null", "--set", f"chip.run_dir={tmp_path / 'spinnaker'}",
-                             timeout=300, tmp=tmp_path)
+    switch = ("--set", f"camera.limit={n}", "--set", "chip.type=coprocessor.spinnaker",
+              "--set", "chip.python=null", "--set", f"chip.run_dir={tmp_path / 'spinnaker'}")
+    # The chip node runs trials on Loihi; a free-running board cannot reset between them,
+    # so the switch alone is refused by the check, on the line of `mode`, before anything starts.
+    code, _, err = run(GRAPH, *switch, timeout=120, tmp=tmp_path)
+    assert code != 0 and "mode 'trial' is not supported" in err, err[-3000:]
+    lines = GRAPH.read_text().splitlines()
+    chip_at = lines.index("  chip:")
+    line = next(i for i in range(chip_at, len(lines)) if lines[i].strip() == "mode: trial") + 1
+    assert f"nmnist_loihi.yaml:{line}: node 'chip'" in err, err[-3000:]
+    code, figures, err = run(GRAPH, *switch, "--set", "chip.mode=continuous", timeout=300, tmp=tmp_path)
     assert code == 0, err[-3000:]
     chip = figures["nodes"]["chip"]
-    assert chip["counters"]["mapped"] == 1 and chip["backend"] == "SpiNNaker-5 virtual board"
+    assert chip["counters"]["mapped"] == 1 and chip["backend"] == "spinnaker"
+    assert chip["details"]["board"] == "SpiNNaker-5 virtual board"
     assert set(chip["details"]["populations"]) == {"1", "3", "6", "10", "12"}
     assert any("IF as a LIF" in a for a in chip["details"]["approximations"])
     # Every event of the samples became one 32-bit key in an EIEIO packet (63 keys at most each).

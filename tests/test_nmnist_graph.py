@@ -27,7 +27,7 @@ def _offline(root, model, early_exit: dict) -> tuple[set[str], float]:
     policy = snn.DynamicConfidence(**{k: v for k, v in early_exit.items() if k != "policy"})
     wrong, steps = set(), []
     for i in range(1, SAMPLES + 1):
-        res = net.infer(nmnist_frames(root / f"{i}.bin"), early_exit=policy)
+        res = net.classify(nmnist_frames(root / f"{i}.bin"), early_exit=policy)
         if res.index != labels[i]:
             wrong.add(f"{i}.bin")
         steps.append(res.steps)

@@ -63,7 +63,7 @@ CASES: dict[str, list[dict]] = {
                    "early_exit": {"max_steps": 3}}],
     "snn.score": [{}, {"match": "index", "classes": ["T1", "T2"], "names": {"T1": "left"}, "skip": 1}],
     "bci.csp_lda": [{"classes": ["T1", "T2"], "n_calibration": 4, "n_pairs": 1}],
-    "bci.seizure": [{"n_calibration": 2, "segment_s": 0.01, "bands": {"a": [1, 40]}}],
+    "bci.seizure": [{"baseline_windows": 2, "segment_s": 0.01, "bands": {"a": [1, 40]}}],
     "actions.map": [{"labels": ["left", "right"]},
                     {"labels": {"left": "left", "right": {"action": "move", "value": 2}, "stop": None},
                      "min_confidence": 0.5, "switch_confidence": 0.7, "dwell_decisions": 2, "debounce_decisions": 1,

@@ -105,9 +105,9 @@ def test_spikes_input_activity_trigger_and_output_spikes(data):
     assert rows.shape == (200 + steps[1], 10) and out["out"][0].meta["layer"] == "output"
     # Independent of the node: the network run from each onset.
     net = snn.load(model, convention="sinabs")
-    ref1 = net.run(stream[first:first + 200])
+    ref1 = net.step(stream[first:first + 200])
     net.reset()
-    ref2 = net.run(stream[second:])
+    ref2 = net.step(stream[second:])
     np.testing.assert_array_equal(rows, np.concatenate([ref1, ref2]))
     assert out["decision"][0].data["index"] == int(np.argmax(ref1.sum(0)))
 
@@ -128,7 +128,7 @@ def test_marker_arriving_mid_trial_leaves_the_running_trial_alone(data):
             frames(x4[5:], bin_us=1000, t_first_us=45_000, t_origin=3.0)]
     out = feed(node, msgs)["decision"]
     node.stop()
-    ref = snn.load(model, convention="sinabs").infer(x4, early_exit=snn.DynamicConfidence(**policy))
+    ref = snn.load(model, convention="sinabs").classify(x4, early_exit=snn.DynamicConfidence(**policy))
     assert len(out) == 1 and ref.index == y4
     assert (out[0].data["index"], out[0].data["steps"]) == (ref.index, ref.steps)
     assert node.counters["idle_bins"] == 40 + 300 - ref.steps
@@ -149,7 +149,7 @@ def test_trial_markers_start_trials_other_markers_do_not(data):
             frames(x4, bin_us=1000, t_first_us=300_000, t_origin=2.0)]
     out = feed(node, msgs)["decision"]
     node.stop()
-    ref = snn.load(model, convention="sinabs").infer(x4, early_exit=snn.DynamicConfidence(max_steps=300))
+    ref = snn.load(model, convention="sinabs").classify(x4, early_exit=snn.DynamicConfidence(max_steps=300))
     assert len(out) == 1 and (out[0].data["index"], out[0].data["steps"]) == (ref.index, 300)
     assert node.counters["ignored_markers"] == 2 and node.counters["idle_bins"] == 300
 
@@ -163,6 +163,6 @@ def test_delay_starts_the_trial_after_its_marker(data):
     msgs = [("markers", marker("T1", time=0.3)), frames(x4, bin_us=1000, t_first_us=300_000, t_origin=1.0)]
     out = feed(node, msgs)["decision"]  # decided at the end of the stream, 200 bins in
     node.stop()
-    ref = snn.load(model, convention="sinabs").infer(x4[100:], early_exit=snn.DynamicConfidence(max_steps=300))
+    ref = snn.load(model, convention="sinabs").classify(x4[100:], early_exit=snn.DynamicConfidence(max_steps=300))
     assert len(out) == 1 and (out[0].data["index"], out[0].data["steps"]) == (ref.index, 200)
     assert node.counters["idle_bins"] == 100

@@ -156,12 +156,12 @@ def test_random_recurrent_graph_matches_numpy_reference():
     frames = (rng.random((120, 2, 6, 6)) < 0.3).astype(np.float32) * 3
     net = snn.load(graph, dt=1e-3, convention="nir")
     assert [n for n in net.names if n.startswith("sub.")] == ["sub.input", "sub.aff", "sub.output"]
-    got = net.run(frames)
+    got = net.step(frames)
     ref = _numpy_reference(frames, p, 1e-3)
     assert ref.sum() > 20 and (ref.sum(0) > 0).sum() >= 2  # the network does spike
     np.testing.assert_array_equal(got, ref)
     net.reset()
-    np.testing.assert_array_equal(net.run(frames[:50]), ref[:50])
+    np.testing.assert_array_equal(net.step(frames[:50]), ref[:50])
 
 
 def test_sinabs_convention_multi_spike_subtract_and_floor():
@@ -185,7 +185,7 @@ def test_delay_threshold_scale_chain():
     net = snn.load(g, dt=1e-3)
     x = np.zeros((6, 2), np.float32)
     x[0] = 1.0
-    out = net.run(x)
+    out = net.step(x)
     np.testing.assert_array_equal(out[:, 0], [0, 0, 0, 1, 0, 0])
     np.testing.assert_array_equal(out[:, 1], [0, 1, 0, 0, 0, 0])
 
@@ -232,7 +232,7 @@ def test_export_round_trip_keeps_every_node_and_output(tmp_path, shared_data):
         assert back.metadata["convention"] == convention
         again = snn.load(path, dt=dt, convention=convention)
         frames = (rng.random((60,) + shape) < 0.2).astype(np.float32) * 2
-        np.testing.assert_array_equal(again.run(frames), net.run(frames))
+        np.testing.assert_array_equal(again.step(frames), net.step(frames))
     # The nested subgraph is written flat, its own Input/Output bypassed.
     flat = snn.to_nir(snn.load(graph))
     assert "sub.aff" in flat.nodes and "sub.input" not in flat.nodes
@@ -248,10 +248,10 @@ def test_snntorch_delayed_reset_and_reset_override():
                [("input", "if"), ("if", "output")])
     x = np.full((4, 1), 0.6, np.float32)
     # v: 0.6, 1.2 (spike), 1.8 - 1 = 0.8, 1.4 (spike)
-    np.testing.assert_array_equal(snn.load(g, convention="snntorch").run(x)[:, 0], [0, 1, 0, 1])
+    np.testing.assert_array_equal(snn.load(g, convention="snntorch").step(x)[:, 0], [0, 1, 0, 1])
     # zero reset: the step after a spike starts from 0, its input is lost
     zero = snn.load(g, convention="snntorch", reset="v_reset")
-    np.testing.assert_array_equal(zero.run(x)[:, 0], [0, 1, 0, 0])
+    np.testing.assert_array_equal(zero.step(x)[:, 0], [0, 1, 0, 0])
     np.testing.assert_allclose(zero.layers[1].v, [0.6])
     with pytest.raises(ValueError, match="unknown reset 'hard'"):
         snn.load(g, reset="hard")

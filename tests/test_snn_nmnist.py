@@ -32,7 +32,7 @@ def test_cnn_classifies_first_100_samples(nmnist, convention):
     for i in range(1, 101):
         frames, label = sample(i)
         net.reset()
-        counts = net.run(frames).sum(axis=0)
+        counts = net.step(frames).sum(axis=0)
         correct += int(np.argmax(counts) == label)
     # data/README.md: 96-99% under either rule set.
     assert correct >= 95, f"{correct}/100 correct with the {convention} convention"
@@ -55,12 +55,12 @@ def test_dynamic_confidence_saves_steps_at_equal_accuracy(nmnist, shared_data, t
     used = []
     for i in range(301, 401):
         frames, label = sample(i)
-        res = net.infer(frames, early_exit=policy)
+        res = net.classify(frames, early_exit=policy)
         early_ok += int(res.index == label)
         used.append(res.steps)
         assert res.steps == STEPS or res.confidence > chosen.threshold
         assert abs(res.probabilities.sum() - 1) < 1e-9
-        full_ok += int(net.infer(frames).index == label)
+        full_ok += int(net.classify(frames).index == label)
     mean_steps = float(np.mean(used))
     assert mean_steps <= 0.3 * STEPS, f"mean steps {mean_steps} ({chosen})"
     assert early_ok >= full_ok - 1, f"early exit {early_ok}% vs full {full_ok}%"
@@ -70,12 +70,12 @@ def test_membrane_readout_and_min_max_steps(nmnist):
     model, sample = nmnist
     net = snn.load(model, convention="nir")
     frames, label = sample(1)
-    res = net.infer(frames, early_exit=snn.DynamicConfidence(threshold=0.999999, temperature=1.0,
+    res = net.classify(frames, early_exit=snn.DynamicConfidence(threshold=0.999999, temperature=1.0,
                                                               min_steps=5, max_steps=40))
     assert res.steps == 40
-    res = net.infer(frames, early_exit=snn.DynamicConfidence(threshold=0.0, min_steps=7, max_steps=40))
+    res = net.classify(frames, early_exit=snn.DynamicConfidence(threshold=0.0, min_steps=7, max_steps=40))
     assert res.steps == 7
-    res = net.infer(frames, early_exit=snn.DynamicConfidence(threshold=0.0, readout="membrane",
+    res = net.classify(frames, early_exit=snn.DynamicConfidence(threshold=0.0, readout="membrane",
                                                               min_steps=60, max_steps=100))
     membrane = net.readout_layer.v
     assert res.steps == 60 and res.index == int(np.argmax(membrane))

@@ -41,6 +41,6 @@ def test_from_nir_gives_our_spikes(seed):
     ref = torch.stack(ref).numpy()
     assert ref.sum() > 50 and (ref.sum(0) > 0).sum() >= 3
     # Norse starts membranes at rest (v_leak): the "norse" convention does too.
-    np.testing.assert_array_equal(snn.load(graph, dt=dt, convention="norse").run(x), ref)
-    other = snn.load(graph, dt=dt, convention="snntorch").run(x)
+    np.testing.assert_array_equal(snn.load(graph, dt=dt, convention="norse").step(x), ref)
+    other = snn.load(graph, dt=dt, convention="snntorch").step(x)
     assert np.mean(other != ref) > 0.02  # the comparison tells conventions apart

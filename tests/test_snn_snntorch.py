@@ -51,7 +51,7 @@ def test_import_from_nir_gives_our_spikes(seed):
     x = (rng.random((300, 20)) < 0.3).astype(np.float32) * 2
     ref = _run_torch(import_from_nir(graph), x)
     # snnTorch's import builds reset_mechanism="zero", reset_delay=False neurons: NIR's rules.
-    ours = snn.load(graph, dt=DT, convention="nir").run(x)
+    ours = snn.load(graph, dt=DT, convention="nir").step(x)
     assert ref.sum() > 50 and (ref.sum(0) > 0).sum() >= 3  # a network that does spike
     np.testing.assert_array_equal(ours, ref)
 
@@ -113,7 +113,7 @@ def test_braille_recurrent_graphs_match_snntorch(shared_data, name, reset):
     hidden_ref, out_ref = _braille_torch(graph, reset)(x)
     net = snn.load(graph, dt=DT, convention="snntorch",
                    reset="v_reset" if reset == "zero" else "subtract")
-    out, rec = net.run(x, record=("lif1.lif",))
+    out, rec = net.step(x, record=("lif1.lif",))
     assert hidden_ref.sum() > 40  # the recorded activities hold ~120 spikes
     np.testing.assert_array_equal(rec["lif1.lif"], hidden_ref)
     np.testing.assert_array_equal(out, out_ref)

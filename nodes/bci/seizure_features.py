@@ -1,6 +1,10 @@
-"""Line length and band power per channel, and a detector calibrated on normal signal
-alone (z-scores against it), for seizure detection in ECoG/sEEG windows."""
+"""Line length and band power per channel, a running baseline of the patient's own
+recent normal signal, and the rule that turns scores against it into seizure windows and
+alarms, for seizure detection in ECoG/sEEG windows."""
 from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
@@ -33,19 +37,97 @@ def window_features(x: np.ndarray, fs: float, segment_s: float = 0.5,
         return np.log10(np.column_stack([line_length(np.ascontiguousarray(x)), welch(x)]))
 
 
-class Detector:
-    """z-scores of the features against normal calibration windows; a window's score is
-    the mean over channels and features; alarm above the `quantile` of calibration scores."""
+class RunningBaseline:
+    """Each channel's features against the patient's own recent normal signal: a window's
+    score is the mean over channels and features of log10(feature / the median of that
+    feature over the last `size` windows judged normal). Gain and slow drift of the
+    recording divide out; a seizure's windows stay out of the baseline, so a long seizure
+    does not become the norm."""
 
-    def __init__(self, calibration: np.ndarray, quantile: float = 0.99) -> None:
-        self.mean = calibration.mean(axis=0)
-        self.std = calibration.std(axis=0) + 1e-12
-        calib_scores = self.scores(calibration)
-        self.threshold = float(np.quantile(calib_scores, quantile))
-        self.spread = float(calib_scores.std()) + 1e-12
+    def __init__(self, size: int) -> None:
+        self.windows: deque[np.ndarray] = deque(maxlen=size)
+        self._median: np.ndarray | None = None
 
-    def scores(self, features: np.ndarray) -> np.ndarray:
-        return ((features - self.mean) / self.std).mean(axis=(-2, -1))
+    @property
+    def ready(self) -> bool:
+        return len(self.windows) == self.windows.maxlen
 
-    def alarms(self, features: np.ndarray) -> np.ndarray:
-        return self.scores(features) > self.threshold
+    def add(self, features: np.ndarray) -> None:
+        self.windows.append(features)
+        self._median = None
+
+    def reset(self, windows: list[np.ndarray]) -> None:
+        """Start again from these windows (the level of the signal has changed for good)."""
+        self.windows.clear()
+        self.windows.extend(windows)
+        self._median = None
+
+    def median(self) -> np.ndarray:
+        if self._median is None:
+            self._median = np.median(np.stack(self.windows), axis=0)
+        return self._median
+
+    def score(self, features: np.ndarray) -> float:
+        return float((features - self.median()).mean())
+
+
+@dataclass
+class Judgement:
+    score: float
+    seizure: bool  # this window is judged ictal
+    alarm: bool  # ... and raises an alarm (none for `refractory_s` after the last one)
+
+
+class SeizureRule:
+    """The detector's state between windows: a running baseline, the threshold on the
+    score, and the alarm rule. Features (channels, features) of log10 values go in, in
+    recording order, each with its start time in seconds.
+
+    - the first `baseline_windows` windows only fill the baseline;
+    - a window is ictal when its score passes `threshold` (when None: the `quantile` of the
+      first windows' scores against their own median, for a patient without recorded
+      seizures); windows judged normal join the baseline;
+    - an ictal window raises an alarm unless one was raised less than `refractory_s` ago;
+    - windows judged ictal for longer than `max_seizure_s` mean the signal's level has
+      changed for good (a new gain, a moved contact): the baseline restarts from them.
+    """
+
+    def __init__(self, baseline_windows: int = 30, threshold: float | None = None, quantile: float = 1.0,
+                 refractory_s: float = 30.0, max_seizure_s: float = 300.0) -> None:
+        self.baseline = RunningBaseline(baseline_windows)
+        self.threshold, self.quantile = threshold, quantile
+        self.refractory_s, self.max_seizure_s = refractory_s, max_seizure_s
+        self.last_alarm_s = -np.inf
+        self.ictal_since_s: float | None = None
+        self.ictal_run: deque[np.ndarray] = deque(maxlen=baseline_windows)
+
+    @property
+    def calibrated(self) -> bool:
+        return self.baseline.ready
+
+    def calibrate(self, features: np.ndarray) -> None:
+        """One window of normal signal towards the first baseline."""
+        self.baseline.add(features)
+        if self.baseline.ready and self.threshold is None:
+            scores = [self.baseline.score(f) for f in self.baseline.windows]
+            self.threshold = float(np.quantile(scores, self.quantile))
+
+    def judge(self, features: np.ndarray, t_s: float) -> Judgement:
+        score = self.baseline.score(features)
+        seizure = score > self.threshold
+        alarm = seizure and t_s - self.last_alarm_s >= self.refractory_s
+        if alarm:
+            self.last_alarm_s = t_s
+        if not seizure:
+            self.baseline.add(features)
+            self.ictal_since_s = None
+            self.ictal_run.clear()
+        else:
+            self.ictal_run.append(features)
+            if self.ictal_since_s is None:
+                self.ictal_since_s = t_s
+            elif t_s - self.ictal_since_s >= self.max_seizure_s:
+                self.baseline.reset(list(self.ictal_run))
+                self.ictal_since_s = None
+                self.ictal_run.clear()
+        return Judgement(score, bool(seizure), bool(alarm))

@@ -12,12 +12,11 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from nodes.snn.trials import input_bins
-from streamer.node import Port, Transform
+from nodes.snn.classifier import ClassifierNode, ClassifierParams
+from streamer.node import Port
 from streamer.paths import OutputPath
-from streamer.streams import DECISION, EVENTS, FRAMES, MARKER, SPIKES, Message, decision
+from streamer.streams import EVENTS, Message
 
-from .params import CoprocessorParams, ModelNode
 from .spinnaker_wire import eieio_packets, frame_keys, spif_words
 
 SCP_PORT = 17893
@@ -27,7 +26,7 @@ IF_TAU_M_MS = 32_000.0         # a leak-free IF as a LIF with the longest τ Spi
 MAX_COUNT = 255                # spikes one input sends in one step (as coprocessor.loihi injects)
 
 
-class SpiNNaker(ModelNode, Transform):
+class SpiNNaker(ClassifierNode):
     """Classifies frames with a NIR spiking network on SpiNNaker (sPyNNaker / PyNN).
 
     Each spiking layer becomes a PyNN population (IF and LIF: IF_curr_delta, CubaLIF:
@@ -35,8 +34,10 @@ class SpiNNaker(ModelNode, Transform):
     of the normalised weights (threshold 1 mV, reset 0 mV, bias as i_offset); the
     approximations are listed in `self.approximations`. The input is a SpikeInjector fed
     with EIEIO packets (32-bit keys) built here, one per step's input counts; the output
-    population's spikes come back through sPyNNaker's live output and are decided by
-    Dynamic Confidence as in snn.infer. Events on `events` go straight to a SPIF
+    population's spikes come back through sPyNNaker's live output, each step that has
+    spikes as one row, and are decided as in snn.infer (same parameters). The board runs
+    freely and cannot be reset between samples: a decision or a marker starts a new sample
+    of the early-exit rule, not of the network, so `mode: trial` is refused. Events on `events` go straight to a SPIF
     interface as 32-bit words over UDP. `virtual_board: true` maps the network (placement,
     routing, data generation) without a board and runs `map_steps` steps: nothing comes
     back, the packets that would be sent are counted. The spynnaker.cfg is written from
@@ -46,12 +47,15 @@ class SpiNNaker(ModelNode, Transform):
     Counters: eieio_packets, input_spikes, spif_words, decisions, output_spikes, clipped_inputs.
     """
 
-    inputs = {"in": Port((FRAMES, SPIKES), "binned input, (bins, *input_shape) or (steps, n)"),
-              "events": Port(EVENTS, "DVS events sent to SPIF as they are"),
-              "markers": Port(MARKER, "a new sample starts")}
-    outputs = {"decision": Port(DECISION, "one per classified sample")}
+    TYPE = "coprocessor.spinnaker"
+    inputs = {**ClassifierNode.inputs, "events": Port(EVENTS, "DVS events sent to SPIF as they are")}
 
-    class Params(CoprocessorParams):
+    class Params(ClassifierParams):
+        UNSUPPORTED = {
+            "mode": ("trial", "a running SpiNNaker board cannot be reset between trials; use "
+                              "mode 'continuous', or snn.infer / coprocessor.loihi for trials"),
+            "readout": ("membrane", "the board's membranes are not read back; use readout 'spikes'")}
+
         virtual_board: bool = Field(True, description="map without a board (no spikes come back)")
         machine_address: str | None = Field(None, description="IP address of a SpiNNaker board")
         spalloc_server: str | None = Field(None, description="spalloc server URL (instead of an address)")
@@ -72,13 +76,19 @@ class SpiNNaker(ModelNode, Transform):
                 raise ValueError(f"spif_address {self.spif_address!r} has no port; write host:port")
             return self
 
-    def start(self) -> None:
-        from nodes.snn import DynamicConfidence, load
+    # The node is its own backend: the board's connection and the packets are its state.
+    label = "spinnaker"
+    depth = 0
+    block = 1 << 30
+    aligned = False          # the board sends its output rows on its own time
+    max_count = MAX_COUNT
+    readout_layer = None
+
+    def make_backend(self) -> "SpiNNaker":
+        from nodes.snn import load
         from .lowering import stages
 
         p = self.params
-        if not Path(p.model).is_file():
-            raise FileNotFoundError(f"coprocessor.spinnaker {self.name!r}: model {p.model!r} not found")
         net = load(p.model, dt=p.dt_s, convention=p.convention, reset=p.reset)
         try:
             self.stages = stages(net, allow_conv=False)
@@ -89,24 +99,16 @@ class SpiNNaker(ModelNode, Transform):
             raise ValueError(f"coprocessor.spinnaker {self.name!r}: {p.model} needs {cores} cores at "
                              f"{NEURONS_PER_CORE} neurons per core; {p.boards} board(s) have "
                              f"{p.boards * CORES_PER_BOARD}: raise `boards` or shrink the network")
-        n_out = int(np.prod(net.out_shape))
-        if p.labels and len(p.labels) != n_out:
-            raise ValueError(f"coprocessor.spinnaker {self.name!r}: {len(p.labels)} labels for a model "
-                             f"with {n_out} outputs ({p.model})")
         if not p.virtual_board and p.machine_address:
             probe_board(p.machine_address, p.connect_timeout_s)
-        self.in_shape, self.n_out = tuple(net.in_shape), n_out
-        e = p.early_exit
-        threshold = e.threshold if e.policy == "dynamic_confidence" else 2.0
-        self.policy = DynamicConfidence(threshold, e.temperature, e.min_steps, e.max_steps, "spikes")
-        self.tracker = self.policy.tracker(n_out)
-        self.model_name = Path(p.model).name
+        self.in_shape, self.n_out = tuple(net.in_shape), int(np.prod(net.out_shape))
         self.spikes_in: queue.Queue = queue.Queue()
         self.spif = None
         if p.spif_address:
             host, _, port = p.spif_address.rpartition(":")
             self.spif = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM), (host, int(port)))
         self._build()
+        return self
 
     def _write_cfg(self) -> Path:
         p = self.params
@@ -175,7 +177,7 @@ class SpiNNaker(ModelNode, Transform):
             prev = pop
         self.approximations.append("weights are held as 16-bit fixed point in synaptic rows; each "
                                    "projection adds one timestep of delay")
-        self.output_label = self.stages[-1].name
+        self.output_label = self.out_layer = self.stages[-1].name
         self.live = None
         self.keymap = np.arange(n_in, dtype=np.uint32)  # atom ids until the board's keys are known
         if not p.virtual_board:
@@ -193,7 +195,7 @@ class SpiNNaker(ModelNode, Transform):
             sim.run(p.map_steps * p.dt_s * 1e3)  # maps, routes and generates data; no board runs
             self.count("mapped")
         where = "virtual board" if p.virtual_board else (p.machine_address or p.spalloc_server)
-        self.details = {"backend": f"SpiNNaker-{p.version} {where}", "approximations": self.approximations,
+        self.details = {"board": f"SpiNNaker-{p.version} {where}", "approximations": self.approximations,
                         "populations": {st.name: st.n_out for st in self.stages}}
 
     def _on_init(self, label: str, vertex_size: int, run_time_ms: float, machine_timestep_ms: float) -> None:
@@ -204,7 +206,7 @@ class SpiNNaker(ModelNode, Transform):
     def _on_spikes(self, label: str, time_ms: int, neuron_ids) -> None:
         self.spikes_in.put((int(time_ms), list(neuron_ids)))
 
-    def stop(self) -> None:
+    def close(self) -> None:
         sim = getattr(self, "sim", None)
         if sim is not None:
             try:
@@ -224,33 +226,25 @@ class SpiNNaker(ModelNode, Transform):
                 for pkt in packets:
                     self.live.send_eieio_message(_Packet(pkt), self.input_label)
 
-    def _decide(self, t_origin: float) -> Message:
-        r = self.tracker.result()
-        labels = self.params.labels
-        self.count("decisions")
-        d = decision(r.index, labels[r.index] if labels else str(r.index), r.probabilities, r.confidence,
-                     r.steps, model=self.model_name, policy=self.params.early_exit.policy,
-                     backend="spinnaker", t_origin=t_origin)
-        self.tracker = self.policy.tracker(self.n_out)
-        return d
-
-    def _drain_output(self, t_origin: float) -> list[Message]:
-        out = []
+    def advance(self, frames: np.ndarray) -> np.ndarray:
+        """Send the bins; the output rows that came back meanwhile (one per step with spikes)."""
+        self._send_frames(frames)
+        rows = []
         while True:
             try:
                 _, ids = self.spikes_in.get_nowait()
             except queue.Empty:
-                return out
+                break
             row = np.zeros(self.n_out, np.float32)
             np.add.at(row, np.asarray(ids, np.int64), 1.0)
             self.count("output_spikes", len(ids))
-            if self.tracker.update(row):
-                out.append(self._decide(t_origin))
+            rows.append(row)
+        return np.array(rows, np.float32).reshape(len(rows), self.n_out)
+
+    def reset(self) -> None:
+        pass  # a running board keeps its state; the early-exit rule starts afresh
 
     def receive(self, port: str, msg: Message):
-        if port == "markers":
-            self.tracker = self.policy.tracker(self.n_out)
-            return None
         if port == "events":
             words = spif_words(msg.data)
             self.count("spif_words", len(words))
@@ -260,15 +254,7 @@ class SpiNNaker(ModelNode, Transform):
                 for a in range(0, len(words), n):
                     sock.sendto(words[a:a + n].tobytes(), addr)
             return None
-        frames, _, _ = input_bins(msg, self.in_shape, self.params.dt_s,
-                                  f"coprocessor.spinnaker {self.name!r} ({self.params.model})")
-        clipped = int(np.count_nonzero(frames > MAX_COUNT))
-        if clipped:  # each count becomes that many packets' keys
-            self.count("clipped_inputs", clipped)
-            frames = np.minimum(frames, MAX_COUNT)
-        self._send_frames(frames)
-        out = self._drain_output(msg.t_origin)
-        return {"decision": out} if out else None
+        return super().receive(port, msg)
 
 
 class _Packet:

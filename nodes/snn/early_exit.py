@@ -3,15 +3,25 @@
 Each step the readout (accumulated output spikes, or the output layer's membrane) is
 turned into probabilities with softmax(readout / temperature); the confidence is the
 largest probability. The sample stops at the first step after `min_steps` whose
-confidence exceeds `threshold`, or at `max_steps`.
+confidence exceeds `threshold`, or at `max_steps`. A threshold of None never stops
+early (the policy "none" of the nodes' `early_exit` parameter).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from .network import InferResult
+
+@dataclass
+class InferResult:
+    """The class chosen for one sample, its probabilities and the steps it took."""
+    index: int
+    confidence: float
+    probabilities: np.ndarray
+    steps: int
 
 
 def softmax(z: np.ndarray, temperature: float) -> np.ndarray:
@@ -22,7 +32,7 @@ def softmax(z: np.ndarray, temperature: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DynamicConfidence:
-    threshold: float = 0.9
+    threshold: float | None = 0.9
     temperature: float = 1.0
     min_steps: int = 1
     max_steps: int = 300
@@ -35,6 +45,11 @@ class DynamicConfidence:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.max_steps < 1 or self.min_steps < 0:
             raise ValueError(f"need max_steps >= 1 and min_steps >= 0, got {self.min_steps}, {self.max_steps}")
+
+    @classmethod
+    def full_window(cls, max_steps: int, readout: str = "spikes") -> "DynamicConfidence":
+        """No early exit: every sample runs `max_steps`."""
+        return cls(threshold=None, max_steps=max_steps, readout=readout)
 
     def tracker(self, n_out: int, readout_layer=None) -> "Tracker":
         return Tracker(self, n_out, readout_layer)
@@ -61,10 +76,27 @@ class Tracker:
         self.probabilities = softmax(z, p.temperature)
         if self.steps >= p.max_steps:
             return True
-        return self.steps >= p.min_steps and self.probabilities.max() > p.threshold
+        return p.threshold is not None and self.steps >= p.min_steps and self.probabilities.max() > p.threshold
 
     def result(self) -> InferResult:
         probs = self.probabilities
         z = self.membrane if self.policy.readout == "membrane" else self.acc
         index = int(np.argmax(z))
         return InferResult(index, float(probs[index]), probs.copy(), self.steps)
+
+
+class EarlyExit(BaseModel):
+    """When a sample's simulation stops: the `early_exit` parameter of the classifiers."""
+
+    model_config = ConfigDict(extra="forbid")
+    policy: Literal["dynamic_confidence", "none"] = Field(
+        "dynamic_confidence", description="dynamic_confidence: stop once confident; none: always max_steps")
+    threshold: float = Field(0.9, ge=0.0, le=1.0, description="confidence (max softmax) to stop at")
+    temperature: float = Field(1.0, gt=0.0, description="softmax temperature over the readout")
+    min_steps: int = Field(1, ge=0, description="never stop before this many steps")
+    max_steps: int = Field(300, ge=1, description="always stop after this many steps")
+
+    def rule(self, readout: str = "spikes") -> DynamicConfidence:
+        """The stopping rule these parameters describe, for the given readout."""
+        threshold = self.threshold if self.policy == "dynamic_confidence" else None
+        return DynamicConfidence(threshold, self.temperature, self.min_steps, self.max_steps, readout)

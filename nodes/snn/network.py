@@ -1,34 +1,22 @@
 """A spiking network compiled from NIR: step it one time step at a time, state carried."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import nir
 import numpy as np
 
 from . import conventions
+from .early_exit import DynamicConfidence, InferResult
 from .nir_import import plan
-
-if TYPE_CHECKING:
-    from .early_exit import DynamicConfidence
-
-
-@dataclass
-class InferResult:
-    """The class chosen for one sample, its probabilities and the steps it took."""
-    index: int
-    confidence: float
-    probabilities: np.ndarray
-    steps: int
 
 
 class Network:
     """Layers of a NIR graph in execution order, with their state.
 
-    `step(x)` advances one time step of `dt` seconds and returns the output layer's
-    values (a fresh array); `run(frames)` steps through (steps, *in_shape) frames.
+    One verb moves it in time: `step(x)` advances one step of `dt` seconds per frame of
+    `x` (in_shape for one step, (steps, *in_shape) for several) and returns the output
+    layer's values. `classify(frames)` is `reset` and `step` until an early-exit rule stops.
     """
 
     def __init__(self, graph: nir.NIRGraph, dt: float = 1e-3, convention: str = "nir",
@@ -77,14 +65,6 @@ class Network:
         """The layer that feeds the Output node (its membrane is the 'membrane' readout)."""
         return self.layers[self.inputs[self._out][0][0]]
 
-    def advance(self, x: np.ndarray) -> np.ndarray:
-        """`step` without the checks and the copy, for callers that validated the input.
-
-        x must be float32, C-contiguous and of in_shape; the returned array is the
-        output buffer, overwritten by the next step.
-        """
-        return self._step(x)
-
     def _step(self, x: np.ndarray) -> np.ndarray:
         outs = self._outs
         outs[self._in] = x
@@ -103,23 +83,20 @@ class Network:
             prev[s][...] = outs[s]
         return outs[self._out]
 
-    def _check(self, x: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        if x.shape != shape:
-            raise ValueError(f"{what} must have shape {shape} for {self.source or 'this network'}, "
-                             f"got {x.shape}")
-        return x
+    def step(self, x: np.ndarray, record: tuple[str, ...] = ()):
+        """Advance from the current state: one step for `x` of in_shape (returns out_shape),
+        or one step per frame of `x` (steps, *in_shape) (returns (steps, *out_shape)).
 
-    def step(self, x: np.ndarray) -> np.ndarray:
-        """Advance one step with input `x` (in_shape); returns a copy of the output."""
-        return self._step(self._check(x, self.in_shape, "step input")).copy()
-
-    def run(self, frames: np.ndarray, record: tuple[str, ...] = ()):
-        """Step through frames (steps, *in_shape) from the current state; (steps, *out_shape).
-
-        With `record` (layer names), returns (outputs, {name: (steps, *layer.out_shape)}).
+        The outputs are fresh arrays. With `record` (layer names), returns
+        (outputs, {name: that layer's outputs, shaped as the outputs are}).
         """
-        frames = self._check(frames, (len(frames),) + self.in_shape, "frames")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        single = x.shape == self.in_shape
+        if not single and x.shape[1:] != self.in_shape:
+            raise ValueError(f"step input must have shape {self.in_shape} (one step) or (steps, "
+                             f"{', '.join(map(str, self.in_shape))}) for {self.source or 'this network'}, "
+                             f"got {x.shape}")
+        frames = x[None] if single else x
         out = np.empty((len(frames),) + self.out_shape, np.float32)
         rec = {n: (self.names.index(n), np.empty((len(frames),) + self.layer(n).out_shape, np.float32))
                for n in record}
@@ -127,6 +104,9 @@ class Network:
             out[t] = self._step(frames[t])
             for i, buf in rec.values():
                 buf[t] = self._outs[i]
+        if single:
+            out = out[0]
+            rec = {n: (i, buf[0]) for n, (i, buf) in rec.items()}
         return (out, {n: buf for n, (_, buf) in rec.items()}) if record else out
 
     def to_nir(self) -> nir.NIRGraph:
@@ -139,15 +119,18 @@ class Network:
         from .nir_export import save
         return save(self, path)
 
-    def infer(self, frames: np.ndarray, early_exit: "DynamicConfidence | None" = None,
-              reset: bool = True) -> InferResult:
-        """Classify one sample: reset, step until the policy stops (or the frames end)."""
-        from .early_exit import DynamicConfidence
+    def classify(self, frames: np.ndarray, early_exit: DynamicConfidence | None = None,
+                 reset: bool = True) -> InferResult:
+        """Classify one sample: reset, step until the early-exit rule stops (or the frames
+        end). Without a rule, every frame is used."""
         if reset:
             self.reset()
-        policy = early_exit or DynamicConfidence(threshold=2.0, max_steps=len(frames))
-        frames = self._check(frames, (len(frames),) + self.in_shape, "frames")
-        tracker = policy.tracker(int(np.prod(self.out_shape)), self.readout_layer)
+        rule = early_exit or DynamicConfidence.full_window(len(frames))
+        frames = np.ascontiguousarray(frames, dtype=np.float32)
+        if frames.shape[1:] != self.in_shape:
+            raise ValueError(f"frames must have shape (steps, {', '.join(map(str, self.in_shape))}) for "
+                             f"{self.source or 'this network'}, got {frames.shape}")
+        tracker = rule.tracker(int(np.prod(self.out_shape)), self.readout_layer)
         for t in range(len(frames)):
             if tracker.update(self._step(frames[t])):
                 break

@@ -1,4 +1,4 @@
-"""Trial onsets for the nodes that classify trials (snn.infer, coprocessor.loihi).
+"""Trial onsets and input bins for the classifier nodes (nodes/snn/classifier.py).
 
 Markers and frames travel on different edges, so a marker may arrive before or after the
 bins of its trial: an onset is kept (µs, device clock) until the first bin at or after it
@@ -7,28 +7,18 @@ starts the trial, and idle bins are held a while for a marker that is late.
 from __future__ import annotations
 
 import bisect
-from typing import Any
 
 import numpy as np
-from pydantic import Field
 
 from streamer.node import Rejected
-
-
-def trial_markers_field() -> Any:
-    return Field(None, description="labels of the markers that start a trial (or restart a sample); "
-                                   "null: every marker")
-
-
-def delay_field() -> Any:
-    return Field(0.0, ge=0.0, description="trial mode: a trial starts this long after its marker's device time")
 
 
 class Onsets:
     """Pending trial onsets from markers: only those labelled `labels` (all when None),
     each `delay_s` after its marker's device time."""
 
-    def __init__(self, labels: list[str] | None, delay_s: float) -> None:
+    def __init__(self, labels: list[str] | None, delay_s: float, who: str = "") -> None:
+        self.who = who
         self.labels = None if labels is None else set(labels)
         self.delay_s = delay_s
         self.pending: list[int] = []
@@ -42,7 +32,11 @@ class Onsets:
         t = marker.get("time", float("nan"))
         if not np.isfinite(t):
             return False
-        bisect.insort(self.pending, int(round((t + self.delay_s) * 1e6)))
+        onset_us = (t + self.delay_s) * 1e6
+        if not abs(onset_us) <= MAX_TIME_US:
+            raise Rejected(f"{self.who}: marker {marker.get('label')!r} at time {t:g} s is beyond any device time; "
+                           "fix the stream's source")
+        bisect.insort(self.pending, int(round(onset_us)))
         return True
 
     def due(self, t_bin: int | None) -> bool:
@@ -109,30 +103,3 @@ def input_bins(msg, in_shape: tuple[int, ...], dt_s: float, who: str) -> tuple[n
                        "any device time; fix the stream's source")
     starts = [None if t_first is None else int(t_first + t * step_us) for t in range(len(bins))]
     return bins, starts, mismatch
-
-
-class TrialBins:
-    """Idle bins and trial starts for a node with `held`, `armed`, `params.mode`,
-    `params.early_exit.max_steps`, `count()` and `_restart()` (snn.infer, coprocessor.loihi)."""
-
-    def _hold(self, item: tuple) -> None:
-        """Keep an idle bin a while: a marker may still arrive for a trial that began there."""
-        self.held.append(item)
-        if len(self.held) > self.params.early_exit.max_steps:
-            self.held.pop(0)
-            self.count("idle_bins")
-
-    def _drop_held(self) -> None:
-        if self.held:
-            self.count("idle_bins", len(self.held))
-            self.held = []
-
-    def _begin_trial(self, running: bool) -> None:
-        """A new trial (or sample): one still running is cut. Bins held before its first
-        bin belong to no trial: left held, a marker for a later trial arriving mid-trial
-        would replay them into this one."""
-        if self.params.mode == "trial" and self.armed and running:
-            self.count("trials_cut")
-        self._drop_held()
-        self.armed = True
-        self._restart()

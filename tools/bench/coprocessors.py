@@ -71,8 +71,8 @@ def worker(args) -> None:
         res = run_node(node, samples(ids, args.steps), args.steps)
     finally:
         node.stop()
-    res.update(start_s=start_s, quantization=node.quantization, backend=node.backend,
-               counters=dict(node.counters), depth=node.depth)
+    res.update(start_s=start_s, quantization=node.quantization, backend=node.backend.label,
+               counters=dict(node.counters), depth=node.backend.depth)
     print("RESULT " + json.dumps(res))
 
 

@@ -90,10 +90,10 @@ def readout_traces(net: snn.Network, data: Dataset, ids: list[int], readout: str
         net.reset()
         frames = data.frames(i)
         if readout == "spikes":
-            np.cumsum(net.run(frames).reshape(len(frames), n_out), axis=0, out=traces[k, :len(frames)])
+            np.cumsum(net.step(frames).reshape(len(frames), n_out), axis=0, out=traces[k, :len(frames)])
         else:
             for t in range(len(frames)):
-                net.advance(np.ascontiguousarray(frames[t]))
+                net.step(frames[t])
                 traces[k, t] = membrane.v
         traces[k, len(frames):] = traces[k, len(frames) - 1]  # a short sample holds its readout
     if cache is not None:
