@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import paths, registry
+from . import paths, registry, tool_commands
 from .graph import GraphError, load_graph
 
 EXIT_INVALID = 2
@@ -144,10 +144,14 @@ def parser() -> argparse.ArgumentParser:
                            "documentation, ports and parameters with defaults.")
     nodes.add_argument("type", nargs="?", help="a node type, e.g. events.denoise")
     nodes.set_defaults(func=cmd_nodes)
+    tool_commands.add_parsers(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in tool_commands.TOOLS:  # the tool parses its own arguments
+        return tool_commands.run(argv[0], argv[1:])
     args = parser().parse_args(argv)
     return args.func(args)
 

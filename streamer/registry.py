@@ -60,23 +60,12 @@ def get(name: str) -> type[Node]:
     # "module:Class" is imported directly: a worker process must not import every
     # catalogued package (numba among them) to start one node, least of all a restarted
     # actuator that the device waits for.
-    target = name if ":" in name else catalog().get(name)
-    if target is name:
+    if ":" in name:
         try:
-            cls = _import(name)
+            return _import(name)
         except (ImportError, AttributeError) as exc:
             raise UnknownNodeType(name, []) from exc
-        cls.type_name = name  # type: ignore[attr-defined]
-        return cls
+    target = catalog().get(name)
     if target is None:
-        if ":" in name:
-            try:
-                cls = _import(name)
-            except (ImportError, AttributeError) as exc:
-                raise UnknownNodeType(name, []) from exc
-        else:
-            raise UnknownNodeType(name, difflib.get_close_matches(name, names(), n=2, cutoff=0.6))
-    else:
-        cls = target if isinstance(target, type) else _import(target)
-    cls.type_name = name  # type: ignore[attr-defined]
-    return cls
+        raise UnknownNodeType(name, difflib.get_close_matches(name, names(), n=2, cutoff=0.6))
+    return target if isinstance(target, type) else _import(target)

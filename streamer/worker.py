@@ -20,7 +20,6 @@ import os
 import signal
 import sys
 import threading
-import time
 import traceback
 from typing import Any
 
@@ -187,8 +186,6 @@ class NodeRunner:
             if now() >= next_tick:
                 self.emit(node.tick())
                 next_tick = now() + tick_s
-            if source_done and inbox is None and tick_s:
-                time.sleep(min(0.1, max(0.0, next_tick - now())))
         if stop.is_set():
             raise Stopped
         if not is_source and hasattr(node, "finish"):

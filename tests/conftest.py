@@ -1,7 +1,10 @@
+"""Shared fixtures; the lanes' hooks come from tests/lanes.py."""
 from __future__ import annotations
 
 import pytest
 
+from tests.lanes import (pytest_collection_modifyitems, pytest_configure,  # noqa: F401 - hooks
+                         pytest_runtest_makereport, pytest_runtest_setup)
 from tools.datasets import data_dir
 
 

@@ -1,6 +1,5 @@
 """Run graphs through the real CLI, in real processes."""
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration
+
 GRAPH = Path(__file__).parent / "graphs" / "actions_gate_watchdog.yaml"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import time
 
 import msgpack
 import pytest
@@ -16,6 +15,8 @@ from nodes.actions.actuators.udp_out import UdpActuator
 from nodes.actions.actuators.zmq_out import ZmqActuator
 from streamer.streams import command, now
 from streamer.testing import feed
+
+pytestmark = pytest.mark.integration
 
 
 def free_port() -> int:

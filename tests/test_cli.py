@@ -2,7 +2,11 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.runtime_helpers import ROOT
+
+pytestmark = pytest.mark.integration
 
 
 def cli(*args, columns: int = 200):

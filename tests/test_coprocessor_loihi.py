@@ -22,6 +22,8 @@ def lava():
     return lava_python()
 
 
+@pytest.mark.lava
+@pytest.mark.integration
 def test_cnn_on_lava_agrees_with_engine(shared_data, lava):
     model = str(need(shared_data / "nir" / "02_cnn" / "cnn_sinabs.nir"))
     need(shared_data / "nmnist" / "labels.txt")

@@ -11,6 +11,8 @@ import pytest
 from nodes.coprocessors.spinnaker_wire import eieio_packets, frame_keys, spif_words
 from streamer.streams import EVENT_DTYPE
 
+pytestmark = pytest.mark.spinnaker
+
 spinnman = pytest.importorskip("spinnman", reason="sPyNNaker is not installed (pip install sPyNNaker)")
 
 
@@ -65,6 +67,7 @@ def _model(tmp_path, neuron="IF"):
     return str(path)
 
 
+@pytest.mark.integration
 def test_virtual_board_maps_and_runs(tmp_path):
     from nodes.coprocessors.spinnaker_node import SpiNNaker
     from streamer.streams import frames
@@ -102,6 +105,7 @@ def test_too_large_for_board(tmp_path):
         mod.CORES_PER_BOARD = old
 
 
+@pytest.mark.integration
 def test_unreachable_board_fails_within_timeout(tmp_path):
     from nodes.coprocessors.spinnaker_node import SpiNNaker
     node = SpiNNaker(model=_model(tmp_path), virtual_board=False, machine_address="127.0.0.1",

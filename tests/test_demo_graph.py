@@ -1,11 +1,13 @@
 """The default demo graph runs from the README command and does its job."""
-import json
 
+import pytest
 import yaml
 
 from streamer import recording
 from tests.runtime_helpers import run, write_graph
 from tests.shipped_graph import shipped_graph
+
+pytestmark = pytest.mark.integration
 
 
 def test_demo_classifies_shapes_and_commands_pass_the_gate(tmp_path):

@@ -9,11 +9,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from drivers.dvs.readers import TRIGGER_DTYPE
 from drivers.dvs.writers import write_raw
 from streamer import recording
 from streamer.streams import EVENT_DTYPE
+
+pytestmark = pytest.mark.integration
 
 GRAPH = Path(__file__).parent / "graphs" / "dvs_file_record.yaml"
 

@@ -17,6 +17,8 @@ from drivers.dvs.synthetic import generate_trials
 from tests.conftest import need
 from tests.runtime_helpers import ROOT, run
 
+pytestmark = pytest.mark.integration
+
 GRAPH = ROOT / "graphs" / "dvs_live.yaml"
 SHAPES = ["circle", "square", "triangle", "cross"]
 ACTIONS = {"circle": "left", "square": "right", "triangle": "forward", "cross": "stop"}

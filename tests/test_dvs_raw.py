@@ -4,7 +4,6 @@ vectors, triggers, both EVT 2.1 layouts) against values worked out from the form
 from __future__ import annotations
 
 import shutil
-import struct
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """dvs.file, dvs.network and dvs.camera driven directly (no processes)."""
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -11,7 +10,6 @@ from drivers.dvs import read_events
 from drivers.dvs.readers import TRIGGER_DTYPE
 from drivers.dvs.sources import Camera, FileCamera, NetworkInput
 from drivers.dvs.writers import write_raw
-from streamer.node import EndOfStream
 from streamer.recording import concat
 from streamer.streams import EVENT_DTYPE
 from streamer.testing import run
@@ -127,6 +125,7 @@ os._exit(0)
 """
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("transport", ["unix", "tcp"])
 def test_network_source_receives_a_dv_network_writer(shared_data, tmp_path, transport):
     import subprocess

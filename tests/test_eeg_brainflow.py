@@ -91,6 +91,7 @@ def test_board_names_and_bad_boards():
         BrainFlowSource(board="synthetic", channels="nirs").start()
 
 
+@pytest.mark.integration
 def test_synthetic_board_in_a_graph_records(tmp_path):
     rec = tmp_path / "bf.rec"
     g = write_graph(tmp_path, f"""

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import mne
 import numpy as np
+import pytest
 
 from drivers.eeg.synthetic import CHANNELS, SyntheticEEG
 from streamer import recording
 from streamer.testing import run
 from tests.conftest import need
+
+pytestmark = pytest.mark.integration
 
 GRAPHS = Path(__file__).parent / "graphs"
 

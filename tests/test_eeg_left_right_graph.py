@@ -10,6 +10,8 @@ from tests.recorded_graph import run_recorded
 from tests.runtime_helpers import ROOT
 from tools.train.eegmmidb import load_eegmmidb
 
+pytestmark = pytest.mark.integration
+
 MODEL = ROOT / "models" / "eegmmidb_left_right.nir"
 RUNS = ("S001R03.edf", "S001R07.edf", "S001R04.edf", "S001R08.edf")
 
@@ -61,6 +63,7 @@ def test_snn_online_equals_the_trained_model_offline(replayed, shared_data):
     assert np.mean(np.array(offline) == data.y_test) == pytest.approx(right / 30)
 
 
+@pytest.mark.lava
 def test_the_same_network_on_loihi_decides_alike(replayed, shared_data, tmp_path):
     """The spiking path moved onto Lava's Loihi 2 simulator (fixed point, in the Lava
     interpreter) by two --set: it takes the same trials and gives the same decisions."""

@@ -5,11 +5,14 @@ import os
 import signal
 import time
 
+import pytest
 import yaml
 
 from streamer import recording
 from tests.runtime_helpers import run, start, worker_pid, write_graph
 from tests.shipped_graph import shipped_graph
+
+pytestmark = pytest.mark.integration
 
 
 def loop_graph(tmp_path, **camera):

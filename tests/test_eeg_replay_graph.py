@@ -1,9 +1,12 @@
 """graphs/eeg_replay.yaml through the CLI: real EEGMMIDB runs replayed as fast as possible,
 a decoder calibrated on the first run decides every trial of the second, above chance."""
+import pytest
 from scipy.stats import binom
 
 from tests.conftest import need
 from tests.recorded_graph import run_recorded
+
+pytestmark = pytest.mark.integration
 
 N_CALIBRATION = 15
 

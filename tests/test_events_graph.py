@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from drivers.dvs.synthetic import SyntheticCamera
 from nodes.events.bin import Bin
@@ -20,6 +21,8 @@ from nodes.events.ratelimit import RateLimit
 from nodes.events.refractory import Refractory
 from streamer import recording
 from streamer.testing import run
+
+pytestmark = pytest.mark.integration
 
 GRAPH = Path(__file__).parent / "graphs" / "events_synthetic_pipeline.yaml"
 

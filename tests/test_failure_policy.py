@@ -9,9 +9,12 @@ import signal
 import time
 
 import numpy as np
+import pytest
 
 from streamer import recording
 from tests.runtime_helpers import run, start, worker_pid, write_graph
+
+pytestmark = pytest.mark.integration
 
 
 def _running(rec, timeout: float = 60) -> None:

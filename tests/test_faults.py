@@ -10,10 +10,13 @@ import pytest
 from tools.bench.faults import LOOPS, faults_of, run_fault
 from tools.datasets import data_dir
 
-CASES = [(name, fault) for name, loop in LOOPS.items() for fault in faults_of(loop)]
+pytestmark = pytest.mark.integration
+
+CASES = [pytest.param(name, fault, id=f"{name}-{fault}", marks=[pytest.mark.data] if loop.needs_data else [])
+         for name, loop in LOOPS.items() for fault in faults_of(loop)]
 
 
-@pytest.mark.parametrize("graph,fault", CASES, ids=[f"{g}-{f}" for g, f in CASES])
+@pytest.mark.parametrize("graph,fault", CASES)
 def test_fault_reaches_the_safe_state(graph, fault, tmp_path):
     loop = LOOPS[graph]
     if loop.needs_data and not data_dir().is_dir():

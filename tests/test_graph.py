@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from streamer.graph import GraphError, load_graph, parse_graph
-from streamer.node import Params, Port, Sink, Source
-from streamer.streams import EVENTS, SAMPLES
+from streamer.node import Port, Sink
+from streamer.streams import EVENTS
 
 HERE = Path(__file__).parent
 BROKEN = HERE / "graphs" / "broken.yaml"
@@ -38,6 +38,7 @@ edges:
     assert g.nodes["counter"].params == {"count": 5, "rate_hz": 0}
 
 
+@pytest.mark.integration
 def test_check_names_every_problem_with_its_line():
     out = subprocess.run([sys.executable, "-m", "streamer", "check", str(BROKEN)],
                          capture_output=True, text=True, timeout=60)
@@ -154,10 +155,10 @@ edges: [c -> l]
     assert p[0].line == 3 and "interpreter '/nowhere/python3.10' not found" in p[0].message
     # null (e.g. `--set c.python=null` when switching a node to a type the runner hosts): the
     # runner's own interpreter
-    g = parse_graph(f"""
+    g = parse_graph("""
 nodes:
-  c: {{type: util.counter, python: /nowhere/python3.10}}
-  l: {{type: util.log}}
+  c: {type: util.counter, python: /nowhere/python3.10}
+  l: {type: util.log}
 edges: [c -> l]
 """, sets=["c.python=null"])
     assert g.nodes["c"].python is None

@@ -3,6 +3,7 @@ what to do."""
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -99,6 +100,7 @@ edges:
                               "that they agree"]
 
 
+@pytest.mark.integration
 def test_a_notch_filter_without_its_frequency_is_refused_by_check(tmp_path):
     g = tmp_path / "g.yaml"
     g.write_text("""
@@ -155,6 +157,7 @@ nodes:
                  "'_(ictal|interictal)_'; change file_label or the files"]
 
 
+@pytest.mark.integration
 def test_commands_the_gate_would_always_block_name_the_map_and_the_gate():
     out = check(DEMO, "--set", "gate.allow=[left, right, stop]", "--set", "action.labels.circle.action=left",
                 "--set", "action.labels.circle.value=5", "--set", "gate.bounds={left: [0, 2]}")
@@ -173,6 +176,7 @@ def test_commands_the_gate_would_always_block_name_the_map_and_the_gate():
     assert out.returncode == 0, out.stderr
 
 
+@pytest.mark.integration
 def test_a_stimulation_outside_the_seizure_graph_bounds_is_refused(shared_data):
     path = ROOT / "graphs" / "seeg_seizure.yaml"
     out = check(path, "--set", "stim.labels.seizure.value=5")
@@ -182,6 +186,7 @@ def test_a_stimulation_outside_the_seizure_graph_bounds_is_refused(shared_data):
            "value 5 would be blocked" in out.stderr
 
 
+@pytest.mark.integration
 def test_one_recorder_port_takes_one_stream_type(tmp_path):
     g = tmp_path / "g.yaml"
     g.write_text(f"""
@@ -201,6 +206,7 @@ edges:
     assert "1 problem" in out.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("content,line,found", [
     (b"nodes:\n  {[a]: 1}\n", 2, "a key must be a name or a number, not a list"),
     (b"nodes:\n  ? [a]\n  : {type: util.counter}\n", 2, "a key must be a name or a number, not a list"),
@@ -223,6 +229,7 @@ def test_no_node_type_has_a_parameter_named_like_a_runtime_key():
         assert not clash, f"{name} has parameters named like keys of the runtime: {clash}"
 
 
+@pytest.mark.integration
 def test_a_third_party_node_whose_parameters_take_runtime_keys_is_refused(tmp_path):
     g = tmp_path / "g.yaml"
     g.write_text("nodes:\n  src: {type: 'tests.plugin_nodes:GroupedSource'}\n  log: {type: util.log}\n"
@@ -237,9 +244,21 @@ SHIPPED = sorted((ROOT / "graphs").glob("*.yaml"))
 TEST_GRAPHS = sorted(p for p in (ROOT / "tests" / "graphs").glob("*.yaml") if p.name != "broken.yaml")
 
 
-@pytest.mark.parametrize("graph", SHIPPED + TEST_GRAPHS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def _needs(path: Path) -> list:
+    """The marks of a graph's check: the shared recordings, the Lava interpreter."""
+    text = path.read_text()
+    marks = [pytest.mark.data] if "shared/data" in text or "${RAW}" in text or "${EDF" in text else []
+    return marks + ([pytest.mark.lava] if ".venv-lava/" in text else [])
+
+
+@pytest.mark.parametrize("graph", [pytest.param(p, id=f"{p.parent.name}/{p.name}", marks=_needs(p))
+                                   for p in SHIPPED + TEST_GRAPHS])
 def test_every_shipped_and_test_graph_passes_check(graph, tmp_path, monkeypatch):
     text = graph.read_text()
+    lava = ROOT / ".venv-lava" / "bin" / "python"
+    if ".venv-lava/" in text and not lava.exists():
+        pytest.skip(f"{graph.name} runs a node in the Lava environment, not found at {lava} "
+                    "(make it with tools/envs/make_lava_env.sh)")
     if "shared/data" in text or "${RAW}" in text or "${EDF" in text:
         data = pytest.importorskip("tools.datasets").data_dir()
         if not data.is_dir():

@@ -12,6 +12,8 @@ from streamer.graph import GraphError, load_graph
 from tests.runtime_helpers import ROOT
 from tests.test_graph_check import check
 
+pytestmark = pytest.mark.integration
+
 SHAPES = ROOT / "models" / "shapes.nir"
 
 

@@ -11,6 +11,9 @@ from drivers.eeg.lsl_inlet import LSLInlet
 from drivers.eeg.lsl_outlet import LSLOutlet
 from streamer import streams
 
+# LSL outlets and inlets talk over the network stack, as between machines.
+pytestmark = pytest.mark.integration
+
 
 def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -14,6 +14,8 @@ from tests.conftest import need
 from tests.runtime_helpers import ROOT, run
 from tools.bench.coprocessors import lava_python
 
+pytestmark = pytest.mark.integration
+
 GRAPH = ROOT / "graphs" / "nmnist_loihi.yaml"
 SAMPLES = 20
 
@@ -28,6 +30,7 @@ def nmnist(shared_data, monkeypatch, tmp_path):
     return root, model
 
 
+@pytest.mark.lava
 def test_loihi_simulator_in_a_graph_agrees_with_the_engine(nmnist, tmp_path):
     if not lava_python().exists():
         pytest.skip(f"no Lava interpreter at {lava_python()} (make it with tools/envs/make_lava_env.sh)")
@@ -54,6 +57,7 @@ def test_loihi_simulator_in_a_graph_agrees_with_the_engine(nmnist, tmp_path):
     assert all(e["lost"] == 0 for e in figures["edges"].values())
 
 
+@pytest.mark.spinnaker
 def test_spinnaker_virtual_board_in_the_same_graph(nmnist, tmp_path):
     pytest.importorskip("spynnaker", reason="sPyNNaker is not installed (pip install sPyNNaker)")
     root, _ = nmnist

@@ -14,6 +14,8 @@ from tests.conftest import need
 from tests.runtime_helpers import ROOT, run
 from tools.calibrate import nmnist_frames
 
+pytestmark = pytest.mark.integration
+
 GRAPH = ROOT / "graphs" / "nmnist.yaml"
 SAMPLES = 100
 

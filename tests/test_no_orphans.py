@@ -13,6 +13,8 @@ import pytest
 from streamer.process import alive, children
 from tests.runtime_helpers import ROOT, start, worker_pid, write_graph
 
+pytestmark = pytest.mark.integration
+
 
 def _graph(tmp_path: Path, count: int = 0) -> Path:
     return write_graph(tmp_path, f"""

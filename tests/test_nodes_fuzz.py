@@ -20,6 +20,10 @@ from streamer.node import WILDCARD, Rejected, emitted
 from streamer.streams import ANY, STREAM_TYPES, Message
 from tests.message_strategies import messages
 
+# Hostile input for every node type takes minutes, and one test fuzzes again in a
+# process: the full lane's.
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 NAME = "fuzzed"

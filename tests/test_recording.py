@@ -74,6 +74,7 @@ def test_not_a_recording(tmp_path):
         recording.read(p)
 
 
+@pytest.mark.integration
 def test_kill_9_of_the_recorder_keeps_every_flushed_chunk(tmp_path):
     rec = tmp_path / "killed.rec"
     g = write_graph(tmp_path, f"""
@@ -96,6 +97,7 @@ edges: [counter -> rec]
     np.testing.assert_array_equal(v, np.arange(len(v), dtype=np.float32))
 
 
+@pytest.mark.integration
 def test_a_restarted_recorder_appends_to_the_file_of_its_run(tmp_path):
     """kill -9 of a recorder with on_failure: restart: what it recorded before the kill
     stays, the next process appends, and the file and the figures agree on what is missing."""
@@ -187,6 +189,7 @@ def test_fsync_every_second_by_default_every_chunk_or_never(tmp_path):
         Record(path="x", fsync="sometimes")
 
 
+@pytest.mark.integration
 def test_record_then_replay_is_byte_exact_with_the_original_timing(tmp_path):
     first, second = tmp_path / "first.rec", tmp_path / "second.rec"
     g1 = write_graph(tmp_path, f"""

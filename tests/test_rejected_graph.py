@@ -4,10 +4,13 @@ around it come out as they would without it."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.signal
 
 from streamer import recording
 from tests.runtime_helpers import run, write_graph
+
+pytestmark = pytest.mark.integration
 
 
 def test_refused_messages_are_counted_and_the_rest_gets_through(tmp_path):

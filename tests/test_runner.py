@@ -5,10 +5,13 @@ import signal
 import time
 
 import numpy as np
+import pytest
 import zmq
 
 from streamer import recording, wire
 from tests.runtime_helpers import alive, children, run, start, worker_pid, write_graph
+
+pytestmark = pytest.mark.integration
 
 
 def values(path, name="in"):

@@ -89,6 +89,7 @@ edges: [beat -> rec, beat -> udp]
     assert "write `on_failure: restart" in text and "write `tcp_port`" in text
 
 
+@pytest.mark.integration
 def test_an_actuator_is_safe_when_it_starts_and_before_it_closes(udp_rx):
     port = udp_rx.getsockname()[1]
     a = UdpActuator(address=f"127.0.0.1:{port}", safe_action="stop", safe_value=0)
@@ -107,6 +108,7 @@ def test_an_actuator_is_safe_when_it_starts_and_before_it_closes(udp_rx):
     assert a.counters["safe_sent"] == 2 and a.counters["sent"] == 2
 
 
+@pytest.mark.integration
 def test_the_heartbeat_repeats_the_last_command_while_nothing_new_comes(udp_rx):
     port = udp_rx.getsockname()[1]
     a = UdpActuator(address=f"127.0.0.1:{port}", heartbeat_ms=50)

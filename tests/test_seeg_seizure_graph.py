@@ -4,10 +4,13 @@ stimulation per alarm through the safety gate."""
 import json
 
 import numpy as np
+import pytest
 
 from tests.conftest import need
 from tests.recorded_graph import run_recorded
 from tools.bci.seizure import Recording, load_clips, replay
+
+pytestmark = pytest.mark.integration
 
 BASELINE = 30
 

@@ -5,12 +5,15 @@ from pathlib import Path
 
 import mne
 import numpy as np
+import pytest
 import scipy.signal
 
 from nodes.signal.filter import design
 from streamer import recording
 from tests.conftest import need
 from tests.runtime_helpers import run
+
+pytestmark = pytest.mark.integration
 
 GRAPH = Path(__file__).parent / "graphs" / "signal_chain_record.yaml"
 

@@ -38,6 +38,8 @@ def test_cnn_classifies_first_100_samples(nmnist, convention):
     assert correct >= 95, f"{correct}/100 correct with the {convention} convention"
 
 
+# Hundreds of N-MNIST samples through the engine: the full lane's.
+@pytest.mark.integration
 def test_dynamic_confidence_saves_steps_at_equal_accuracy(nmnist, shared_data, tmp_path):
     """tools.calibrate picks (T, θ) on samples 101-300; scored live on unseen 301-400."""
     model, sample = nmnist

@@ -154,8 +154,10 @@ def test_delta_encoder_hand_worked():
     assert delta_encode(x, np.array([1.0, 1.0]), 2).shape == (3, 4)
 
 
+# Trains on N-MNIST through the command line: the full lane's.
+@pytest.mark.integration
 def test_cli_on_nmnist_accuracy_reproduced_from_the_file(shared_data, tmp_path):
-    from conftest import need
+    from tests.conftest import need
     from tools.train.__main__ import main
     from tools.train.data import load_nmnist
 
@@ -175,12 +177,14 @@ def test_cli_on_nmnist_accuracy_reproduced_from_the_file(shared_data, tmp_path):
         [str(d) for d in range(10)]
 
 
+# Trains the shipped model again (about half a minute): the full lane's.
+@pytest.mark.integration
 def test_shipped_eegmmidb_model_is_what_its_command_trains(shared_data, tmp_path):
     """models/README.md's command for eegmmidb_left_right.nir gives the shipped weights and
     front end again (seeded, deterministic): the file in the repository is reproducible."""
     import shlex
 
-    from conftest import need
+    from tests.conftest import need
     from tools.train.__main__ import main
 
     for run in (3, 4, 7, 8):

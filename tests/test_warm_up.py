@@ -5,7 +5,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.runtime_helpers import ROOT
+
+pytestmark = pytest.mark.integration
 
 # Runs in a fresh interpreter: kernels compiled by other tests would hide a miss.
 SCRIPT = r"""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from streamer import recording
 from tests.runtime_helpers import run, write_graph
 from tests.shipped_graph import shipped_graph
+
+pytestmark = pytest.mark.integration
 
 TIMEOUT_MS = 1000  # above the longest gap between two decisions (about 700 ms)
 MARGIN_MS = 200    # a late tick on a busy machine, delivery of the last decision

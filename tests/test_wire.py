@@ -43,6 +43,7 @@ def test_every_stream_type_round_trips():
             np.testing.assert_array_equal(got.arrays[k], v)
 
 
+@pytest.mark.integration
 def test_arrays_travel_without_copies():
     ctx = zmq.Context.instance()
     pull, push = ctx.socket(zmq.PULL), ctx.socket(zmq.PUSH)

@@ -70,7 +70,6 @@ class Generator:
         self.period = self.trial + self.rest
         self.n_trials = n_trials
         self.block = int(sfreq)  # noise is drawn in 1 s blocks, seeded by block: chunking does not matter
-        self.blocks: dict[int, np.ndarray] = {}
         self.zi = np.zeros((len(CHANNELS), len(PINK_A) - 1))
         self.pink = np.zeros((len(CHANNELS), 0))
         self.pink_start = 0

@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from drivers.dvs import open_events
 from nodes.events.bin import Bin

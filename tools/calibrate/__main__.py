@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 import nodes.snn as snn
 
@@ -67,8 +66,8 @@ def _write_config(path: Path, config: dict) -> None:
         path.write_text(json.dumps(config, indent=2) + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.calibrate", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m tools.calibrate") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__)
     ap.add_argument("--model", required=True, help="NIR file")
     ap.add_argument("--data", required=True, help="N-MNIST folder (<id>.bin + labels.txt) or .npz")
     ap.add_argument("--ids", default=None, help="calibration sample ids, e.g. 1-500 (default: all)")

@@ -9,8 +9,8 @@ from pathlib import Path
 DATASETS = ("synthetic-dvs", "nmnist", "synthetic-eeg", "eegmmidb")
 
 
-def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m tools.train", description=__doc__)
+def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__)
     ap.add_argument("--data", choices=DATASETS, required=True, help="what to train on")
     ap.add_argument("--out", type=Path, required=True, help="NIR file to write")
     ap.add_argument("--epochs", type=int, default=10)
@@ -57,8 +57,8 @@ def load(args: argparse.Namespace):
     return load_synthetic_eeg(args.trials, args.seed)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m tools.train") -> int:
+    args = parse(argv, prog)
     try:
         import torch  # noqa: F401
     except ImportError:
