@@ -7,8 +7,9 @@ loss there is the number of epochs the final network, trained on all training ru
 
     python -m tools.train.cross_run [--runs 3 4 7 8] [--train 3 7] [training options]
 
-holds each run out in turn, trains on the others (early stopping on the last of them) and
-decides the held-out run's trials; prints per run and pooled accuracy, per-class recall,
+holds each run out in turn, trains on the others and decides the held-out run's trials
+(with `--early-stopping`, the epochs are picked on the last training run: on 15 trials that
+stops too soon, 38/60 against 48/60 for the recipe's 30 epochs); prints per run and pooled accuracy, per-class recall,
 the majority-class chance level and the binomial p-value, as tools.bci.cross_run does for
 the classical decoders, then the split of graphs/eeg_left_right.yaml (`--train`).
 """
@@ -100,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, nargs="+", default=[3, 4, 7, 8])
     ap.add_argument("--train", type=int, nargs="*", default=[3, 7],
-                    help="also train on these runs (early stopping on the last) and test on the others")
+                    help="also train on these runs and test on the others (graphs/eeg_left_right.yaml's split)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=True,
-                    help="pick the epochs on the last training run (else: train --epochs)")
+    ap.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=False,
+                    help="pick the epochs on the last training run (default: train --epochs; with "
+                         "15 trials to judge by, early stopping stops too soon: 38/60)")
     for name, default in Recipe().__dict__.items():
         if isinstance(default, bool):
             ap.add_argument(f"--{name}", action=argparse.BooleanOptionalAction, default=default)
