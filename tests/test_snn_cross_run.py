@@ -36,3 +36,27 @@ def test_shipped_model_is_the_cross_run_recipe():
                    f"--scale {r.scale}", f"--loss-temperature {r.temperature:g}", f"--batch {r.batch}"):
         assert option in command, (option, command)
     assert float(meta["held_out_accuracy"]) >= 20 / 30  # 22/30 on the imagined runs
+
+
+def test_shipped_model_reads_a_louder_or_quieter_run_alike(shared_data):
+    """No biases: each layer's drive scales with its input, so the imagined runs' spike
+    counts halved or doubled (what a run recorded at half or twice the amplitude gives the
+    delta encoder) are decided as they are."""
+    import numpy as np
+
+    import nodes.snn as snn
+    from tools.train.eegmmidb import load_eegmmidb
+
+    for r in RUNS:
+        need(shared_data / "eeg" / f"S001R{r:02d}.edf")
+    model = ROOT / "models" / "eegmmidb_left_right.nir"
+    for name, node in nir.read(model).nodes.items():
+        if hasattr(node, "bias"):
+            assert not np.any(node.bias), name
+    data = load_eegmmidb(shared_data / "eeg", [3, 7], [4, 8])
+    net = snn.load(str(model), dt=0.025)
+    decide = lambda k: [net.classify(np.round(x * k)).index for x in data.x_test]  # noqa: E731
+    base = decide(1.0)
+    assert 18 <= sum(np.array(base) == data.y_test) and 5 <= base.count(1) <= 25
+    for k in (0.5, 2.0):
+        assert sum(a == b for a, b in zip(decide(k), base)) >= 28, k
