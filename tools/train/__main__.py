@@ -39,6 +39,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                     help="amplitude augmentation: each sample times a factor in [1/scale, scale]")
     ap.add_argument("--loss-temperature", type=float, default=1.0,
                     help="output spike counts are divided by this in the loss (long windows: counts reach hundreds)")
+    ap.add_argument("--loss-every", type=int, default=0,
+                    help="average the loss over the counts after every N steps (0: the last step only); "
+                         "trains a network that is right early, for early exit")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args(argv)
     if args.epochs < 1:
@@ -106,14 +109,14 @@ def main(argv: list[str] | None = None) -> int:
             from .cross_run import Recipe, fit_runs
 
             recipe = Recipe(args.hidden, args.beta, args.bias, args.epochs, args.lr, args.batch, args.weight_decay,
-                            args.scale, args.loss_temperature)
+                            args.scale, args.loss_temperature, args.loss_every)
             model, data, epochs, _ = fit_runs(args.data_dir or data_path("eeg"), args.runs, args.test_runs,
                                               args.val_run, recipe, args.seed, progress, console.print)
             data.meta["epochs_trained"] = epochs
         else:
             model = SNN(data.input_shape, arch, beta=args.beta, bias=args.bias)
             train(model, data, args.epochs, args.seed, args.lr, args.batch, progress, args.weight_decay,
-                  args.scale, args.loss_temperature)
+                  args.scale, args.loss_temperature, args.loss_every)
     acc = accuracy(model, data.x_test, data.y_test)
     meta = {**data.meta, "classes": data.classes, "held_out_accuracy": acc, "seed": args.seed,
             "epochs": args.epochs, "command": "python -m tools.train " + " ".join(sys.argv[1:] if argv is None else argv)}

@@ -47,7 +47,7 @@ def loss_on(model: SNN, x: np.ndarray, y: np.ndarray, temperature: float = 1.0, 
 
 def train(model: SNN, data: Dataset, epochs: int, seed: int, lr: float = 2e-3, batch: int = 32,
           progress=None, weight_decay: float = 0.0, scale: float = 1.0,
-          temperature: float = 1.0) -> list[dict]:
+          temperature: float = 1.0, loss_every: int = 0) -> list[dict]:
     """Adam on cross-entropy of the output spike counts; returns per-epoch figures.
 
     `weight_decay` is AdamW's decoupled decay; `scale` > 1 multiplies each training sample
@@ -55,7 +55,10 @@ def train(model: SNN, data: Dataset, epochs: int, seed: int, lr: float = 2e-3, b
     recording louder or quieter than the training ones is read alike. When the dataset has
     a validation set (`x_val`), its loss and accuracy are logged after every epoch.
     `temperature` divides the counts in the loss: above 1, a sample already right by a few
-    spikes stops pulling the weights (a softer target against overfitting few trials)."""
+    spikes stops pulling the weights (a softer target against overfitting few trials).
+    `loss_every` > 0 averages the loss over the counts accumulated after every
+    `loss_every` steps, not only after the last: the network is trained to be right early,
+    which is what an early-exit rule reads."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     gen = np.random.default_rng(seed)
@@ -74,8 +77,13 @@ def train(model: SNN, data: Dataset, epochs: int, seed: int, lr: float = 2e-3, b
                 xb = xb * f.reshape((-1,) + (1,) * (xb.ndim - 1))
             x = _steps_first(xb)
             y = torch.from_numpy(data.y_train[idx])
-            counts = model(x).sum(0)
-            loss = loss_fn(counts / temperature, y)
+            out = model(x)
+            counts = out.sum(0)
+            if loss_every > 0:
+                cum = out.cumsum(0)[loss_every - 1::loss_every]
+                loss = torch.stack([loss_fn(c / temperature, y) for c in cum]).mean()
+            else:
+                loss = loss_fn(counts / temperature, y)
             opt.zero_grad()
             loss.backward()
             opt.step()
