@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             from .cross_run import Recipe, fit_runs
 
             recipe = Recipe(args.hidden, args.beta, args.bias, args.epochs, args.lr, args.batch, args.weight_decay,
-                            args.scale, args.loss_temperature, args.loss_every)
+                            args.scale, args.loss_temperature)
             model, data, epochs, _ = fit_runs(args.data_dir or data_path("eeg"), args.runs, args.test_runs,
                                               args.val_run, recipe, args.seed, progress, console.print)
             data.meta["epochs_trained"] = epochs
