@@ -4,8 +4,9 @@ Each step the readout is turned into probabilities with softmax(readout / temper
 the confidence is the largest probability. Readouts (`READOUTS`): the output spikes
 accumulated since the sample began ("spikes"), the output layer's membrane now
 ("membrane"), or the running mean over the sample's steps of either ("spikes_mean",
-"membrane_mean": a membrane that swings with each input bin reads steadier averaged). The sample stops at the first step after `min_steps` whose
-confidence exceeds `threshold`, or at `max_steps`. A threshold of None never stops
+"membrane_mean": a membrane that swings with each input bin reads steadier averaged).
+The sample stops at the first step after `min_steps` whose confidence exceeds
+`threshold`, or at `max_steps`. A threshold of None never stops
 early (the policy "none" of the nodes' `early_exit` parameter).
 """
 from __future__ import annotations
