@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
               "samples": len(ids), "full_window_accuracy": full_acc,
               "accuracy": chosen.accuracy, "mean_steps": chosen.mean_steps,
               "speedup": chosen.speedup, "budget_points": args.budget_points}
-    print(f"chosen: readout {chosen.readout}, temperature {chosen.temperature:g}, threshold {chosen.threshold:g}: accuracy "
+    print(f"chosen: readout {chosen.readout}, temperature {chosen.temperature:g}, "
+          f"threshold {chosen.threshold:g}: accuracy "
           f"{100 * chosen.accuracy:.1f}% in {chosen.mean_steps:.1f} steps ({chosen.speedup:.2f}x)")
     if score_ids:
         s_traces, s_labels = readout_traces(net, data, score_ids, chosen.readout, cache)

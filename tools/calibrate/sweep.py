@@ -2,8 +2,8 @@
 every (temperature, threshold) pair costs a few array operations.
 
 A trace is the readout the policy sees after each step (accumulated output spikes, the
-output layer's membrane, or the running mean of either), shape (samples, steps, classes). `outcome` applies exactly the rule of
-nodes.snn.early_exit.Tracker: at step t (1-based) stop when t ≥ max_steps, or when
+output layer's membrane, or the running mean of either), shape (samples, steps, classes).
+`outcome` applies exactly the rule of nodes.snn.early_exit.Tracker: at step t (1-based) stop when t ≥ max_steps, or when
 t ≥ min_steps and max softmax(z_t / T) > threshold; the class is argmax z at that step.
 """
 from __future__ import annotations

@@ -70,7 +70,8 @@ def fit_runs(root: Path, train_runs: list[int], test_runs: list[int], val_run: i
     data = load_eegmmidb(root, train_runs, test_runs)
     seed_everything(seed)
     model = _model(data, recipe)
-    train(model, data, epochs, seed, recipe.lr, recipe.batch, progress, recipe.weight_decay, recipe.scale, recipe.temperature)
+    train(model, data, epochs, seed, recipe.lr, recipe.batch, progress, recipe.weight_decay, recipe.scale,
+          recipe.temperature)
     return model, data, epochs, history
 
 
