@@ -24,7 +24,7 @@ def nmnist(shared_data):
     return model, root
 
 
-@pytest.mark.parametrize("readout", ["spikes", "membrane"])
+@pytest.mark.parametrize("readout", ["spikes", "membrane", "spikes_mean", "membrane_mean"])
 def test_replayed_policy_equals_live_dynamic_confidence(nmnist, readout):
     """Steps and class from the cached traces are what Network.infer does step by step."""
     model, root = nmnist
@@ -33,7 +33,8 @@ def test_replayed_policy_equals_live_dynamic_confidence(nmnist, readout):
     ids = list(range(1, 13))
     traces, labels = readout_traces(net, data, ids, readout)
     assert traces.shape == (12, STEPS, 10)
-    temps = [3.0, 20.0] if readout == "spikes" else [0.5, 2.0]
+    temps = {"spikes": [3.0, 20.0], "membrane": [0.5, 2.0], "spikes_mean": [0.05, 0.2],
+             "membrane_mean": [0.1, 0.5]}[readout]
     for temperature in temps:
         for threshold, min_steps, max_steps in [(0.9, 1, STEPS), (0.99, 25, 200), (0.6, 1, 40)]:
             from tools.calibrate.sweep import confidence, outcome
@@ -81,16 +82,19 @@ def test_command_line_writes_table_plot_and_config(nmnist, tmp_path, capsys):
             "--out", str(out), "--plot", str(png), "--cache", str(cache)]
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert "temperature threshold accuracy mean steps speed-up" in text
+    assert "readout temperature threshold accuracy mean steps speed-up" in text
     assert "<- chosen" in text and "held out: 10 samples" in text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = yaml.safe_load(out.read_text())
     params = Infer.Params(model=str(model), **{k: v for k, v in config.items() if k != "calibration"})
     assert params.early_exit.policy == "dynamic_confidence" and params.early_exit.max_steps == STEPS
-    assert params.convention == "sinabs" and params.readout == "spikes"
+    assert params.convention == "sinabs" and params.readout == config["calibration"]["chosen_readout"]
+    assert config["calibration"]["readouts_searched"] == ["spikes", "membrane", "spikes_mean", "membrane_mean"]
     cal = config["calibration"]
     assert cal["accuracy"] >= cal["full_window_accuracy"] - 0.01 - 1e-9
-    assert len(list(cache.glob("traces-*.npz"))) == 2
+    # one run per sample set and kind (spike counts, membrane), the means derived from them:
+    # calibration 2, held out the spike counts and the chosen readout's kind
+    assert len(list(cache.glob("traces-*.npz"))) == (3 if params.readout.startswith("spikes") else 4)
     # JSON too, and the cached traces make the second run agree with the first.
     assert main(args[:-6] + ["--out", str(tmp_path / "dc.json"), "--plot", "", "--cache", str(cache)]) == 0
     assert json.loads((tmp_path / "dc.json").read_text())["early_exit"] == config["early_exit"]
@@ -102,3 +106,24 @@ def test_command_line_reports_bad_data(tmp_path, capsys, nmnist):
     assert "not found" in capsys.readouterr().err
     assert main(["--model", str(model), "--data", str(root), "--ids", "5000-5001"]) == 2
     assert "sample ids [5000, 5001] are not in" in capsys.readouterr().err
+
+
+def test_running_mean_readouts_by_hand():
+    """spikes_mean is the spike count over the steps so far; membrane_mean the membrane
+    summed over those steps, over the same count; both classes by their argmax."""
+    class Layer:
+        v = np.zeros(2)
+
+    layer = Layer()
+    rule = snn.DynamicConfidence(threshold=None, temperature=1.0, max_steps=3, readout="membrane_mean")
+    t = rule.tracker(2, layer)
+    for v in ([1.0, 0.0], [0.0, 4.0], [0.5, -1.0]):
+        layer.v[:] = v  # the engine updates its membranes in place
+        t.update(np.zeros(2))
+    assert np.allclose(t.readout(), [1.5 / 3, 3.0 / 3]) and t.result().index == 1
+    t = snn.DynamicConfidence(threshold=0.6, temperature=0.5, readout="spikes_mean").tracker(2)
+    assert not t.update(np.array([0.0, 0.0]))  # p = (0.5, 0.5)
+    assert t.update(np.array([1.0, 0.0]))      # mean (0.5, 0): p = 1 / (1 + e^-1) = 0.73 > 0.6
+    assert np.allclose(t.readout(), [0.5, 0.0]) and t.result().index == 0 and t.result().steps == 2
+    with pytest.raises(ValueError, match="needs an output layer with a membrane"):
+        snn.DynamicConfidence(readout="membrane_mean").tracker(2, None)

@@ -91,7 +91,9 @@ def test_policy_none_runs_every_step():
 
 @pytest.mark.parametrize("node, params, field", [
     (Loihi, {"readout": "membrane"}, "readout"),
+    (Loihi, {"readout": "membrane_mean"}, "readout"),
     (SpiNNaker, {"readout": "membrane"}, "readout"),
+    (SpiNNaker, {"readout": "membrane_mean"}, "readout"),
     (SpiNNaker, {"mode": "trial"}, "mode"),
 ])
 def test_backends_refuse_what_they_cannot_honour(node, params, field, tmp_path):
@@ -100,6 +102,7 @@ def test_backends_refuse_what_they_cannot_honour(node, params, field, tmp_path):
     with pytest.raises(pydantic.ValidationError, match=f"{field} '{params[field]}' is not supported here"):
         node.Params(model=str(model), **params)
     node.Params(model=str(model))  # the defaults are fine
+    node.Params(model=str(model), readout="spikes_mean")  # output spikes come back: their mean can be read
 
 
 def test_the_three_nodes_share_one_parameter_set():

@@ -42,12 +42,14 @@ def test_class_folders_replay_in_file_order_with_label_markers(class_folders):
     # file names order the samples, so the classes mix as in the distribution
     assert [(m["label"], m["value"], m["sample"]) for m in marks] == \
         [("3", 3, "3/00001.bin"), ("7", 7, "7/00002.bin"), ("3", 3, "3/00010.bin")]
-    # each start: 5 ms after the previous last event, rounded up to a whole millisecond
+    # each start (at the sample's first event): 5 ms after the previous last event, rounded
+    # up to a whole millisecond
     starts = [0, 18_000, 44_000]
     assert [round(m["time"] * 1e6) for m in marks] == starts
     ev = np.concatenate([m.data for m in out["out"]])
     expected = np.concatenate([w for w in written.values()])
-    expected["t"] += np.repeat(starts, [len(w) for w in written.values()])
+    firsts = [w["t"].min() for w in written.values()]  # 5, 0 and 7 µs after the files' zero
+    expected["t"] += np.repeat(np.subtract(starts, firsts), [len(w) for w in written.values()])
     assert np.array_equal(ev, expected)
     assert (out["out"][0].meta["width"], out["out"][0].meta["height"]) == (34, 34)
 
@@ -66,8 +68,9 @@ def test_labels_file_limit_and_loop_keep_alignment(tmp_path):
     while len(marks) < 6:
         marks += [m.data for m in drain(cam, max_messages=1).get("markers", [])]
     cam.stop()
-    # 1.bin ends at 2,000 µs: 2.bin starts at 3,000, ends at 6,500: the next pass at 7,000
-    assert [round(m["time"] * 1e6) for m in marks] == [0, 3_000, 7_000, 10_000, 14_000, 17_000]
+    # 1.bin runs 10-2,000 µs, so from its first event it ends at 1,990: 2.bin starts at
+    # 2,000, ends at 5,500: the next pass at 6,000
+    assert [round(m["time"] * 1e6) for m in marks] == [0, 2_000, 6_000, 8_000, 12_000, 14_000]
     assert [m["sample"] for m in marks] == ["1.bin", "2.bin"] * 3
 
 
@@ -103,4 +106,6 @@ def test_shared_samples_replay_unchanged(shared_data, tmp_path):
         t1 = round(marks[k + 1]["time"] * 1e6) if k < 2 else None
         part = ev[(ev["t"] >= t0) & ((ev["t"] < t1) if t1 else True)].copy()
         part["t"] -= t0
-        assert np.array_equal(part, read_nmnist(src / f"{i}.bin"))
+        ref = read_nmnist(src / f"{i}.bin")
+        ref["t"] -= ref["t"].min()  # each sample starts at its first event
+        assert np.array_equal(part, ref)

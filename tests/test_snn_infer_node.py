@@ -166,3 +166,21 @@ def test_delay_starts_the_trial_after_its_marker(data):
     ref = snn.load(model, convention="sinabs").classify(x4[100:], early_exit=snn.DynamicConfidence(max_steps=300))
     assert len(out) == 1 and (out[0].data["index"], out[0].data["steps"]) == (ref.index, 200)
     assert node.counters["idle_bins"] == 100
+
+
+@pytest.mark.parametrize("readout, temperature, threshold", [
+    ("spikes_mean", 0.05, 0.9), ("membrane_mean", 0.2, 0.9), ("membrane", 0.05, 0.9)])
+def test_every_readout_decides_in_the_node_as_offline(data, readout, temperature, threshold):
+    """The node's Classifier and Network.classify apply the same rule for each readout."""
+    model, samples = data
+    rule = {"threshold": threshold, "temperature": temperature, "min_steps": 5, "max_steps": 300}
+    node = Infer(model=model, convention="sinabs", readout=readout, early_exit=rule)
+    node.start()
+    stream = np.concatenate([samples[i][0] for i in (1, 2, 3, 4)])
+    out = feed(node, _chunks(stream, 25))["decision"]
+    node.stop()
+    net = snn.load(model, convention="sinabs")
+    policy = snn.DynamicConfidence(readout=readout, **rule)
+    first = net.classify(samples[1][0], early_exit=policy)
+    assert (out[0].data["index"], out[0].data["steps"]) == (first.index, first.steps)
+    assert first.steps < 300 and len(out) >= 4  # it stopped early: samples went by faster

@@ -74,8 +74,10 @@ def list_samples(folder: str | Path, limit: int = 0) -> list[Sample]:
 
 class SampleFolder(EventReader):
     """N-MNIST samples of a folder one after the other: a sample starts `gap_us` after the
-    previous one's last event, rounded up to a whole millisecond. Each start is a trigger
-    (id = class index, p = 1), which `markers()` turns into a labelled Marker."""
+    previous one's last event, rounded up to a whole millisecond, at its first event (the
+    recordings start 0.2-4 ms after their file's zero; tonic's loaders bin from the first
+    event too). Each start is a trigger (id = class index, p = 1), which `markers()` turns
+    into a labelled Marker."""
 
     format = "NMNIST folder"
     width, height = WIDTH, HEIGHT
@@ -91,7 +93,8 @@ class SampleFolder(EventReader):
         t0 = 0
         for s in self.samples:
             ev = read_nmnist(s.path)
-            ev["t"] += t0
+            if len(ev):
+                ev["t"] += t0 - ev["t"].min()
             yield ev[:max_events], np.array([(t0, s.index, 1)], TRIGGER_DTYPE)
             for i in range(max_events, len(ev), max_events):
                 yield ev[i:i + max_events], empty_triggers()

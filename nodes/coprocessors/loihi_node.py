@@ -66,7 +66,8 @@ class Loihi(ClassifierNode):
     TYPE = "coprocessor.loihi"
 
     class Params(ClassifierParams):
-        UNSUPPORTED = {"readout": ("membrane", "the chip's membranes are not read back; use readout 'spikes'")}
+        UNSUPPORTED = {"readout": (("membrane", "membrane_mean"),
+                    "the chip's membranes are not read back; use readout 'spikes' or 'spikes_mean'")}
 
         target: Literal["auto", "simulator", "board"] = Field(
             "auto", description="auto: a board when lava-loihi is installed, else the simulator")

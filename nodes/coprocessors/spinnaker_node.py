@@ -54,7 +54,8 @@ class SpiNNaker(ClassifierNode):
         UNSUPPORTED = {
             "mode": ("trial", "a running SpiNNaker board cannot be reset between trials; use "
                               "mode 'continuous', or snn.infer / coprocessor.loihi for trials"),
-            "readout": ("membrane", "the board's membranes are not read back; use readout 'spikes'")}
+            "readout": (("membrane", "membrane_mean"),
+                    "the board's membranes are not read back; use readout 'spikes' or 'spikes_mean'")}
 
         virtual_board: bool = Field(True, description="map without a board (no spikes come back)")
         machine_address: str | None = Field(None, description="IP address of a SpiNNaker board")

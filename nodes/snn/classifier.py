@@ -21,7 +21,7 @@ from streamer.paths import InputPath
 from streamer.streams import DECISION, FRAMES, MARKER, SPIKES, Message, decision, spikes
 
 from .conventions import CONVENTIONS
-from .early_exit import EarlyExit
+from .early_exit import EarlyExit, Readout
 from .model_check import model_ports, model_problems
 from .trials import Onsets, input_bins
 
@@ -55,7 +55,7 @@ class Backend(Protocol):
 class ClassifierParams(streamer.node.Params):
     """The parameters every classifier node takes, with the same names and meaning."""
 
-    # A backend lists the values it cannot honour: {parameter: (value, why)}.
+    # A backend lists the values it cannot honour: {parameter: (value or tuple of values, why)}.
     UNSUPPORTED: ClassVar[dict[str, tuple[Any, str]]] = {}
 
     model: InputPath = Field(description="path of the NIR file")
@@ -65,8 +65,9 @@ class ClassifierParams(streamer.node.Params):
     reset: Literal["v_reset", "subtract", None] = Field(
         None, description="override the convention's reset (graphs trained with the other one)")
     labels: list[str] = Field(default_factory=list, description="class names, by output index")
-    readout: Literal["spikes", "membrane"] = Field(
-        "spikes", description="class from accumulated output spikes or the output membrane")
+    readout: Readout = Field(
+        "spikes", description="class from accumulated output spikes, the output membrane, or the running "
+                              "mean of either (spikes_mean, membrane_mean)")
     mode: Literal["continuous", "trial"] = Field(
         "continuous", description="continuous: classify sample after sample; trial: start on Markers")
     trial_markers: list[str] | None = Field(
@@ -82,8 +83,9 @@ class ClassifierParams(streamer.node.Params):
 
     @model_validator(mode="after")
     def _supported(self) -> "ClassifierParams":
-        for name, (value, why) in type(self).UNSUPPORTED.items():
-            if getattr(self, name) == value:
+        for name, (values, why) in type(self).UNSUPPORTED.items():
+            value = getattr(self, name)
+            if value in (values if isinstance(values, tuple) else (values,)):
                 raise ValueError(f"{name} {value!r} is not supported here: {why}")
         return self
 

@@ -1,9 +1,12 @@
 """Dynamic Confidence: stop a sample's simulation once the output is confident enough.
 
-Each step the readout (accumulated output spikes, or the output layer's membrane) is
-turned into probabilities with softmax(readout / temperature); the confidence is the
-largest probability. The sample stops at the first step after `min_steps` whose
-confidence exceeds `threshold`, or at `max_steps`. A threshold of None never stops
+Each step the readout is turned into probabilities with softmax(readout / temperature);
+the confidence is the largest probability. Readouts (`READOUTS`): the output spikes
+accumulated since the sample began ("spikes"), the output layer's membrane now
+("membrane"), or the running mean over the sample's steps of either ("spikes_mean",
+"membrane_mean": a membrane that swings with each input bin reads steadier averaged).
+The sample stops at the first step after `min_steps` whose confidence exceeds
+`threshold`, or at `max_steps`. A threshold of None never stops
 early (the policy "none" of the nodes' `early_exit` parameter).
 """
 from __future__ import annotations
@@ -24,6 +27,11 @@ class InferResult:
     steps: int
 
 
+READOUTS = ("spikes", "membrane", "spikes_mean", "membrane_mean")
+Readout = Literal["spikes", "membrane", "spikes_mean", "membrane_mean"]
+MEMBRANE_READOUTS = ("membrane", "membrane_mean")
+
+
 def softmax(z: np.ndarray, temperature: float) -> np.ndarray:
     z = np.asarray(z, np.float64).reshape(-1) / temperature
     e = np.exp(z - z.max())
@@ -39,8 +47,8 @@ class DynamicConfidence:
     readout: str = "spikes"
 
     def __post_init__(self) -> None:
-        if self.readout not in ("spikes", "membrane"):
-            raise ValueError(f"readout must be 'spikes' or 'membrane', got {self.readout!r}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {self.readout!r}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if self.max_steps < 1 or self.min_steps < 0:
@@ -61,27 +69,37 @@ class Tracker:
     def __init__(self, policy: DynamicConfidence, n_out: int, readout_layer=None) -> None:
         self.policy = policy
         self.acc = np.zeros(n_out, np.float64)
+        self.v_sum = np.zeros(n_out, np.float64)
         self.steps = 0
         self.probabilities = np.full(n_out, 1.0 / n_out)
         self.membrane = getattr(readout_layer, "v", None)
-        if policy.readout == "membrane" and self.membrane is None:
-            raise ValueError("readout 'membrane' needs an output layer with a membrane (LI/LIF/IF...)")
+        if policy.readout in MEMBRANE_READOUTS and self.membrane is None:
+            raise ValueError(f"readout {policy.readout!r} needs an output layer with a membrane (LI/LIF/IF...)")
+
+    def readout(self) -> np.ndarray:
+        """What the policy reads after the last step."""
+        r = self.policy.readout
+        if r == "spikes":
+            return self.acc
+        if r == "membrane":
+            return self.membrane
+        return (self.acc if r == "spikes_mean" else self.v_sum) / max(self.steps, 1)
 
     def update(self, out: np.ndarray) -> bool:
         """Add one step's output; True when the sample should stop."""
         p = self.policy
         self.acc += out.reshape(-1)
+        if p.readout == "membrane_mean":
+            self.v_sum += np.reshape(self.membrane, -1)
         self.steps += 1
-        z = self.membrane if p.readout == "membrane" else self.acc
-        self.probabilities = softmax(z, p.temperature)
+        self.probabilities = softmax(self.readout(), p.temperature)
         if self.steps >= p.max_steps:
             return True
         return p.threshold is not None and self.steps >= p.min_steps and self.probabilities.max() > p.threshold
 
     def result(self) -> InferResult:
         probs = self.probabilities
-        z = self.membrane if self.policy.readout == "membrane" else self.acc
-        index = int(np.argmax(z))
+        index = int(np.argmax(self.readout()))
         return InferResult(index, float(probs[index]), probs.copy(), self.steps)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from streamer.node import Port
 from streamer.streams import SPIKES
 
+from .early_exit import MEMBRANE_READOUTS
 from .network import Network, load
 
 
@@ -51,7 +52,8 @@ def model_problems(params: Any) -> list[tuple[str, str]]:
     if params.labels and len(params.labels) != n_out:
         problems.append(("labels", f"{len(params.labels)} labels for a model with {n_out} outputs "
                                    f"({params.model}); give one label per output, in output order"))
-    if getattr(params, "readout", "spikes") == "membrane" and getattr(net.readout_layer, "v", None) is None:
-        problems.append(("readout", "readout 'membrane' needs an output layer with a membrane (LI, LIF, "
+    readout = getattr(params, "readout", "spikes")
+    if readout in MEMBRANE_READOUTS and getattr(net.readout_layer, "v", None) is None:
+        problems.append(("readout", f"readout {readout!r} needs an output layer with a membrane (LI, LIF, "
                                     "IF...); this model's has none: use readout 'spikes'"))
     return problems

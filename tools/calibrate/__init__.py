@@ -1,11 +1,12 @@
-"""Calibrate Dynamic Confidence (temperature, threshold) on labelled samples.
+"""Calibrate Dynamic Confidence (readout, temperature, threshold) on labelled samples.
 
     python -m tools.calibrate --model M.nir --data DIR_OR_NPZ --ids 1-500 [--score-ids 501-1000]
 
 Each sample runs once for the full window; the readout after every step is cached, and
-the early-exit rule is replayed on those traces for every (temperature, threshold). The
-chosen pair is the one with the fewest mean steps whose accuracy stays within a budget
-(default 1 point) of the full window's on the calibration samples.
+the early-exit rule is replayed on those traces for every readout (spike counts, membrane,
+the running mean of either), temperature and threshold. The chosen setting is the one with
+the fewest mean steps whose accuracy stays within a budget (default 1 point) of the full
+window's (output spikes counted over every step) on the calibration samples.
 """
 from __future__ import annotations
 

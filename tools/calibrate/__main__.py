@@ -9,10 +9,14 @@ from pathlib import Path
 
 import nodes.snn as snn
 
+from nodes.snn.early_exit import MEMBRANE_READOUTS, READOUTS
+
 from . import Dataset, choose, full_window_accuracy, pareto, parse_ids, readout_traces, sweep
 
-TEMPERATURES = "1,2,5,10,15,20,30,50"
-THRESHOLDS = "0.5,0.6,0.7,0.8,0.85,0.9,0.95,0.97,0.99,0.995,0.999"
+# Wide enough for every readout: mean spike counts and membranes are fractions, counts
+# summed over 300 steps reach hundreds.
+TEMPERATURES = "0.01,0.02,0.05,0.1,0.2,0.5,1,2,5,10,15,20,30,50,100"
+THRESHOLDS = "0.3,0.4,0.5,0.6,0.7,0.8,0.85,0.9,0.95,0.97,0.99,0.995,0.999"
 
 
 def _floats(text: str) -> list[float]:
@@ -23,10 +27,10 @@ def _floats(text: str) -> list[float]:
 
 
 def _table(rows, chosen, full_steps: int) -> str:
-    lines = [f"{'temperature':>11} {'threshold':>9} {'accuracy':>8} {'mean steps':>10} {'speed-up':>8}"]
+    lines = [f"{'readout':>13} {'temperature':>11} {'threshold':>9} {'accuracy':>8} {'mean steps':>10} {'speed-up':>8}"]
     for r in rows:
         mark = "  <- chosen" if r == chosen else ""
-        lines.append(f"{r.temperature:11.3g} {r.threshold:9.4g} {100 * r.accuracy:7.1f}% "
+        lines.append(f"{r.readout:>13} {r.temperature:11.3g} {r.threshold:9.4g} {100 * r.accuracy:7.1f}% "
                      f"{r.mean_steps:10.1f} {r.speedup:7.2f}x{mark}")
     return "\n".join(lines)
 
@@ -41,13 +45,13 @@ def _plot(rows, front, chosen, full_acc: float, full_steps: int, path: Path) -> 
         return False
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.scatter([r.mean_steps for r in rows], [100 * r.accuracy for r in rows], s=10, c="0.7",
-               label="(temperature, threshold)")
+               label="(readout, temperature, threshold)")
     ax.plot([r.mean_steps for r in front], [100 * r.accuracy for r in front], "o-", c="C0",
             label="Pareto front")
     ax.scatter([full_steps], [100 * full_acc], marker="s", c="k", label="full window")
     if chosen is not None:
         ax.scatter([chosen.mean_steps], [100 * chosen.accuracy], marker="*", s=150, c="C3",
-                   label=f"chosen T={chosen.temperature:g}, θ={chosen.threshold:g}")
+                   label=f"chosen {chosen.readout}, T={chosen.temperature:g}, θ={chosen.threshold:g}")
     ax.set_xlabel("mean steps per sample")
     ax.set_ylabel("accuracy (%)")
     ax.set_title("Dynamic Confidence: accuracy vs latency")
@@ -76,7 +80,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.calibrate")
     ap.add_argument("--dt-s", type=float, default=1e-3, help="simulation step and bin width (s)")
     ap.add_argument("--steps", type=int, default=300, help="full window (max_steps)")
     ap.add_argument("--min-steps", type=int, default=1)
-    ap.add_argument("--readout", choices=("spikes", "membrane"), default="spikes")
+    ap.add_argument("--readouts", default=",".join(READOUTS),
+                    help=f"readouts searched, of {', '.join(READOUTS)} (membrane ones need an output membrane)")
     ap.add_argument("--temperatures", default=TEMPERATURES)
     ap.add_argument("--thresholds", default=THRESHOLDS)
     ap.add_argument("--budget-points", type=float, default=1.0,
@@ -91,6 +96,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.calibrate")
         data = Dataset(args.data, args.steps, args.dt_s)
         ids = parse_ids(args.ids) if args.ids else data.ids()
         score_ids = parse_ids(args.score_ids) if args.score_ids else []
+        readouts = [r.strip() for r in args.readouts.split(",") if r.strip()]
+        unknown = [r for r in readouts if r not in READOUTS]
+        if unknown or not readouts:
+            raise ValueError(f"--readouts {args.readouts!r}: choose among {', '.join(READOUTS)}")
+        if getattr(net.readout_layer, "v", None) is None:
+            readouts = [r for r in readouts if r not in MEMBRANE_READOUTS]  # no membrane to read
         missing = [i for i in ids + score_ids if i not in data.labels]
         if missing:
             raise ValueError(f"sample ids {missing[:5]}{'...' if len(missing) > 5 else ''} are not in {args.data}")
@@ -101,10 +112,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.calibrate")
     if overlap:
         print(f"warning: {len(overlap)} samples are both calibrated and scored", file=sys.stderr)
     cache = args.cache or None
-    traces, labels = readout_traces(net, data, ids, args.readout, cache)
-    rows = sweep(traces, labels, _floats(args.temperatures), _floats(args.thresholds),
-                 args.min_steps, args.steps)
-    full_acc = full_window_accuracy(traces, labels, args.steps)
+    rows, traces = [], {}
+    for readout in readouts:
+        traces[readout], labels = readout_traces(net, data, ids, readout, cache)
+        rows += sweep(traces[readout], labels, _floats(args.temperatures), _floats(args.thresholds),
+                      args.min_steps, args.steps, readout)
+    # The reference is the network's own answer: output spikes counted over the full window.
+    full_acc = full_window_accuracy(readout_traces(net, data, ids, "spikes", cache)[0], labels, args.steps)
     chosen = choose(rows, full_acc, args.budget_points / 100)
     print(f"calibration: {len(ids)} samples, full window {args.steps} steps: "
           f"accuracy {100 * full_acc:.1f}%")
@@ -114,23 +128,25 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.calibrate")
         if _plot(rows, front, chosen, full_acc, args.steps, Path(args.plot)):
             print(f"Pareto plot: {args.plot}")
     if chosen is None:
-        print(f"no (temperature, threshold) keeps accuracy within {args.budget_points} points; "
+        print(f"no (readout, temperature, threshold) keeps accuracy within {args.budget_points} points; "
               f"try higher thresholds", file=sys.stderr)
         return 1
     early_exit = {"policy": "dynamic_confidence", "threshold": chosen.threshold,
                   "temperature": chosen.temperature, "min_steps": args.min_steps,
                   "max_steps": args.steps}
     report = {"model": str(args.model), "convention": args.convention, "dt_s": args.dt_s,
+              "readouts_searched": readouts, "chosen_readout": chosen.readout,
               "samples": len(ids), "full_window_accuracy": full_acc,
               "accuracy": chosen.accuracy, "mean_steps": chosen.mean_steps,
               "speedup": chosen.speedup, "budget_points": args.budget_points}
-    print(f"chosen: temperature {chosen.temperature:g}, threshold {chosen.threshold:g}: accuracy "
+    print(f"chosen: readout {chosen.readout}, temperature {chosen.temperature:g}, "
+          f"threshold {chosen.threshold:g}: accuracy "
           f"{100 * chosen.accuracy:.1f}% in {chosen.mean_steps:.1f} steps ({chosen.speedup:.2f}x)")
     if score_ids:
-        s_traces, s_labels = readout_traces(net, data, score_ids, args.readout, cache)
-        s_full = full_window_accuracy(s_traces, s_labels, args.steps)
+        s_traces, s_labels = readout_traces(net, data, score_ids, chosen.readout, cache)
+        s_full = full_window_accuracy(readout_traces(net, data, score_ids, "spikes", cache)[0], s_labels, args.steps)
         s_row = sweep(s_traces, s_labels, [chosen.temperature], [chosen.threshold],
-                      args.min_steps, args.steps)[0]
+                      args.min_steps, args.steps, chosen.readout)[0]
         print(f"held out: {len(score_ids)} samples: full window {100 * s_full:.1f}%, early exit "
               f"{100 * s_row.accuracy:.1f}% in {s_row.mean_steps:.1f} steps "
               f"({100 * (1 - s_row.mean_steps / args.steps):.1f}% fewer, {s_row.speedup:.2f}x)")
@@ -138,7 +154,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.calibrate")
                       held_out_accuracy=s_row.accuracy, held_out_mean_steps=s_row.mean_steps)
     # The first keys are snn.infer parameters as they are; "calibration" is the record.
     _write_config(Path(args.out), {"convention": args.convention, "dt_s": args.dt_s,
-                                   "readout": args.readout, "early_exit": early_exit,
+                                   "readout": chosen.readout, "early_exit": early_exit,
                                    "calibration": report})
     print(f"config: {args.out}")
     return 0

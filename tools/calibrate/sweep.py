@@ -1,10 +1,9 @@
 """Dynamic Confidence replayed on recorded readout traces: one full run per sample, then
 every (temperature, threshold) pair costs a few array operations.
 
-A trace is the readout the policy sees after each step: the accumulated output spikes
-(readout "spikes") or the output layer's membrane (readout "membrane"), shape
-(samples, steps, classes). `outcome` applies exactly the rule of
-nodes.snn.early_exit.Tracker: at step t (1-based) stop when t ≥ max_steps, or when
+A trace is the readout the policy sees after each step (accumulated output spikes, the
+output layer's membrane, or the running mean of either), shape (samples, steps, classes).
+`outcome` applies exactly the rule of nodes.snn.early_exit.Tracker: at step t (1-based) stop when t ≥ max_steps, or when
 t ≥ min_steps and max softmax(z_t / T) > threshold; the class is argmax z at that step.
 """
 from __future__ import annotations
@@ -21,6 +20,7 @@ class Row:
     accuracy: float      # fraction of samples right
     mean_steps: float
     speedup: float       # full window / mean steps
+    readout: str = "spikes"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -46,7 +46,7 @@ def outcome(traces: np.ndarray, conf: np.ndarray, threshold: float, min_steps: i
 
 
 def sweep(traces: np.ndarray, labels: np.ndarray, temperatures, thresholds, min_steps: int = 1,
-          max_steps: int | None = None) -> list[Row]:
+          max_steps: int | None = None, readout: str = "spikes") -> list[Row]:
     """Accuracy and mean steps for every (temperature, threshold)."""
     labels = np.asarray(labels)
     full = max_steps or traces.shape[1]
@@ -57,7 +57,7 @@ def sweep(traces: np.ndarray, labels: np.ndarray, temperatures, thresholds, min_
             steps, pred = outcome(traces, conf, float(threshold), min_steps, max_steps)
             mean = float(steps.mean())
             rows.append(Row(float(temperature), float(threshold), float(np.mean(pred == labels)),
-                            mean, full / mean))
+                            mean, full / mean, readout))
     return rows
 
 

@@ -17,17 +17,31 @@ def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") ->
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--arch", choices=("conv", "dense"), default="conv",
-                    help="conv: SumPool-Conv-Dense-Dense; dense: Dense-Dense (EEG uses dense)")
+    ap.add_argument("--arch", choices=("conv", "csnn", "dense"), default="conv",
+                    help="conv: SumPool-Conv-Dense-Dense; csnn: Conv-Conv-Dense; dense: Dense-Dense (EEG uses dense)")
     ap.add_argument("--channels", type=int, default=8, help="conv channels")
     ap.add_argument("--hidden", type=int, default=64, help="hidden dense neurons")
     ap.add_argument("--beta", type=float, default=1.0, help="1: IF neurons; < 1: LIF decay per step")
     ap.add_argument("--trials", type=int, default=600, help="synthetic trials to generate")
     ap.add_argument("--limit", type=int, default=None, help="N-MNIST: use only the first N samples")
+    ap.add_argument("--bin-ms", type=float, default=10.0, help="N-MNIST: bin width (one step)")
+    ap.add_argument("--duration-ms", type=float, default=300.0, help="N-MNIST: binned span from the first event")
     ap.add_argument("--data-dir", type=Path, default=None,
                     help="N-MNIST or EEGMMIDB folder (default: the shared data)")
     ap.add_argument("--runs", type=int, nargs="+", default=[3, 7], help="EEGMMIDB: training runs (CSP and SNN)")
     ap.add_argument("--test-runs", type=int, nargs="+", default=[4, 8], help="EEGMMIDB: held-out runs")
+    ap.add_argument("--val-run", type=int, default=None,
+                    help="EEGMMIDB: one of --runs whose trials pick the epoch count (early stopping)")
+    ap.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
+                    help="biases in the weight layers (--no-bias: the answer follows ratios of the input)")
+    ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="amplitude augmentation: each sample times a factor in [1/scale, scale]")
+    ap.add_argument("--loss-temperature", type=float, default=1.0,
+                    help="output spike counts are divided by this in the loss (long windows: counts reach hundreds)")
+    ap.add_argument("--loss-every", type=int, default=0,
+                    help="average the loss over the counts after every N steps (0: the last step only); "
+                         "trains a network that is right early, for early exit")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args(argv)
     if args.epochs < 1:
@@ -41,7 +55,8 @@ def load(args: argparse.Namespace):
     if args.data == "nmnist":
         from tools.datasets import data_path
 
-        return load_nmnist(args.data_dir or data_path("nmnist"), limit=args.limit, seed=args.seed)
+        return load_nmnist(args.data_dir or data_path("nmnist"), args.bin_ms, args.duration_ms, limit=args.limit,
+                           seed=args.seed)
     if args.data == "eegmmidb":
         from tools.datasets import data_path
 
@@ -59,6 +74,8 @@ def load(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None, prog: str = "python -m tools.train") -> int:
     args = parse(argv, prog)
+    from tools.datasets import data_path
+
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -69,7 +86,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.train") -> 
 
     from .export import write_nir
     from .fit import accuracy, seed_everything, train
-    from .model import SNN, conv_arch, dense_arch
+    from .model import SNN, conv_arch, csnn_arch, dense_arch
 
     console = Console(stderr=True)
     seed_everything(args.seed, args.threads)
@@ -83,18 +100,29 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.train") -> 
                   f"input {data.input_shape} x {data.x_train.shape[1]} steps of {data.dt_s * 1e3:g} ms, "
                   f"classes {data.classes} ({time.monotonic() - t0:.1f} s)")
     n = len(data.classes)
-    arch = (conv_arch(n, args.channels, args.hidden) if args.arch == "conv" and len(data.input_shape) == 3
-            else dense_arch(n, args.hidden))
-    model = SNN(data.input_shape, arch, beta=args.beta)
+    image = len(data.input_shape) == 3
+    arch = (conv_arch(n, args.channels, args.hidden) if args.arch == "conv" and image
+            else csnn_arch(n, args.channels) if args.arch == "csnn" and image else dense_arch(n, args.hidden))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
-        history = train(model, data, args.epochs, args.seed, args.lr, args.batch, progress)
+        if args.data == "eegmmidb":
+            from .cross_run import Recipe, fit_runs
+
+            recipe = Recipe(args.hidden, args.beta, args.bias, args.epochs, args.lr, args.batch, args.weight_decay,
+                            args.scale, args.loss_temperature)
+            model, data, epochs, _ = fit_runs(args.data_dir or data_path("eeg"), args.runs, args.test_runs,
+                                              args.val_run, recipe, args.seed, progress, console.print)
+            data.meta["epochs_trained"] = epochs
+        else:
+            model = SNN(data.input_shape, arch, beta=args.beta, bias=args.bias)
+            train(model, data, args.epochs, args.seed, args.lr, args.batch, progress, args.weight_decay,
+                  args.scale, args.loss_temperature, args.loss_every)
     acc = accuracy(model, data.x_test, data.y_test)
     meta = {**data.meta, "classes": data.classes, "held_out_accuracy": acc, "seed": args.seed,
             "epochs": args.epochs, "command": "python -m tools.train " + " ".join(sys.argv[1:] if argv is None else argv)}
     write_nir(model, args.out, data.dt_s, meta)
     console.print(f"held-out accuracy {acc:.1%} on {len(data.y_test)} samples "
-                  f"(train {history[-1]['train_accuracy']:.1%}); wrote {args.out} "
+                  f"(train {accuracy(model, data.x_train, data.y_train):.1%}); wrote {args.out} "
                   f"in {time.monotonic() - t0:.0f} s")
     print(f"{acc:.4f}")
     return 0

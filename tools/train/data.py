@@ -16,6 +16,8 @@ class Dataset:
     classes: list[str]
     dt_s: float          # one step
     meta: dict = field(default_factory=dict)
+    x_val: np.ndarray | None = None  # early stopping's samples (held out of training)
+    y_val: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -46,7 +48,8 @@ def split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> tupl
 
 def load_nmnist(root: Path, bin_ms: float = 10.0, duration_ms: float = 300.0, limit: int | None = None,
                 test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """N-MNIST samples listed in root/labels.txt (sample id, digit)."""
+    """N-MNIST samples listed in root/labels.txt (sample id, digit), binned from each
+    sample's first event (as tonic's ToFrame, tools.calibrate and graphs/nmnist.yaml do)."""
     from drivers.dvs.nmnist import HEIGHT, WIDTH, read_nmnist
 
     labels_file = root / "labels.txt"
@@ -58,8 +61,11 @@ def load_nmnist(root: Path, bin_ms: float = 10.0, duration_ms: float = 300.0, li
         table = table[:limit]
     bin_us = int(round(bin_ms * 1e3))
     n_bins = int(duration_ms * 1e3 // bin_us)
-    x = np.stack([bin_events(read_nmnist(root / f"{sid}.bin"), n_bins, bin_us, WIDTH, HEIGHT)
-                  for sid in table[:, 0]])
+    def frames(ev: np.ndarray) -> np.ndarray:
+        return bin_events(ev, n_bins, bin_us, WIDTH, HEIGHT, int(ev["t"].min()) if len(ev) else 0)
+
+    x = np.stack([frames(read_nmnist(root / f"{sid}.bin")) for sid in table[:, 0]])
     y = table[:, 1]
     return Dataset(*split(x, y, test_fraction, seed), classes=[str(d) for d in range(10)],
-                   dt_s=bin_us * 1e-6, meta={"data": "nmnist", "bin_us": bin_us, "n_bins": n_bins})
+                   dt_s=bin_us * 1e-6, meta={"data": "nmnist", "bin_us": bin_us, "n_bins": n_bins,
+                         "bins_from": "each sample's first event"})

@@ -10,6 +10,13 @@ import numpy as np
 from .model import SNN
 
 
+def _bias(layer) -> np.ndarray:
+    """The layer's bias, zeros for a layer trained without one (NIR Affine/Conv2d carry one)."""
+    if layer.bias is None:
+        return np.zeros(layer.weight.shape[0], np.float32)
+    return layer.bias.detach().numpy().astype(np.float32)
+
+
 def _neuron(model: SNN, shape: tuple[int, ...], dt_s: float) -> nir.NIRNode:
     ones = np.ones(shape, dtype=np.float32)
     thr = ones * np.float32(model.threshold)
@@ -39,10 +46,10 @@ def to_nir(model: SNN, dt_s: float, metadata: dict[str, Any] | None = None) -> n
                 input_shape=np.array(shape[1:]), weight=layer.weight.detach().numpy().astype(np.float32),
                 stride=np.array(layer.stride), padding=np.array(layer.padding),
                 dilation=np.array(layer.dilation), groups=1,
-                bias=layer.bias.detach().numpy().astype(np.float32))
+                bias=_bias(layer))
         else:
             nodes[name] = nir.Affine(weight=layer.weight.detach().numpy().astype(np.float32),
-                                     bias=layer.bias.detach().numpy().astype(np.float32))
+                                     bias=_bias(layer))
         edges.append((prev, name))
         prev = name
         if kind[0] in ("conv", "dense"):

@@ -25,14 +25,24 @@ def conv_arch(n_classes: int, channels: int = 8, hidden: int = 64, pool: int = 2
     return Arch(layers)
 
 
+def csnn_arch(n_classes: int, channels: int = 12) -> Arch:
+    """Two strided convolutions straight on the 34 x 34 sensor (no pooling), then the output
+    layer: Conv2d 2->c 5x5/2 -> Conv2d c->2c 3x3/2 -> Flatten -> Affine -> classes."""
+    return Arch([("conv", channels, 5, 2, 2), ("conv", 2 * channels, 3, 2, 1), ("flatten",),
+                 ("dense", n_classes)])
+
+
 def dense_arch(n_classes: int, hidden: int = 64) -> Arch:
-    return Arch([("flatten",), ("dense", hidden), ("dense", n_classes)])
+    """Flatten, a hidden layer of `hidden` neurons (none for 0), the output layer."""
+    return Arch([("flatten",), *([("dense", hidden)] if hidden else []), ("dense", n_classes)])
 
 
 class SNN(nn.Module):
     def __init__(self, input_shape: tuple[int, ...], arch: Arch, beta: float = 1.0,
-                 threshold: float = 1.0) -> None:
+                 threshold: float = 1.0, bias: bool = True) -> None:
         super().__init__()
+        # Without biases the network's answer barely moves when its input is scaled (the
+        # spike counts scale with it): an EEG run recorded louder reads the same.
         self.input_shape = tuple(int(s) for s in input_shape)
         self.arch = arch
         self.beta, self.threshold = beta, threshold
@@ -48,7 +58,7 @@ class SNN(nn.Module):
                 self.layers.append(nn.Identity())
             elif kind == "conv":
                 _, out, k, stride, pad = spec
-                self.layers.append(nn.Conv2d(shape[0], out, k, stride, pad))
+                self.layers.append(nn.Conv2d(shape[0], out, k, stride, pad, bias=bias))
                 shape = (out, (shape[1] + 2 * pad - k) // stride + 1, (shape[2] + 2 * pad - k) // stride + 1)
             elif kind == "flatten":
                 self.layers.append(nn.Flatten(start_dim=1))
@@ -59,7 +69,7 @@ class SNN(nn.Module):
             elif kind == "dense":
                 if len(shape) != 1:
                     raise ValueError(f"dense layer after shape {shape}: add ('flatten',) first")
-                self.layers.append(nn.Linear(shape[0], spec[1]))
+                self.layers.append(nn.Linear(shape[0], spec[1], bias=bias))
                 shape = (spec[1],)
             else:
                 raise ValueError(f"unknown layer kind {kind!r}")
