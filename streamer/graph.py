@@ -122,6 +122,8 @@ class Graph:
     file: str
     nodes: dict[str, NodeSpec]
     edges: list[EdgeSpec]
+    # The operator console's settings (`ui:`): host, port, view (streams shown); None: none.
+    ui: dict[str, Any] | None = None
 
     def incoming(self, node: str) -> list[EdgeSpec]:
         return [e for e in self.edges if e.dst == node]
@@ -192,10 +194,11 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
     if not isinstance(raw, LineDict):
         raise GraphError([Problem(file, 1, None, "a graph file is a mapping with `nodes:` and `edges:`")])
     problems = apply_sets(raw, sets or [], file)
+    top = ["name", "nodes", "edges", "description", "ui"]
     for key in raw:
-        if key not in ("name", "nodes", "edges", "description"):
+        if key not in top:
             problems.append(Problem(file, raw.line_of(key), None, f"unknown top-level key {key!r}"
-                                    + _suggest(str(key), ["name", "nodes", "edges", "description"])))
+                                    + _suggest(str(key), top)))
     from_cli = {tuple(item.partition("=")[0].strip().split(".")[:2]) for item in sets or []}
     nodes = _nodes(raw, file, from_cli, problems)
     edges = _edges(raw, nodes, file, problems)
@@ -203,9 +206,41 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
     _check_inputs(nodes, edges, file, problems)
     _check_cycles(nodes, edges, file, problems)
     _inherit_safe_commands(nodes, edges, file, problems)
+    ui = _ui(raw, nodes, file, problems)
     if problems:
         raise GraphError(sorted(problems, key=lambda p: p.line))
-    return Graph(str(raw.get("name", Path(file).stem)), file, nodes, edges)
+    return Graph(str(raw.get("name", Path(file).stem)), file, nodes, edges, ui)
+
+
+UI_KEYS = {"host": str, "port": int, "view": list}
+
+
+def _ui(raw: LineDict, nodes: dict[str, NodeSpec], file: str, problems: list[Problem]) -> dict | None:
+    """`ui: {port: 8765, host: 127.0.0.1, view: [camera, snn.decision]}`: the console's
+    settings (used with `streamer run --ui`, or `ui: true` for the defaults)."""
+    if "ui" not in raw or raw["ui"] in (None, False):
+        return None
+    body = raw["ui"]
+    line = raw.line_of("ui")
+    if body is True:
+        return {}
+    if not isinstance(body, LineDict):
+        problems.append(Problem(file, line, None, "`ui:` is true or a mapping with host, port and view"))
+        return None
+    for key, value in body.items():
+        want = UI_KEYS.get(key)
+        if want is None:
+            problems.append(Problem(file, body.line_of(key), None, f"unknown key {key!r} under ui"
+                                    + _suggest(str(key), UI_KEYS) + " (keys: host, port, view)"))
+        elif not isinstance(value, want) or isinstance(value, bool):
+            problems.append(Problem(file, body.line_of(key), None, f"ui {key} must be a {want.__name__}"))
+    for v in body.get("view") or []:
+        node, _, port = str(v).partition(".")
+        spec = nodes.get(node)
+        if spec is None or (port and spec.ports_known and port not in spec.outputs):
+            problems.append(Problem(file, body.line_of("view"), node, f"ui view {v!r}: no such node or output"
+                                    + _suggest(node, nodes)))
+    return dict(body)
 
 
 def _nodes(raw: LineDict, file: str, from_cli: set[tuple[str, ...]],

@@ -99,6 +99,9 @@ class Node:
     # that, left unset, take the safe command of the node feeding it (see `safe_command`).
     safe_port: ClassVar[str | None] = None
     inherits_safe_command: ClassVar[bool] = False
+    # Inputs for an operator's control (the gate's emergency stop): the node does not wait
+    # for their edges to end before it ends, and they may close a loop with a viewer.
+    control_inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
         self.params = self.Params(**params)

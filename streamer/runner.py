@@ -81,6 +81,7 @@ class Runner:
         self.failures = 0
         self.reason = ""
         self.epoch = random.getrandbits(31)  # this run's id on every message
+        self._next_share = 0.0
 
     # -- wiring ---------------------------------------------------------------------
     def _endpoints(self) -> None:
@@ -177,6 +178,19 @@ class Runner:
             unit.clean = bool(msg.get("clean"))
             if unit.clean:
                 unit.state = UnitState.DRAINING
+
+    def _share_figures(self) -> None:
+        """The figures, for units with a node that shows them (the console), 4 per second."""
+        t = time.monotonic()
+        if t < self._next_share:
+            return
+        self._next_share = t + 0.25
+        units = [u for u in self.units.values() if u.proc is not None and not u.state.exited
+                 and any(getattr(self.graph.nodes[n].cls, "takes_figures", False) for n in u.nodes)]
+        if units:
+            figures = self.figures.live_json()
+            for unit in units:
+                self._send(unit, "figures", figures=figures)
 
     def _print(self, text: str) -> None:
         if self.live_display is not None:
@@ -338,6 +352,7 @@ class Runner:
         while not self.stop_requested:
             self._poll_control(50)
             self._check_exits()
+            self._share_figures()
             if self.live_display is not None:
                 self.live_display.update(table(self.figures))
             failed = [u.name for u in self.units.values() if u.failed_for_good]
@@ -361,6 +376,7 @@ class Runner:
         while not self.stop_requested:
             self._poll_control(50)
             self._check_exits()
+            self._share_figures()
             for unit in self.units.values():
                 if unit.state == UnitState.READY:  # a restarted unit
                     unit.state = UnitState.RUNNING

@@ -138,8 +138,14 @@ class Outbox:
         for edge in self.edges:
             if not edge.c[OUT_ENDED] and not edge.detached:
                 frames = wire.end_of_stream(edge.c[SEQ], self.epoch, edge.topic)
-                if self._send(edge, frames, abort, latest=False):
-                    edge.c[OUT_ENDED] = 1
+                try:
+                    if self._send(edge, frames, abort, latest=False):
+                        edge.c[OUT_ENDED] = 1
+                except Stopped:
+                    # A `latest` receiver (a viewer) that is behind is not waited for on a
+                    # stop: its end is not sent, the node's last words still count.
+                    if edge.policy != "latest":
+                        raise
 
     def detach(self, keys: list[str]) -> None:
         """Receivers that failed for good: never wait for them again; what this node
@@ -199,6 +205,9 @@ class Inbox:
     epoch: int
     slots: Slots | None = None
     where: dict | None = None
+    # Ports whose edges do not keep the node running (an operator's control): the node ends
+    # once every other edge has ended.
+    control_ports: tuple[str, ...] = ()
     rejected: int = field(default=0, init=False)
     last_error: str = field(default="", init=False)
 
@@ -219,7 +228,8 @@ class Inbox:
 
     @property
     def all_ended(self) -> bool:
-        return all(e.ended for e in self.by_key.values())
+        data = [e for e in self.by_key.values() if e.port not in self.control_ports]
+        return all(e.ended for e in (data or self.by_key.values()))
 
     def poll(self, timeout_ms: float) -> bool:
         return bool(self.poller.poll(max(0, int(timeout_ms))))

@@ -4,7 +4,8 @@ supervisor. Started by the runner as `python -m streamer.worker SPEC.json`.
 Control protocol (msgpack over DEALER -> the supervisor's ROUTER):
   worker -> supervisor: ready, stats (every 0.25 s), error (with traceback), done
   supervisor -> worker: go, stop, ended (edges whose sender is gone for good),
-                        detach (edges whose receiver is gone for good), release
+                        detach (edges whose receiver is gone for good), release,
+                        figures (the run's figures, for a node that shows them: the console)
 
 Stopping is the same whatever asks for it ("stop", SIGTERM, or the supervisor's death,
 which Linux turns into a SIGTERM): every node's `on_stop()` output still goes out (the
@@ -63,8 +64,8 @@ class NodeRunner:
         out_keys = [e["key"] for e in spec["out_edges"]]
         self.where = layout(in_keys, out_keys)
         self.slots = Slots(slot_count(in_keys, out_keys), spec.get("counters"))
-        self.inbox = Inbox(ctx, spec["bind"], spec["in_edges"], epoch, self.slots, self.where) \
-            if spec["in_edges"] else None
+        self.inbox = Inbox(ctx, spec["bind"], spec["in_edges"], epoch, self.slots, self.where,
+                           tuple(self.node.control_inputs)) if spec["in_edges"] else None
         self.outbox: Outbox | None = None
         self.epoch = epoch
         self.in_msgs = self.in_items = self.out_msgs = self.out_items = 0
@@ -327,6 +328,11 @@ class Worker:
             for runner in self.runners:
                 if runner.outbox is not None:
                     runner.outbox.detach(msg["edges"])
+        elif kind == "figures":  # the supervisor's figures of the whole graph, for the console
+            for runner in self.runners:
+                take = getattr(runner.node, "on_figures", None)
+                if take is not None:
+                    take(msg["figures"])
 
     def close(self, linger_ms: int) -> None:
         deadline = now() + STOP_SEND_S + 0.2

@@ -63,6 +63,7 @@ class Tracker:
         self.acc = np.zeros(n_out, np.float64)
         self.steps = 0
         self.probabilities = np.full(n_out, 1.0 / n_out)
+        self.trace: list[float] = []  # the confidence after each step, for the console
         self.membrane = getattr(readout_layer, "v", None)
         if policy.readout == "membrane" and self.membrane is None:
             raise ValueError("readout 'membrane' needs an output layer with a membrane (LI/LIF/IF...)")
@@ -74,6 +75,7 @@ class Tracker:
         self.steps += 1
         z = self.membrane if p.readout == "membrane" else self.acc
         self.probabilities = softmax(z, p.temperature)
+        self.trace.append(round(float(self.probabilities.max()), 4))
         if self.steps >= p.max_steps:
             return True
         return p.threshold is not None and self.steps >= p.min_steps and self.probabilities.max() > p.threshold
