@@ -7,17 +7,35 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def paint_events(frame: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> int:
-    """Mark each event's pixel in `frame` (H, W): 1 ON, 2 OFF, the last event winning.
-    Events off the frame are skipped; returns how many were painted."""
+def paint_events(frame: np.ndarray, age: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> int:
+    """Mark each event's pixel in `frame` (H, W): 1 ON, 2 OFF, the last event winning, and
+    make it new (age 0). Events off the frame are skipped; returns how many were painted."""
     h, w = frame.shape
     n = 0
     for i in range(x.shape[0]):
         xi, yi = x[i], y[i]
         if xi < w and yi < h:
             frame[yi, xi] = 1 if p[i] > 0 else 2
+            age[yi, xi] = 0
             n += 1
     return n
+
+
+@njit(cache=True, nogil=True)
+def fade(frame: np.ndarray, age: np.ndarray, persist: int) -> bool:
+    """One page frame later: pixels lit `persist` frames ago go dark. True if any is lit."""
+    lit = False
+    h, w = frame.shape
+    for yi in range(h):
+        for xi in range(w):
+            if frame[yi, xi]:
+                a = age[yi, xi] + 1
+                if a >= persist:
+                    frame[yi, xi] = 0
+                else:
+                    age[yi, xi] = a
+                    lit = True
+    return lit
 
 
 @njit(cache=True, nogil=True)

@@ -104,6 +104,7 @@ class ConsoleServer:
         app.router.add_get("/", self._index)
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/info", self._info)
+        app.router.add_get("/favicon.ico", lambda request: web.Response(status=204))
         app.router.add_static("/static", STATIC)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..streams import COMMAND, DECISION, EVENT_DTYPE, EVENTS, FRAMES, MARKER, SAMPLES, SPIKES, Message
 from . import protocol
-from .kernels import min_max_blocks, paint_events
+from .kernels import fade, min_max_blocks, paint_events
 
 SCOPE_BUCKETS_PER_S = 100    # min/max pairs per second and channel on the page
 SCOPE_HISTORY_S = 10.0       # what a page that connects late gets first
@@ -129,18 +129,20 @@ class SamplesView(View):
 
 
 class EventsView(View):
-    """Events accumulated into a frame between two page frames: 1 ON, 2 OFF, 0 none."""
+    """Events accumulated into a frame: 1 ON, 2 OFF, 0 none; a pixel stays lit for
+    PERSIST_FRAMES page frames (~100 ms), as a camera viewer's accumulation time."""
 
     kind = protocol.EVENTS
     fps = 30.0
+    PERSIST_FRAMES = 3
 
     def __init__(self, vid: int, name: str, stream: str) -> None:
         super().__init__(vid, name, stream)
         self.image = np.zeros((0, 0), np.uint8)
-        self.painted = 0
+        self.age = np.zeros((0, 0), np.uint8)
         self.events = 0
-        self.dirty = False
-        self.was_dirty = False
+        self.lit = False
+        self.dark_sent = True
 
     def take(self, msg: Message) -> None:
         data = msg.data
@@ -151,46 +153,53 @@ class EventsView(View):
             self.messages += 1
             if self.image.shape != (h, w):
                 self.image = np.zeros((h, w), np.uint8)
+                self.age = np.zeros((h, w), np.uint8)
             if len(data):
-                self.painted += paint_events(self.image, data["x"], data["y"], data["p"])
+                paint_events(self.image, self.age, data["x"], data["y"], data["p"])
                 self.events += len(data)
-                self.dirty = True
+                self.lit = True
 
     def frames(self) -> list[bytes]:
         with self.lock:
-            if not self.dirty and not self.was_dirty:
-                return []  # one empty frame clears the view, then nothing while idle
-            self.was_dirty = self.dirty
+            if not self.lit and self.dark_sent:
+                return []  # the view went dark and was sent so: nothing while idle
             out = protocol.frame(self.kind, self.vid, {"events": self.events}, self.image)
-            self.image[:] = 0
-            self.dirty = False
+            self.dark_sent = not self.lit
+            self.lit = fade(self.image, self.age, self.PERSIST_FRAMES)
             return [out]
 
 
 class ImageView(View):
-    """Frames as an image: the newest chunk summed over bins (and channels), 0-255."""
+    """Frames as an image: the chunks that reached the console since the last page frame,
+    summed over bins (and channels), scaled to 0-255."""
 
     kind = protocol.IMAGE
     fps = 15.0
 
     def __init__(self, vid: int, name: str, stream: str) -> None:
         super().__init__(vid, name, stream)
-        self.latest: np.ndarray | None = None
+        self.sum: np.ndarray | None = None
+        self.fresh = False
 
     def take(self, msg: Message) -> None:
-        if isinstance(msg.data, np.ndarray) and msg.data.ndim >= 2 and msg.data.size:
-            with self.lock:
-                self.messages += 1
-                self.latest = msg.data
+        data = msg.data
+        if not isinstance(data, np.ndarray) or data.ndim < 2 or data.size == 0 or data.dtype.names:
+            return
+        img = np.asarray(data, np.float32)
+        img = img.reshape(-1, *img.shape[-2:]).sum(axis=0) if img.ndim > 2 else img
+        with self.lock:
+            self.messages += 1
+            if self.sum is None or self.sum.shape != img.shape or not self.fresh:
+                self.sum = np.nan_to_num(img)
+            else:
+                self.sum += np.nan_to_num(img)
+            self.fresh = True
 
     def frames(self) -> list[bytes]:
         with self.lock:
-            data, self.latest = self.latest, None
-        if data is None:
-            return []
-        img = np.asarray(data, np.float32)
-        img = img.reshape(-1, *img.shape[-2:]).sum(axis=0) if img.ndim > 2 else img
-        img = np.nan_to_num(img)
+            if not self.fresh:
+                return []
+            img, self.fresh = self.sum, False
         lo, hi = float(img.min()), float(img.max())
         scaled = ((img - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(img)).astype(np.uint8)
         return [protocol.frame(self.kind, self.vid, {"min": lo, "max": hi}, scaled)]
@@ -289,7 +298,9 @@ def make_view(vid: int, name: str, stream: str) -> View | None:
 def warm_up_kernels() -> None:
     """Compile (or load from the cache) the kernels before the first message needs them."""
     ev = np.zeros(2, EVENT_DTYPE)
-    paint_events(np.zeros((1, 1), np.uint8), ev["x"], ev["y"], ev["p"])
-    paint_events(np.zeros((1, 1), np.uint8), np.zeros(1, np.uint16), np.zeros(1, np.uint16), np.zeros(1, np.int8))
+    img, age = np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.uint8)
+    paint_events(img, age, ev["x"], ev["y"], ev["p"])
+    paint_events(img, age, np.zeros(1, np.uint16), np.zeros(1, np.uint16), np.zeros(1, np.int8))
+    fade(img, age, 3)
     for data in (np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32)[:, ::1]):
         min_max_blocks(data, np.zeros(1, np.float32), np.zeros(1, np.float32), 0, 1, np.zeros((1, 4), np.float32))

@@ -54,7 +54,14 @@ function onFrame(buf) {
 function onFigures(msg) {
   state.info = msg;
   $("graph-name").textContent = msg.graph.name;
-  for (const v of msg.views) state.viewNames[v.id] = v;
+  for (const v of msg.views) {
+    state.viewNames[v.id] = v;
+    const shown = state.views[v.id];
+    if (shown && shown.name !== v.name) {  // a panel made before its name was known
+      shown.name = v.name; shown.panel.dataset.name = v.name;
+      shown.panel.querySelector("h2").firstChild.textContent = v.name + " ";
+    }
+  }
   const f = msg.figures || {};
   if (f.elapsed_s !== undefined) $("elapsed").textContent = f.elapsed_s.toFixed(1) + " s";
   const act = gateState(msg);
@@ -197,7 +204,7 @@ function viewFor(vid, kind) {
   $("views").appendChild(panel);
   const make = {samples: Scope, events: EventFrame, image: ImageFrame, spikes: Raster, decision: DecisionPanel, items: ItemLog}[kind];
   v = new make(panel, name);
-  v.kind = kind; v.panel = panel; v.frames = 0; v.vid = vid;
+  v.name = name; v.kind = kind; v.panel = panel; v.frames = 0; v.vid = vid;
   v.note = panel.querySelector("h2 span");
   state.views[vid] = v;
   return v;
@@ -332,8 +339,9 @@ class Raster {
 }
 
 class DecisionPanel {
+  get src() { return this.name.split(".")[0]; }
   constructor(panel, name) {
-    this.src = name.split(".")[0];
+    this.name = name;
     panel.insertAdjacentHTML("beforeend", `<div class="decision-head"></div><div class="bars"></div><canvas width="300" height="110"></canvas><div class="acc muted"></div>`);
     this.head = panel.querySelector(".decision-head"); this.bars = panel.querySelector(".bars");
     this.canvas = panel.querySelector("canvas"); this.canvasHost = this.canvas; this.acc = panel.querySelector(".acc");
