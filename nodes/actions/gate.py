@@ -68,7 +68,7 @@ class Gate(Transform):
     Operator control on `control` (the console's emergency stop and pause): `estop` sends
     the safe command at once (safety='estop') and latches: every command but the safe one
     is blocked (blocked_estop) until `rearm` with value 'confirmed'; `pause` does the same
-    until `resume` (blocked_paused). The counter `actuation` shows armed, estop or paused.
+    until `resume` (blocked_paused). The counter `actuation` shows estop, paused or armed once an operator has acted.
     Edges into `control` are not waited for at the end of a run.
     """
 
@@ -132,7 +132,8 @@ class Gate(Transform):
         self._tokens = float(self.params.rate_burst)
         self._t_tokens = now()
         self.latch: str | None = None  # "estop" or "paused": nothing but the safe command passes
-        self.counters["actuation"] = "armed"
+        if "actuation" in self.counters:  # shown once an operator has acted
+            self.counters["actuation"] = "armed"
 
     @classmethod
     def safe_command(cls, params: "Gate.Params") -> tuple[str, Any]:
@@ -306,7 +307,7 @@ class Gate(Transform):
             return None
         self.count("control_ignored")
         log.warning("%s: control %s value=%s ignored (actuation %s; re-arming needs value 'confirmed')",
-                    self.name, _short(action), _short(value), self.counters["actuation"])
+                    self.name, _short(action), _short(value), self.latch or "armed")
         return None
 
     def receive(self, port: str, msg: Message) -> Any:
