@@ -115,6 +115,11 @@ class Node:
         # n restarts (a recorder appends to its file instead of replacing it).
         self.incarnation = 0
 
+    def wake(self) -> None:
+        """Have `tick()` called at once rather than at its next interval: for a node's own
+        threads (the console's web server hands over an emergency stop). Thread-safe once
+        the runtime runs the node; a no-op when the node is driven directly."""
+
     @classmethod
     def ports(cls, params: Params) -> tuple[dict[str, Port], dict[str, Port]]:
         """Input and output ports for these parameters (override when they depend on them)."""

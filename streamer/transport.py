@@ -234,6 +234,10 @@ class Inbox:
     def poll(self, timeout_ms: float) -> bool:
         return bool(self.poller.poll(max(0, int(timeout_ms))))
 
+    def watch(self, fd: int) -> None:
+        """Let `poll` also return when `fd` becomes readable (a node's wake-up pipe)."""
+        self.poller.register(fd, zmq.POLLIN)
+
     def reject(self, why: str) -> None:
         self.rejected += 1
         self.last_error = why[:500]

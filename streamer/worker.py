@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import signal
 import sys
 import threading
-import time
 import traceback
 from typing import Any
 
@@ -74,6 +74,31 @@ class NodeRunner:
         self.hist = Histogram()
         self.details_sent = False  # details are set once by start(): sent once, not every 0.25 s
         self.thread: threading.Thread | None = None
+        # A node with a timer may be woken by its own threads (node.wake(): the console's
+        # server with an emergency stop): a pipe polled beside the inbox, so that what they
+        # hand over goes out at once rather than at the next tick.
+        self.wake_r = self.wake_w = -1
+        if self.node.tick_interval_s:
+            self.wake_r, self.wake_w = os.pipe()
+            os.set_blocking(self.wake_r, False)
+            os.set_blocking(self.wake_w, False)
+            self.node.wake = self._wake
+            if self.inbox is not None:
+                self.inbox.watch(self.wake_r)
+
+    def _wake(self) -> None:
+        try:
+            os.write(self.wake_w, b"w")
+        except (BlockingIOError, OSError):  # full: a wake-up is pending; closed: the node ended
+            pass
+
+    def _woken(self) -> bool:
+        if self.wake_r < 0:
+            return False
+        try:
+            return bool(os.read(self.wake_r, 4096))
+        except BlockingIOError:
+            return False
 
     def connect(self, ctx: zmq.Context) -> None:
         self.outbox = Outbox(ctx, self.spec["out_edges"], self.epoch, self.slots, self.where)
@@ -185,11 +210,11 @@ class NodeRunner:
                     break
             elif source_done:
                 break
-            if now() >= next_tick:
+            if self._woken() or now() >= next_tick:
                 self.emit(node.tick())
                 next_tick = now() + tick_s
             if source_done and inbox is None and tick_s:
-                time.sleep(min(0.1, max(0.0, next_tick - now())))
+                select.select([self.wake_r], [], [], min(0.1, max(0.0, next_tick - now())))
         if stop.is_set():
             raise Stopped
         if not is_source and hasattr(node, "finish"):
@@ -219,6 +244,11 @@ class NodeRunner:
             self.outbox.close(linger_ms)
         if self.inbox:
             self.inbox.close()
+        if self.wake_r >= 0:
+            self.node.__dict__.pop("wake", None)  # its threads have stopped with it: back to the no-op
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            self.wake_r = self.wake_w = -1
 
 
 class Worker:

@@ -139,6 +139,20 @@ def test_page_loads_and_its_canvases_show_data(name, browser, shots, tmp_path):
         run.stop()
 
 
+def press(driver, element_id: str) -> float:
+    """Click the element as a user does (trusted mouse events through DevTools, at its
+    centre); the monotonic time of the button's release, when the page's click fires.
+    (selenium's element click spends ~100 ms in chromedriver before the browser sees it.)"""
+    x, y = driver.execute_script(
+        "const e = document.getElementById(arguments[0]); e.scrollIntoView({block: 'center'});"
+        "const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];", element_id)
+    mouse = {"x": x, "y": y, "button": "left", "clickCount": 1}
+    driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mousePressed", **mouse})
+    t = time.monotonic()
+    driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseReleased", **mouse})
+    return t
+
+
 def udp_listener() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -169,14 +183,13 @@ def test_emergency_stop_marker_and_closing_the_page(browser, shots, tmp_path):
         run.wait_for(lambda: any(p["action"] != "stop" for _, p in received(sock, 0.5)), timeout=120)
         run.wait_for(lambda: not browser.find_element("id", "estop").get_attribute("disabled"))
         received(sock, 0.1)  # what was queued before the click
-        t_click = time.monotonic()
-        browser.find_element("id", "estop").click()
+        t_click = press(browser, "estop")
         after = received(sock, 3.0)
         safe = [t for t, p in after if p["action"] == "stop" and p.get("safety") == "estop"]
         assert safe, after
         delay_ms = (safe[0] - t_click) * 1e3
         print(f"\nemergency stop: safe command at the actuator {delay_ms:.1f} ms after the click")
-        assert delay_ms < 500, delay_ms  # 100 ms is the aim on an idle machine (tools.bench.console)
+        assert delay_ms < 500, delay_ms  # generous under load; the median is in tools.bench.console
         later = [p for t, p in after if t > safe[0]]
         assert all(p["action"] == "stop" for p in later), later
         blocked = run.wait_for(lambda: run.node("gate").get("counters", {}).get("blocked_estop", 0), timeout=30)

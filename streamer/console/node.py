@@ -31,7 +31,8 @@ class Console(Sink):
     optional = True
     default_on_failure = "detach"
     takes_figures = True
-    tick_interval_s = 0.01
+    # The operator's controls do not wait for it: the server wakes the node (see _on_control).
+    tick_interval_s = 0.1
     inputs = {WILDCARD: Port(ANY, "any stream to view; the port name is the view's name")}
     outputs = {"control": Port(COMMAND, "to the gates' control port: estop, rearm, pause, resume"),
                "markers": Port(MARKER, "markers typed or clicked in the page"),
@@ -89,7 +90,8 @@ class Console(Sink):
 
     # -- controls ---------------------------------------------------------------------
     def _on_control(self, req: dict) -> str:
-        """Called in the server's thread: checked here, sent by tick() in the node's."""
+        """Called in the server's thread: checked here, sent by tick() in the node's thread,
+        which is woken at once (an emergency stop does not wait for a timer)."""
         op = req["op"]
         if op in ("estop", "rearm", "pause", "resume") and not self.params.gates:
             raise ValueError("this graph has no gate (actions.gate): nothing to stop or re-arm")
@@ -103,6 +105,7 @@ class Console(Sink):
         if op == "record" and not self.params.recorders:
             raise ValueError("this graph has no recorder (record): add one to record")
         self.controls.put(req)
+        self.wake()
         return {"estop": "emergency stop sent", "rearm": "re-arm sent", "pause": "pause sent",
                 "resume": "resume sent", "marker": "marker sent", "record": "recording switched"}[op]
 

@@ -104,7 +104,7 @@ class ConsoleServer:
         app.router.add_get("/", self._index)
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/info", self._info)
-        app.router.add_get("/favicon.ico", lambda request: web.Response(status=204))
+        app.router.add_get("/favicon.ico", self._no_icon)
         app.router.add_static("/static", STATIC)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
@@ -129,6 +129,9 @@ class ConsoleServer:
             return web.Response(status=403, text="this console needs its token: open the address "
                                 "printed when the graph started (…/?token=...)")
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    async def _no_icon(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)
 
     async def _info(self, request: web.Request) -> web.Response:
         if not self._allowed(request):
