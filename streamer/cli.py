@@ -26,13 +26,16 @@ def _add_graph_args(p: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace, console: Console) -> Any:
     try:
-        return load_graph(args.graph, args.sets)
+        graph = load_graph(args.graph, args.sets)
     except GraphError as exc:
         n = len(exc.problems)
         console.print(f"[red]{args.graph}: {n} problem{'s' if n != 1 else ''}[/]", highlight=False)
         for p in exc.problems:  # plain lines, never wrapped, for editors and scripts to parse
             print(f"  {p}", file=sys.stderr)
         return None
+    for note in graph.notes:
+        console.print(f"[yellow]{escape(note)}[/]", highlight=False, soft_wrap=True)
+    return graph
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -27,6 +27,11 @@ class EndOfStream(Exception):
     """Raised by a source's `produce()` when it has nothing more to produce."""
 
 
+class Unavailable(RuntimeError):
+    """Raised by a node when what it needs is not there (no camera plugged in, no board, a
+    missing SDK): its message says what to do, and is shown as it is, without a traceback."""
+
+
 class Rejected(ValueError, TypeError):
     """Raised by `receive()` for an input the node refuses (wrong shape, units, sensor,
     channels...). The runtime counts it as `rejected` with the reason and goes on; any
@@ -102,6 +107,8 @@ class Node:
     # Inputs for an operator's control (the gate's emergency stop): the node does not wait
     # for their edges to end before it ends, and they may close a loop with a viewer.
     control_inputs: ClassVar[tuple[str, ...]] = ()
+    # How to make the interpreter a graph gives this node (`python:`), told when it is missing.
+    python_hint: ClassVar[str] = ""
 
     def __init__(self, **params: Any) -> None:
         self.params = self.Params(**params)

@@ -30,6 +30,7 @@ from typing import Any
 import zmq
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 from . import counters
 from .graph import Graph
@@ -183,7 +184,9 @@ class Runner:
             if node in self.figures.nodes:
                 self.figures.nodes[node].errors.append(tb.strip().splitlines()[-1] if tb.strip() else "error")
                 self.figures.nodes[node].state = NodeState.FAILED
-            self._print(f"[red]node {node!r} failed:[/]\n{tb}")
+            # A one-line error says what to do (no camera...): on the same line, nothing else.
+            sep = " " if len(tb.strip().splitlines()) == 1 else "\n"
+            self._print(f"[red]node {node!r} failed:[/]{sep}{escape(tb.strip())}")
         elif kind == "done":
             unit.clean = bool(msg.get("clean"))
             if unit.clean:

@@ -30,7 +30,7 @@ import zmq
 from . import registry
 from .counters import Slots, layout, slot_count
 from .latency import Histogram
-from .node import EndOfStream, Node, Rejected, Source, emitted
+from .node import EndOfStream, Node, Rejected, Source, Unavailable, emitted
 from .process import die_with_parent, kill_process_group
 from .states import NodeState
 from .streams import now
@@ -45,6 +45,13 @@ STOP_LINGER_MS = 300
 # A worker whose supervisor died exits by itself at the latest after this.
 ORPHAN_EXIT_S = 3.0
 log = logging.getLogger("streamer.worker")
+
+
+def failure() -> str:
+    """The exception being handled, for the supervisor: its message alone when it says what
+    to do (Unavailable: no camera...), else the traceback."""
+    exc = sys.exc_info()[1]
+    return f"{exc}\n" if isinstance(exc, Unavailable) else traceback.format_exc()
 
 
 class NodeRunner:
@@ -129,20 +136,20 @@ class NodeRunner:
         except Stopped:
             state = NodeState.STOPPED
         except Exception:  # noqa: BLE001 - reported with its traceback, then the failure policy applies
-            self.error = traceback.format_exc()
+            self.error = failure()
         if state != NodeState.FINISHED:
             # Stopped or failed: the node's last words (a gate's safe command) still go out.
             try:
                 self.last_words()
             except Exception:  # noqa: BLE001
                 if not self.error:
-                    self.error = traceback.format_exc()
+                    self.error = failure()
                     state = NodeState.FAILED
         try:
             self.node.stop()
         except Exception:  # noqa: BLE001
             if not self.error:
-                self.error = traceback.format_exc()
+                self.error = failure()
                 state = NodeState.FAILED
         self.state = state
 
@@ -301,7 +308,7 @@ class Worker:
                 current = runner.name
                 runner.start()
         except Exception:  # noqa: BLE001 - reported to the supervisor with its traceback
-            self.send("error", node=current, traceback=traceback.format_exc(), fatal=True)
+            self.send("error", node=current, traceback=failure(), fatal=True)
             self.close(0)
             return 1
         self.send("ready")

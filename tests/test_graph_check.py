@@ -250,3 +250,26 @@ def test_every_shipped_and_test_graph_passes_check(graph, tmp_path, monkeypatch)
     monkeypatch.setenv("LSL_NAME", "check")
     monkeypatch.chdir(tmp_path)  # relative paths are the graph's own, wherever it is checked from
     assert load_graph(graph).nodes
+
+
+def test_another_type_set_on_the_command_line_drops_what_it_lacks_and_says_so():
+    """The header of eeg_motor_imagery.yaml: the synthetic source swapped for BrainFlow."""
+    graph = ROOT / "graphs" / "eeg_motor_imagery.yaml"
+    out = check(graph, "--set", "eeg.type=eeg.brainflow", "--set", "eeg.board=synthetic")
+    assert out.returncode == 0, out.stderr
+    assert ("dropped the parameters of eeg.synthetic that eeg.brainflow lacks: classes, trial_s, rest_s, "
+            "seed, n_trials, speed") in out.stderr
+    g = load_graph(graph, ["eeg.type=eeg.brainflow"])
+    assert g.nodes["eeg"].params == {} and len(g.notes) == 1
+    # What the command line sets is kept, and judged against the new type.
+    with pytest.raises(GraphError) as exc:
+        load_graph(graph, ["eeg.type=eeg.brainflow", "eeg.seed=3"])
+    assert [p.message.split(" for ")[0] for p in exc.value.problems] == ["unknown parameter 'seed'"]
+    assert load_graph(graph).notes == []
+
+
+def test_a_missing_lava_interpreter_says_how_to_make_it():
+    out = check(ROOT / "graphs" / "nmnist_loihi.yaml", "--set", "chip.python=../no-such-venv/bin/python")
+    assert out.returncode == 2
+    assert "interpreter '../no-such-venv/bin/python' not found" in out.stderr
+    assert "bash tools/envs/make_lava_env.sh" in out.stderr
