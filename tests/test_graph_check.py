@@ -159,10 +159,11 @@ def test_commands_the_gate_would_always_block_name_the_map_and_the_gate():
     out = check(DEMO, "--set", "gate.allow=[left, right, stop]", "--set", "action.labels.circle.action=left",
                 "--set", "action.labels.circle.value=5", "--set", "gate.bounds={left: [0, 2]}")
     assert out.returncode == 2, out.stderr
-    assert "demo.yaml:47: node 'gate': edge action.out -> gate.in: every 'left' command of value 5 would be " \
+    edge = f"demo.yaml:{DEMO.read_text().splitlines().index('  - action -> gate') + 1}: node 'gate': edge action.out -> gate.in"
+    assert f"{edge}: every 'left' command of value 5 would be " \
            "blocked: the value lies outside the gate's bounds [0.0, 2.0] for 'left'; change the value or " \
            "the bounds (or set out_of_bounds: clamp)" in out.stderr
-    assert "demo.yaml:47: node 'gate': edge action.out -> gate.in: every 'forward' command of value None would " \
+    assert f"{edge}: every 'forward' command of value None would " \
            "be blocked: 'forward' is not in the gate's allow list ['left', 'right', 'stop']; add it there or send " \
            "an allowed action" in out.stderr
     # square -> right has no value: the bounds of 'left' do not concern it
@@ -248,6 +249,8 @@ def test_every_shipped_and_test_graph_passes_check(graph, tmp_path, monkeypatch)
         monkeypatch.setenv("EDF", str(data / "eeg" / "S001R04.edf"))
     monkeypatch.setenv("OUT", str(tmp_path / "out"))
     monkeypatch.setenv("LSL_NAME", "check")
+    monkeypatch.setenv("UDP_ADDR", "127.0.0.1:5800")
+    monkeypatch.setenv("REC_PATH", str(tmp_path / "session.rec"))
     monkeypatch.chdir(tmp_path)  # relative paths are the graph's own, wherever it is checked from
     assert load_graph(graph).nodes
 

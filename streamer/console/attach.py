@@ -75,7 +75,7 @@ def attach(graph: Graph, options: UiOptions) -> tuple[Graph, UiOptions]:
                        for n, s in graph.nodes.items()},
              "edges": [{"src": e.src, "src_port": e.src_port, "dst": e.dst, "dst_port": e.dst_port,
                         "policy": e.policy, "key": e.key} for e in graph.edges]}
-    params = {"host": options.host, "http_port": options.port, "token": options.token, "graph": drawn,
+    params = {"address": options.host, "http_port": options.port, "token": options.token, "graph": drawn,
               "names": names, "gates": gates, "recorders": recorders}
     spec = NodeSpec(name, "console", params, cls=Console, inputs=dict(Console.inputs),
                     outputs=dict(Console.outputs), on_failure=OnFailure.DETACH, max_restarts=0)

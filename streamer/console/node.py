@@ -39,7 +39,8 @@ class Console(Sink):
                "record": Port(COMMAND, "to the recorders' control port: record on/off")}
 
     class Params(Params):
-        host: str = Field("127.0.0.1", description="address to serve on")
+        # not `host`: that key of the runtime places a node on another machine
+        address: str = Field("127.0.0.1", description="address to serve on")
         http_port: int = Field(8765, ge=0, lt=65536, description="TCP port of the page")
         token: str = Field("", description="required in the page's address (?token=) when not empty")
         graph: dict = Field(default_factory=dict, description="the graph drawn in the page")
@@ -56,9 +57,9 @@ class Console(Sink):
         self.t_relatch = 0.0
         self.log_items: list[dict] = []
         p = self.params
-        self.server = ConsoleServer(p.host, p.http_port, p.token, self.views, self._info, self._on_control)
+        self.server = ConsoleServer(p.address, p.http_port, p.token, self.views, self._info, self._on_control)
         self.server.start()
-        self.details["backend"] = f"http://{p.host}:{p.http_port}/"
+        self.details["backend"] = f"http://{p.address}:{p.http_port}/"
 
     def warm_up(self) -> None:
         warm_up_kernels()
