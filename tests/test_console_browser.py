@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from streamer.recording import read
+from tools.bench.console import press  # a user's click, timed from the release
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("STREAMER_DATA", ROOT.parent / "shared" / "data"))
@@ -137,20 +138,6 @@ def test_page_loads_and_its_canvases_show_data(name, browser, shots, tmp_path):
         assert "failed" not in states.values(), states
     finally:
         run.stop()
-
-
-def press(driver, element_id: str) -> float:
-    """Click the element as a user does (trusted mouse events through DevTools, at its
-    centre); the monotonic time of the button's release, when the page's click fires.
-    (selenium's element click spends ~100 ms in chromedriver before the browser sees it.)"""
-    x, y = driver.execute_script(
-        "const e = document.getElementById(arguments[0]); e.scrollIntoView({block: 'center'});"
-        "const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];", element_id)
-    mouse = {"x": x, "y": y, "button": "left", "clickCount": 1}
-    driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mousePressed", **mouse})
-    t = time.monotonic()
-    driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseReleased", **mouse})
-    return t
 
 
 def udp_listener() -> socket.socket:

@@ -254,7 +254,8 @@ class FrameReader:
 # -- click to safe command ------------------------------------------------------------
 def press(driver, element_id: str) -> float:
     """A user's click on the element (trusted mouse events through DevTools, at its centre);
-    the monotonic time of the release, when the page's click fires."""
+    the monotonic time of the release, when the page's click fires. (selenium's element
+    click spends ~100 ms in chromedriver, scrolling and hit-testing, before the page sees it.)"""
     x, y = driver.execute_script(
         "const e = document.getElementById(arguments[0]); e.scrollIntoView({block: 'center'});"
         "const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];", element_id)
