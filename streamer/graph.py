@@ -110,6 +110,9 @@ class EdgeSpec:
     dst_port: str
     policy: str = "lossless"
     line: int = 0
+    # A `latest` edge may send at most this often (the console's views of array streams:
+    # what comes sooner is dropped, and counted, before it costs an encoding or a copy).
+    max_rate_hz: float | None = None
 
     @property
     def key(self) -> str:

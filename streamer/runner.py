@@ -113,6 +113,7 @@ class Runner:
         for e in g.outgoing(name):
             same = g.nodes[e.dst].unit == spec.unit
             out_edges.append({"key": e.key, "src_port": e.src_port, "policy": e.policy,
+                              "max_rate_hz": e.max_rate_hz,
                               "endpoint": f"inproc://{e.dst}" if same else self.external[e.dst]})
         in_edges = [{"key": e.key, "dst_port": e.dst_port, "policy": e.policy} for e in g.incoming(name)]
         # The class by module path: a worker in another interpreter may lack the entry points.

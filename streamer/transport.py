@@ -55,6 +55,8 @@ class EdgeOut:
     socket: zmq.Socket
     c: SlotView
     detached: bool = False
+    min_interval_s: float = 0.0  # a rate-limited `latest` edge: sends no sooner than this
+    t_next: float = 0.0
 
     def __post_init__(self) -> None:
         self.topic = self.key.encode()
@@ -113,6 +115,8 @@ class Outbox:
             sock.setsockopt(zmq.SNDTIMEO, 50)
             sock.connect(e["endpoint"])
             out = EdgeOut(e["key"], e["policy"], sock, slots.view(where[("out", e["key"])], len(OUT_FIELDS)))
+            if latest and e.get("max_rate_hz"):
+                out.min_interval_s = 1.0 / e["max_rate_hz"]
             self.by_port.setdefault(e["src_port"], []).append(out)
             self.edges.append(out)
         self.blocked_s = 0.0
@@ -124,6 +128,12 @@ class Outbox:
             if edge.detached:
                 c.add(DROPPED)
                 continue
+            if edge.min_interval_s:
+                t = now()
+                if t < edge.t_next:
+                    c.add(DROPPED)
+                    continue
+                edge.t_next = t + edge.min_interval_s
             seq = c[SEQ]
             frames = wire.encode(msg, seq, self.epoch, edge.topic)
             # The number is taken before the send: a process killed in between leaves a

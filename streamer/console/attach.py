@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from ..graph import EdgeSpec, Graph, GraphError, NodeSpec, Problem
 from ..node import WILDCARD
 from ..states import OnFailure
+from ..streams import ARRAY_STREAMS
+
+# Chunks of an array stream sent to the console per second at most: one per page frame at
+# 60 frames/s (sample streams come in chunks of 20 ms and more: all of them pass).
+VIEW_RATE_HZ = 60.0
 
 
 @dataclass
@@ -61,7 +66,11 @@ def attach(graph: Graph, options: UiOptions) -> tuple[Graph, UiOptions]:
                 continue
             dst_port = f"{n}__{port}"
             names[dst_port] = f"{n}.{port}"
-            edges.append(EdgeSpec(n, port, name, dst_port, "latest"))
+            # Arrays (events, samples...) at most VIEW_RATE_HZ: a view draws ~30 frames/s, and
+            # a sender at full speed would otherwise encode and copy every chunk for it.
+            stream = spec.outputs[port].stream
+            arrays = all(s in ARRAY_STREAMS for s in ((stream,) if isinstance(stream, str) else stream))
+            edges.append(EdgeSpec(n, port, name, dst_port, "latest", max_rate_hz=VIEW_RATE_HZ if arrays else None))
     gates = [n for n, s in graph.nodes.items() if s.cls is not None and "control" in s.cls.control_inputs
              and s.cls.safe_port]
     recorders = [n for n, s in graph.nodes.items() if s.cls is not None and issubclass(s.cls, Record)]
