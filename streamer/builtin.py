@@ -6,4 +6,5 @@ CATALOG: dict[str, str] = {
     "util.delay": "streamer.util_nodes:Delay",
     "record": "streamer.record_nodes:Record",
     "replay": "streamer.record_nodes:Replay",
+    "console": "streamer.console.node:Console",
 }

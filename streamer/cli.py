@@ -26,13 +26,16 @@ def _add_graph_args(p: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace, console: Console) -> Any:
     try:
-        return load_graph(args.graph, args.sets)
+        graph = load_graph(args.graph, args.sets)
     except GraphError as exc:
         n = len(exc.problems)
         console.print(f"[red]{args.graph}: {n} problem{'s' if n != 1 else ''}[/]", highlight=False)
         for p in exc.problems:  # plain lines, never wrapped, for editors and scripts to parse
             print(f"  {p}", file=sys.stderr)
         return None
+    for note in graph.notes:
+        console.print(f"[yellow]{escape(note)}[/]", highlight=False, soft_wrap=True)
+    return graph
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -56,6 +59,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if graph is None:
         return EXIT_INVALID
     live = False if args.no_live else None
+    if (args.ui or graph.ui is not None) and not args.no_ui:
+        from .console import UiOptions, attach, loopback
+        settings = graph.ui or {}
+        options = UiOptions(host=args.ui_host or settings.get("host", "127.0.0.1"),
+                            port=args.ui_port if args.ui_port is not None else settings.get("port", 8765),
+                            view=settings.get("view"))
+        try:
+            graph, options = attach(graph, options)
+        except GraphError as exc:
+            for p in exc.problems:
+                print(f"  {p}", file=sys.stderr)
+            return EXIT_INVALID
+        console.print(f"console: {options.url}", highlight=False, soft_wrap=True)
+        if not loopback(options.host):
+            console.print(f"[yellow]the console listens on {options.host}, beyond this machine: open it with "
+                          "the token in the address above[/]", highlight=False)
     return Runner(graph, duration_s=args.duration, stats_json=args.stats_json, live=live,
                   console=console, log_level=args.log_level).run()
 
@@ -124,6 +143,7 @@ def _ports(ports: dict, docs: bool = False) -> str:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="streamer", description="Real-time streaming graphs for event "
                                 "cameras, EEG/sEEG/ECoG and spiking neural networks.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a graph", description="Start one process per node (or group), "
                          "show live figures, stop cleanly on Ctrl-C. Exit status 0: clean run; 1: a node "
@@ -133,6 +153,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--stats-json", metavar="FILE", help="write the final figures as JSON")
     run.add_argument("--no-live", action="store_true", help="no live table; print the figures at the end")
     run.add_argument("--log-level", default="INFO", help="log level of the nodes (default INFO)")
+    run.add_argument("--ui", action="store_true", help="serve the operator console (a web page with the "
+                     "graph, live views, emergency stop and markers) while the graph runs")
+    run.add_argument("--ui-port", type=int, metavar="PORT", help="TCP port of the console (default 8765)")
+    run.add_argument("--ui-host", metavar="ADDR", help="address of the console (default 127.0.0.1; "
+                     "any other asks for a token in the page's address)")
+    run.add_argument("--no-ui", action="store_true", help="no console even if the graph has `ui:`")
     run.set_defaults(func=cmd_run)
     check = sub.add_parser("check", help="validate a graph without running it",
                            description="Validate a graph file. Exit status 2 lists every problem "
@@ -146,6 +172,14 @@ def parser() -> argparse.ArgumentParser:
     nodes.set_defaults(func=cmd_nodes)
     tool_commands.add_parsers(sub)
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("streamer")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -150,6 +150,24 @@ class GraphFigures:
                 "superseded": sum(e["superseded"] for e in ins), "dropped": sum(e["dropped"] for e in outs),
                 "rejected": f.rejected()}
 
+    def live_json(self) -> dict:
+        """What the console shows: per node its state, recent rates and latency, losses
+        and counters; per edge its counts (the console takes rates from their changes)."""
+        edges = self.edge_figures()
+        nodes = {}
+        for name, f in self.nodes.items():
+            r = f.rates()
+            p50, p99 = f.recent_latency()
+            source = f.role == "source"
+            nodes[name] = {"state": str(f.state), "backend": f.backend, "restarts": f.restarts,
+                           "msgs_per_s": r["out_msgs"] if source else r["in_msgs"],
+                           "items_per_s": r["out_items"] if source else r["in_items"],
+                           "p50_ms": _num(p50 * 1e3), "p99_ms": _num(p99 * 1e3),
+                           **self.node_row(name, edges), "counters": f.counters(),
+                           "details": f.details, "error": f.errors[-1] if f.errors else ""}
+        return {"elapsed_s": time.monotonic() - self.t_start, "t": time.monotonic(),
+                "nodes": nodes, "edges": edges}
+
     def to_json(self, **extra: Any) -> dict:
         edges = self.edge_figures()
         elapsed = time.monotonic() - self.t_start

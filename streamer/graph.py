@@ -110,6 +110,9 @@ class EdgeSpec:
     dst_port: str
     policy: str = "lossless"
     line: int = 0
+    # A `latest` edge may send at most this often (the console's views of array streams:
+    # what comes sooner is dropped, and counted, before it costs an encoding or a copy).
+    max_rate_hz: float | None = None
 
     @property
     def key(self) -> str:
@@ -122,6 +125,10 @@ class Graph:
     file: str
     nodes: dict[str, NodeSpec]
     edges: list[EdgeSpec]
+    # The operator console's settings (`ui:`): host, port, view (streams shown); None: none.
+    ui: dict[str, Any] | None = None
+    # What the check changed on its own and says so (parameters dropped by a new type).
+    notes: list[str] = field(default_factory=list)
 
     def incoming(self, node: str) -> list[EdgeSpec]:
         return [e for e in self.edges if e.dst == node]
@@ -142,10 +149,13 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
-def apply_sets(raw: LineDict, sets: list[str], file: str) -> list[Problem]:
-    """Apply `--set node.key[.sub]=value` overrides in place."""
+def apply_sets(raw: LineDict, sets: list[str], file: str, notes: list[str] | None = None) -> list[Problem]:
+    """Apply `--set node.key[.sub]=value` overrides in place. A node given another type
+    (`--set eeg.type=eeg.brainflow`) loses the parameters of the file that its new type
+    lacks (not those set on the command line); `notes` gets which."""
     problems = []
     nodes = raw.get("nodes")
+    retyped: dict[str, str] = {}  # node -> its type in the file
     for item in sets:
         path, eq, value = item.partition("=")
         parts = path.strip().split(".")
@@ -160,11 +170,29 @@ def apply_sets(raw: LineDict, sets: list[str], file: str) -> list[Problem]:
         target = nodes[parts[0]]
         if not isinstance(target, dict):
             continue  # the node's own problem is reported with its line
+        if parts[1:] == ["type"] and "type" in target:
+            retyped.setdefault(parts[0], str(target["type"]))
         for key in parts[1:-1]:
             if not isinstance(target.get(key), dict):
                 target[key] = LineDict()
             target = target[key]
         target[parts[-1]] = parse_value(value)
+    from_cli = {tuple(item.partition("=")[0].strip().split(".")[:2]) for item in sets}
+    for name, old in retyped.items():
+        body, new = nodes[name], str(nodes[name]["type"])
+        try:
+            fields = registry.get(new).Params.model_fields
+        except Exception:  # noqa: BLE001 - an unknown type is reported with the node
+            continue
+        if new == old:
+            continue
+        dropped = [k for k in body if k not in fields and k not in RUNTIME_KEYS | RESERVED_KEYS
+                   and k not in RENAMED_KEYS and (name, k) not in from_cli]
+        for k in dropped:
+            del body[k]
+        if dropped and notes is not None:
+            notes.append(f"--set {name}.type={new}: dropped the parameters of {old} that {new} lacks: "
+                         f"{', '.join(map(str, dropped))}")
     return problems
 
 
@@ -191,11 +219,13 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
         raise GraphError([Problem(file, exc.line, None, str(exc))]) from None
     if not isinstance(raw, LineDict):
         raise GraphError([Problem(file, 1, None, "a graph file is a mapping with `nodes:` and `edges:`")])
-    problems = apply_sets(raw, sets or [], file)
+    notes: list[str] = []
+    problems = apply_sets(raw, sets or [], file, notes)
+    top = ["name", "nodes", "edges", "description", "ui"]
     for key in raw:
-        if key not in ("name", "nodes", "edges", "description"):
+        if key not in top:
             problems.append(Problem(file, raw.line_of(key), None, f"unknown top-level key {key!r}"
-                                    + _suggest(str(key), ["name", "nodes", "edges", "description"])))
+                                    + _suggest(str(key), top)))
     from_cli = {tuple(item.partition("=")[0].strip().split(".")[:2]) for item in sets or []}
     nodes = _nodes(raw, file, from_cli, problems)
     edges = _edges(raw, nodes, file, problems)
@@ -203,9 +233,41 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
     _check_inputs(nodes, edges, file, problems)
     _check_cycles(nodes, edges, file, problems)
     _inherit_safe_commands(nodes, edges, file, problems)
+    ui = _ui(raw, nodes, file, problems)
     if problems:
         raise GraphError(sorted(problems, key=lambda p: p.line))
-    return Graph(str(raw.get("name", Path(file).stem)), file, nodes, edges)
+    return Graph(str(raw.get("name", Path(file).stem)), file, nodes, edges, ui, notes)
+
+
+UI_KEYS = {"host": str, "port": int, "view": list}
+
+
+def _ui(raw: LineDict, nodes: dict[str, NodeSpec], file: str, problems: list[Problem]) -> dict | None:
+    """`ui: {port: 8765, host: 127.0.0.1, view: [camera, snn.decision]}`: the console's
+    settings (used with `streamer run --ui`, or `ui: true` for the defaults)."""
+    if "ui" not in raw or raw["ui"] in (None, False):
+        return None
+    body = raw["ui"]
+    line = raw.line_of("ui")
+    if body is True:
+        return {}
+    if not isinstance(body, LineDict):
+        problems.append(Problem(file, line, None, "`ui:` is true or a mapping with host, port and view"))
+        return None
+    for key, value in body.items():
+        want = UI_KEYS.get(key)
+        if want is None:
+            problems.append(Problem(file, body.line_of(key), None, f"unknown key {key!r} under ui"
+                                    + _suggest(str(key), UI_KEYS) + " (keys: host, port, view)"))
+        elif not isinstance(value, want) or isinstance(value, bool):
+            problems.append(Problem(file, body.line_of(key), None, f"ui {key} must be a {want.__name__}"))
+    for v in body.get("view") or []:
+        node, _, port = str(v).partition(".")
+        spec = nodes.get(node)
+        if spec is None or (port and spec.ports_known and port not in spec.outputs):
+            problems.append(Problem(file, body.line_of("view"), node, f"ui view {v!r}: no such node or output"
+                                    + _suggest(node, nodes)))
+    return dict(body)
 
 
 def _nodes(raw: LineDict, file: str, from_cli: set[tuple[str, ...]],
@@ -281,8 +343,9 @@ def _runtime_keys(spec: NodeSpec, body: LineDict, file: str, problems: list[Prob
     if body.get("python") not in (None, ""):  # null: the runner's own interpreter
         python = shutil.which(str(body["python"])) or shutil.which(str(Path(file).parent / str(body["python"])))
         if python is None:
+            hint = getattr(spec.cls, "python_hint", "")
             bad("python", f"interpreter {body['python']!r} not found (a path, relative to the working "
-                "directory or to the graph file, or a command on PATH)")
+                "directory or to the graph file, or a command on PATH)" + (f"; {hint}" if hint else ""))
         else:
             spec.python = str(Path(python).absolute())
     transport = str(body.get("transport", "ipc"))

@@ -27,6 +27,11 @@ class EndOfStream(Exception):
     """Raised by a source's `produce()` when it has nothing more to produce."""
 
 
+class Unavailable(RuntimeError):
+    """Raised by a node when what it needs is not there (no camera plugged in, no board, a
+    missing SDK): its message says what to do, and is shown as it is, without a traceback."""
+
+
 class Rejected(ValueError, TypeError):
     """Raised by `receive()` for an input the node refuses (wrong shape, units, sensor,
     channels...). The runtime counts it as `rejected` with the reason and goes on; any
@@ -99,6 +104,11 @@ class Node:
     # that, left unset, take the safe command of the node feeding it (see `safe_command`).
     safe_port: ClassVar[str | None] = None
     inherits_safe_command: ClassVar[bool] = False
+    # Inputs for an operator's control (the gate's emergency stop): the node does not wait
+    # for their edges to end before it ends, and they may close a loop with a viewer.
+    control_inputs: ClassVar[tuple[str, ...]] = ()
+    # How to make the interpreter a graph gives this node (`python:`), told when it is missing.
+    python_hint: ClassVar[str] = ""
 
     def __init__(self, **params: Any) -> None:
         self.params = self.Params(**params)
@@ -111,6 +121,11 @@ class Node:
         # Set by the runtime before start(): 0 for the first process of this node, n after
         # n restarts (a recorder appends to its file instead of replacing it).
         self.incarnation = 0
+
+    def wake(self) -> None:
+        """Have `tick()` called at once rather than at its next interval: for a node's own
+        threads (the console's web server hands over an emergency stop). Thread-safe once
+        the runtime runs the node; a no-op when the node is driven directly."""
 
     @classmethod
     def ports(cls, params: Params) -> tuple[dict[str, Port], dict[str, Port]]:

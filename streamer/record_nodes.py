@@ -25,9 +25,16 @@ class Record(Sink):
     `eeg.markers -> rec.markers`. Chunks reach the kernel as they arrive, so a killed
     process loses nothing it wrote; read it back with `streamer.recording.read(path)`.
     The file is replaced when the run starts; a recorder restarted by the runtime
-    (`on_failure: restart`) appends to it, so nothing recorded before the crash is lost."""
+    (`on_failure: restart`) appends to it, so nothing recorded before the crash is lost.
+
+    A Command `record` on the port `control` (the console's recording switch) stops
+    (value false) or resumes (true) writing the other streams; the commands themselves and
+    the console's markers (`console_markers`) are always written, so the file shows when
+    and why it has a gap (chunks left out: counter `paused_chunks`)."""
 
     optional = True
+    control_inputs = ("control",)
+    ALWAYS = ("control", "console_markers")
     default_on_failure = "detach"
     stop_drain_s = 0.5  # on a stop, record the last words of the nodes (the gate's safe command)
     inputs = {WILDCARD: Port(ANY, "any stream; the port name is the stream's name in the file")}
@@ -53,8 +60,16 @@ class Record(Sink):
         if self.writer.appended:
             self.details["appended"] = f"restarted recorder appending to {p.path}"
         self.counters["bytes_written"] = self.writer.bytes  # visible from the start
+        self.paused = False
 
     def receive(self, port: str, msg: Message) -> None:
+        if port == "control" and isinstance(msg.data, dict) and msg.data.get("action") == "record":
+            self.paused = not bool(msg.data.get("value"))
+            self.counters["recording"] = "paused" if self.paused else "on"
+            log.info("%s: recording %s by the operator", self.name, "paused" if self.paused else "resumed")
+        elif self.paused and port not in self.ALWAYS:
+            self.count("paused_chunks")
+            return
         try:
             self.writer.write(port, msg, streams.now())
         except RecordingError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import random
 import shutil
 import signal
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import Any
 import zmq
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 from . import counters
 from .graph import Graph
@@ -81,6 +84,8 @@ class Runner:
         self.failures = 0
         self.reason = ""
         self.epoch = random.getrandbits(31)  # this run's id on every message
+        self._next_share = 0.0
+        self.log_lines: queue.SimpleQueue = queue.SimpleQueue()
 
     # -- wiring ---------------------------------------------------------------------
     def _endpoints(self) -> None:
@@ -108,6 +113,7 @@ class Runner:
         for e in g.outgoing(name):
             same = g.nodes[e.dst].unit == spec.unit
             out_edges.append({"key": e.key, "src_port": e.src_port, "policy": e.policy,
+                              "max_rate_hz": e.max_rate_hz,
                               "endpoint": f"inproc://{e.dst}" if same else self.external[e.dst]})
         in_edges = [{"key": e.key, "dst_port": e.dst_port, "policy": e.policy} for e in g.incoming(name)]
         # The class by module path: a worker in another interpreter may lack the entry points.
@@ -126,8 +132,15 @@ class Runner:
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # Under the live table the workers' log lines come through a pipe and are printed
+        # above it (written to the terminal directly, the table's redraws would erase them).
+        piped = self.live_display is not None
         unit.proc = subprocess.Popen([unit.python, "-m", "streamer.worker", unit.spec_path],
-                                     start_new_session=True, env=env, preexec_fn=die_with_parent)
+                                     start_new_session=True, env=env, preexec_fn=die_with_parent,
+                                     stderr=subprocess.PIPE if piped else None)
+        if piped:
+            threading.Thread(target=_forward_lines, args=(unit.proc.stderr, self.log_lines),
+                             name=f"log-{unit.name}", daemon=True).start()
         unit.state = UnitState.STARTING
         unit.clean = False
         unit.last_seen = time.monotonic()
@@ -172,11 +185,37 @@ class Runner:
             if node in self.figures.nodes:
                 self.figures.nodes[node].errors.append(tb.strip().splitlines()[-1] if tb.strip() else "error")
                 self.figures.nodes[node].state = NodeState.FAILED
-            self._print(f"[red]node {node!r} failed:[/]\n{tb}")
+            # A one-line error says what to do (no camera...): on the same line, nothing else.
+            sep = " " if len(tb.strip().splitlines()) == 1 else "\n"
+            self._print(f"[red]node {node!r} failed:[/]{sep}{escape(tb.strip())}")
         elif kind == "done":
             unit.clean = bool(msg.get("clean"))
             if unit.clean:
                 unit.state = UnitState.DRAINING
+
+    def _share_figures(self) -> None:
+        """The figures, for units with a node that shows them (the console), 4 per second."""
+        t = time.monotonic()
+        if t < self._next_share:
+            return
+        self._next_share = t + 0.25
+        units = [u for u in self.units.values() if u.proc is not None and not u.state.exited
+                 and any(getattr(self.graph.nodes[n].cls, "takes_figures", False) for n in u.nodes)]
+        if units:
+            figures = self.figures.live_json()
+            for unit in units:
+                self._send(unit, "figures", figures=figures)
+
+    def _print_logs(self) -> None:
+        while True:
+            try:
+                line = self.log_lines.get_nowait()
+            except queue.Empty:
+                return
+            if self.live_display is not None:
+                self.live_display.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                sys.stderr.write(line + "\n")
 
     def _print(self, text: str) -> None:
         if self.live_display is not None:
@@ -263,12 +302,12 @@ class Runner:
         old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         t_start = time.monotonic()
         try:
+            if self.live:
+                self.live_display = Live(table(self.figures, self.console.width), console=self.console,
+                                         refresh_per_second=4, transient=False)
+                self.live_display.start()
             for unit in self.units.values():
                 self._spawn(unit)
-            if self.live:
-                self.live_display = Live(table(self.figures), console=self.console, refresh_per_second=4,
-                                         transient=False)
-                self.live_display.start()
             self._wait_ready()
             self.going = True
             t_start = time.monotonic()
@@ -280,11 +319,13 @@ class Runner:
             self._supervise(t_start)
         finally:
             self._shutdown()
+            time.sleep(0.05)  # the pipes' last lines
+            self._print_logs()
             if self.live_display is not None:
-                self.live_display.update(table(self.figures))
+                self.live_display.update(table(self.figures, self.console.width))
                 self.live_display.stop()
             elif self.live is False and self.console is not None:
-                self.console.print(table(self.figures))
+                self.console.print(table(self.figures, self.console.width))
             for s, h in old.items():
                 signal.signal(s, h)
             code = self._exit_code()
@@ -338,8 +379,10 @@ class Runner:
         while not self.stop_requested:
             self._poll_control(50)
             self._check_exits()
+            self._share_figures()
+            self._print_logs()
             if self.live_display is not None:
-                self.live_display.update(table(self.figures))
+                self.live_display.update(table(self.figures, self.console.width))
             failed = [u.name for u in self.units.values() if u.failed_for_good]
             if failed:
                 # A graph with a node that cannot start (no camera, no file) does not run:
@@ -361,6 +404,8 @@ class Runner:
         while not self.stop_requested:
             self._poll_control(50)
             self._check_exits()
+            self._share_figures()
+            self._print_logs()
             for unit in self.units.values():
                 if unit.state == UnitState.READY:  # a restarted unit
                     unit.state = UnitState.RUNNING
@@ -374,7 +419,7 @@ class Runner:
                     for n in unit.nodes:  # alive but silent: shown, not killed (it may be in a long call)
                         self.figures.nodes[n].state = NodeState.UNRESPONSIVE
             if self.live_display is not None and now - last_draw > 0.25:
-                self.live_display.update(table(self.figures))
+                self.live_display.update(table(self.figures, self.console.width))
                 last_draw = now
             if self.duration_s is not None and now - t_start >= self.duration_s:
                 self._request_stop("duration")
@@ -417,6 +462,13 @@ class Runner:
         self._check_exits()
         for unit in self.units.values():
             self._read_counters(unit)
+
+
+def _forward_lines(pipe: Any, lines: queue.SimpleQueue) -> None:
+    """A worker's stderr, line by line, to the supervisor's terminal (ends with the worker)."""
+    with pipe:
+        for raw in iter(pipe.readline, b""):
+            lines.put(raw.decode("utf-8", "replace").rstrip("\n"))
 
 
 def _kill_group(unit: Unit) -> None:

@@ -55,6 +55,8 @@ class EdgeOut:
     socket: zmq.Socket
     c: SlotView
     detached: bool = False
+    min_interval_s: float = 0.0  # a rate-limited `latest` edge: sends no sooner than this
+    t_next: float = 0.0
 
     def __post_init__(self) -> None:
         self.topic = self.key.encode()
@@ -113,6 +115,8 @@ class Outbox:
             sock.setsockopt(zmq.SNDTIMEO, 50)
             sock.connect(e["endpoint"])
             out = EdgeOut(e["key"], e["policy"], sock, slots.view(where[("out", e["key"])], len(OUT_FIELDS)))
+            if latest and e.get("max_rate_hz"):
+                out.min_interval_s = 1.0 / e["max_rate_hz"]
             self.by_port.setdefault(e["src_port"], []).append(out)
             self.edges.append(out)
         self.blocked_s = 0.0
@@ -124,6 +128,12 @@ class Outbox:
             if edge.detached:
                 c.add(DROPPED)
                 continue
+            if edge.min_interval_s:
+                t = now()
+                if t < edge.t_next:
+                    c.add(DROPPED)
+                    continue
+                edge.t_next = t + edge.min_interval_s
             seq = c[SEQ]
             frames = wire.encode(msg, seq, self.epoch, edge.topic)
             # The number is taken before the send: a process killed in between leaves a
@@ -138,8 +148,14 @@ class Outbox:
         for edge in self.edges:
             if not edge.c[OUT_ENDED] and not edge.detached:
                 frames = wire.end_of_stream(edge.c[SEQ], self.epoch, edge.topic)
-                if self._send(edge, frames, abort, latest=False):
-                    edge.c[OUT_ENDED] = 1
+                try:
+                    if self._send(edge, frames, abort, latest=False):
+                        edge.c[OUT_ENDED] = 1
+                except Stopped:
+                    # A `latest` receiver (a viewer) that is behind is not waited for on a
+                    # stop: its end is not sent, the node's last words still count.
+                    if edge.policy != "latest":
+                        raise
 
     def detach(self, keys: list[str]) -> None:
         """Receivers that failed for good: never wait for them again; what this node
@@ -199,6 +215,9 @@ class Inbox:
     epoch: int
     slots: Slots | None = None
     where: dict | None = None
+    # Ports whose edges do not keep the node running (an operator's control): the node ends
+    # once every other edge has ended.
+    control_ports: tuple[str, ...] = ()
     rejected: int = field(default=0, init=False)
     last_error: str = field(default="", init=False)
 
@@ -219,10 +238,15 @@ class Inbox:
 
     @property
     def all_ended(self) -> bool:
-        return all(e.ended for e in self.by_key.values())
+        data = [e for e in self.by_key.values() if e.port not in self.control_ports]
+        return all(e.ended for e in (data or self.by_key.values()))
 
     def poll(self, timeout_ms: float) -> bool:
         return bool(self.poller.poll(max(0, int(timeout_ms))))
+
+    def watch(self, fd: int) -> None:
+        """Let `poll` also return when `fd` becomes readable (a node's wake-up pipe)."""
+        self.poller.register(fd, zmq.POLLIN)
 
     def reject(self, why: str) -> None:
         self.rejected += 1

@@ -84,12 +84,22 @@ class Log(Sink):
         log.log(self.level, "%s", describe(port, msg))
 
 
+def values(data: object, width: int = 240) -> str:
+    """A few values of an array on one line (numpy's summary: the first and last two
+    along each axis), events as (x, y, p, t)."""
+    if not isinstance(data, np.ndarray):
+        return repr(data)[:width]
+    text = np.array2string(data, threshold=6, edgeitems=2, precision=4, max_line_width=10**6)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
 def describe(port: str, msg: Message) -> str:
     if msg.stream in streams.ITEM_STREAMS:
         body = ", ".join(f"{k}={v!r}" for k, v in msg.data.items())
     else:
         shape = "x".join(str(s) for s in getattr(msg.data, "shape", ()))
-        body = f"{msg.items} items, shape {shape}"
+        body = f"{msg.items} items, shape {shape}: {values(msg.data)}"
     lat = (streams.now() - msg.t_origin) * 1e3
     return f"[{port}] {msg.stream} #{msg.seq}: {body} ({lat:.2f} ms since origin)"
 

@@ -4,7 +4,8 @@ supervisor. Started by the runner as `python -m streamer.worker SPEC.json`.
 Control protocol (msgpack over DEALER -> the supervisor's ROUTER):
   worker -> supervisor: ready, stats (every 0.25 s), error (with traceback), done
   supervisor -> worker: go, stop, ended (edges whose sender is gone for good),
-                        detach (edges whose receiver is gone for good), release
+                        detach (edges whose receiver is gone for good), release,
+                        figures (the run's figures, for a node that shows them: the console)
 
 Stopping is the same whatever asks for it ("stop", SIGTERM, or the supervisor's death,
 which Linux turns into a SIGTERM): every node's `on_stop()` output still goes out (the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import signal
 import sys
 import threading
@@ -28,7 +30,7 @@ import zmq
 from . import registry
 from .counters import Slots, layout, slot_count
 from .latency import Histogram
-from .node import EndOfStream, Node, Rejected, Source, emitted
+from .node import EndOfStream, Node, Rejected, Source, Unavailable, emitted
 from .process import die_with_parent, kill_process_group
 from .states import NodeState
 from .streams import now
@@ -43,6 +45,13 @@ STOP_LINGER_MS = 300
 # A worker whose supervisor died exits by itself at the latest after this.
 ORPHAN_EXIT_S = 3.0
 log = logging.getLogger("streamer.worker")
+
+
+def failure() -> str:
+    """The exception being handled, for the supervisor: its message alone when it says what
+    to do (Unavailable: no camera...), else the traceback."""
+    exc = sys.exc_info()[1]
+    return f"{exc}\n" if isinstance(exc, Unavailable) else traceback.format_exc()
 
 
 class NodeRunner:
@@ -62,8 +71,8 @@ class NodeRunner:
         out_keys = [e["key"] for e in spec["out_edges"]]
         self.where = layout(in_keys, out_keys)
         self.slots = Slots(slot_count(in_keys, out_keys), spec.get("counters"))
-        self.inbox = Inbox(ctx, spec["bind"], spec["in_edges"], epoch, self.slots, self.where) \
-            if spec["in_edges"] else None
+        self.inbox = Inbox(ctx, spec["bind"], spec["in_edges"], epoch, self.slots, self.where,
+                           tuple(self.node.control_inputs)) if spec["in_edges"] else None
         self.outbox: Outbox | None = None
         self.epoch = epoch
         self.in_msgs = self.in_items = self.out_msgs = self.out_items = 0
@@ -72,6 +81,31 @@ class NodeRunner:
         self.hist = Histogram()
         self.details_sent = False  # details are set once by start(): sent once, not every 0.25 s
         self.thread: threading.Thread | None = None
+        # A node with a timer may be woken by its own threads (node.wake(): the console's
+        # server with an emergency stop): a pipe polled beside the inbox, so that what they
+        # hand over goes out at once rather than at the next tick.
+        self.wake_r = self.wake_w = -1
+        if self.node.tick_interval_s:
+            self.wake_r, self.wake_w = os.pipe()
+            os.set_blocking(self.wake_r, False)
+            os.set_blocking(self.wake_w, False)
+            self.node.wake = self._wake
+            if self.inbox is not None:
+                self.inbox.watch(self.wake_r)
+
+    def _wake(self) -> None:
+        try:
+            os.write(self.wake_w, b"w")
+        except (BlockingIOError, OSError):  # full: a wake-up is pending; closed: the node ended
+            pass
+
+    def _woken(self) -> bool:
+        if self.wake_r < 0:
+            return False
+        try:
+            return bool(os.read(self.wake_r, 4096))
+        except BlockingIOError:
+            return False
 
     def connect(self, ctx: zmq.Context) -> None:
         self.outbox = Outbox(ctx, self.spec["out_edges"], self.epoch, self.slots, self.where)
@@ -102,20 +136,20 @@ class NodeRunner:
         except Stopped:
             state = NodeState.STOPPED
         except Exception:  # noqa: BLE001 - reported with its traceback, then the failure policy applies
-            self.error = traceback.format_exc()
+            self.error = failure()
         if state != NodeState.FINISHED:
             # Stopped or failed: the node's last words (a gate's safe command) still go out.
             try:
                 self.last_words()
             except Exception:  # noqa: BLE001
                 if not self.error:
-                    self.error = traceback.format_exc()
+                    self.error = failure()
                     state = NodeState.FAILED
         try:
             self.node.stop()
         except Exception:  # noqa: BLE001
             if not self.error:
-                self.error = traceback.format_exc()
+                self.error = failure()
                 state = NodeState.FAILED
         self.state = state
 
@@ -183,7 +217,7 @@ class NodeRunner:
                     break
             elif source_done:
                 break
-            if now() >= next_tick:
+            if self._woken() or now() >= next_tick:
                 self.emit(node.tick())
                 next_tick = now() + tick_s
         if stop.is_set():
@@ -215,6 +249,11 @@ class NodeRunner:
             self.outbox.close(linger_ms)
         if self.inbox:
             self.inbox.close()
+        if self.wake_r >= 0:
+            self.node.__dict__.pop("wake", None)  # its threads have stopped with it: back to the no-op
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            self.wake_r = self.wake_w = -1
 
 
 class Worker:
@@ -267,7 +306,7 @@ class Worker:
                 current = runner.name
                 runner.start()
         except Exception:  # noqa: BLE001 - reported to the supervisor with its traceback
-            self.send("error", node=current, traceback=traceback.format_exc(), fatal=True)
+            self.send("error", node=current, traceback=failure(), fatal=True)
             self.close(0)
             return 1
         self.send("ready")
@@ -324,6 +363,11 @@ class Worker:
             for runner in self.runners:
                 if runner.outbox is not None:
                     runner.outbox.detach(msg["edges"])
+        elif kind == "figures":  # the supervisor's figures of the whole graph, for the console
+            for runner in self.runners:
+                take = getattr(runner.node, "on_figures", None)
+                if take is not None:
+                    take(msg["figures"])
 
     def close(self, linger_ms: int) -> None:
         deadline = now() + STOP_SEND_S + 0.2

@@ -106,7 +106,7 @@ def test_watchdog_fires_within_timeout(timeout_ms):
 def test_watchdog_counts_from_the_graph_start_not_the_process_start():
     """Other nodes may take longer than timeout_ms to load: the gate, started first, must not
     send its safe command the moment the graph goes."""
-    g = started(timeout_ms=100.0, safe_action="stop")
+    g = started(timeout_ms=100.0, safe_action="stop", watchdog_from="start")
     time.sleep(0.3)  # the rest of the graph starting
     t_go = now()
     fired = run_ticks(g, 0.3)
@@ -115,7 +115,7 @@ def test_watchdog_counts_from_the_graph_start_not_the_process_start():
 
 
 def test_watchdog_rearms_and_repeats():
-    g = started(timeout_ms=40, repeat_ms=30)
+    g = started(timeout_ms=40, repeat_ms=30, watchdog_from="start")
     fired = run_ticks(g, 0.15)  # no input at all since start: trips, then repeats
     assert 2 <= len(fired) <= 5
     gaps = [b[0] - a[0] for a, b in zip(fired, fired[1:])]

@@ -162,10 +162,11 @@ def test_commands_the_gate_would_always_block_name_the_map_and_the_gate():
     out = check(DEMO, "--set", "gate.allow=[left, right, stop]", "--set", "action.labels.circle.action=left",
                 "--set", "action.labels.circle.value=5", "--set", "gate.bounds={left: [0, 2]}")
     assert out.returncode == 2, out.stderr
-    assert "demo.yaml:47: node 'gate': edge action.out -> gate.in: every 'left' command of value 5 would be " \
+    edge = f"demo.yaml:{DEMO.read_text().splitlines().index('  - action -> gate') + 1}: node 'gate': edge action.out -> gate.in"
+    assert f"{edge}: every 'left' command of value 5 would be " \
            "blocked: the value lies outside the gate's bounds [0.0, 2.0] for 'left'; change the value or " \
            "the bounds (or set out_of_bounds: clamp)" in out.stderr
-    assert "demo.yaml:47: node 'gate': edge action.out -> gate.in: every 'forward' command of value None would " \
+    assert f"{edge}: every 'forward' command of value None would " \
            "be blocked: 'forward' is not in the gate's allow list ['left', 'right', 'stop']; add it there or send " \
            "an allowed action" in out.stderr
     # square -> right has no value: the bounds of 'left' do not concern it
@@ -267,5 +268,30 @@ def test_every_shipped_and_test_graph_passes_check(graph, tmp_path, monkeypatch)
         monkeypatch.setenv("EDF", str(data / "eeg" / "S001R04.edf"))
     monkeypatch.setenv("OUT", str(tmp_path / "out"))
     monkeypatch.setenv("LSL_NAME", "check")
+    monkeypatch.setenv("UDP_ADDR", "127.0.0.1:5800")
+    monkeypatch.setenv("REC_PATH", str(tmp_path / "session.rec"))
     monkeypatch.chdir(tmp_path)  # relative paths are the graph's own, wherever it is checked from
     assert load_graph(graph).nodes
+
+
+def test_another_type_set_on_the_command_line_drops_what_it_lacks_and_says_so():
+    """The header of eeg_motor_imagery.yaml: the synthetic source swapped for BrainFlow."""
+    graph = ROOT / "graphs" / "eeg_motor_imagery.yaml"
+    out = check(graph, "--set", "eeg.type=eeg.brainflow", "--set", "eeg.board=synthetic")
+    assert out.returncode == 0, out.stderr
+    assert ("dropped the parameters of eeg.synthetic that eeg.brainflow lacks: classes, trial_s, rest_s, "
+            "seed, n_trials, speed") in out.stderr
+    g = load_graph(graph, ["eeg.type=eeg.brainflow"])
+    assert g.nodes["eeg"].params == {} and len(g.notes) == 1
+    # What the command line sets is kept, and judged against the new type.
+    with pytest.raises(GraphError) as exc:
+        load_graph(graph, ["eeg.type=eeg.brainflow", "eeg.seed=3"])
+    assert [p.message.split(" for ")[0] for p in exc.value.problems] == ["unknown parameter 'seed'"]
+    assert load_graph(graph).notes == []
+
+
+def test_a_missing_lava_interpreter_says_how_to_make_it():
+    out = check(ROOT / "graphs" / "nmnist_loihi.yaml", "--set", "chip.python=../no-such-venv/bin/python")
+    assert out.returncode == 2
+    assert "interpreter '../no-such-venv/bin/python' not found" in out.stderr
+    assert "bash tools/envs/make_lava_env.sh" in out.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from streamer.node import Unavailable
 from streamer.streams import EVENT_DTYPE
 
 from .readers import TRIGGER_DTYPE
@@ -24,12 +25,12 @@ class PropheseeInput:
         try:
             from metavision_core.event_io import EventsIterator
         except ImportError:
-            raise RuntimeError("dvs.camera: backend 'prophesee' needs the Metavision SDK "
+            raise Unavailable("dvs.camera: backend 'prophesee' needs the Metavision SDK "
                                "(metavision_core), which is not installed") from None
         try:
             self._iterator = EventsIterator(input_path=serial, mode="delta_t", delta_t=int(batch_us))
         except Exception as exc:
-            raise RuntimeError(f"dvs.camera: cannot open Prophesee camera {serial or '(first found)'!r}: "
+            raise Unavailable(f"dvs.camera: cannot open Prophesee camera {serial or '(first found)'!r}: "
                                f"{exc}; cameras found: {', '.join(_serials()) or 'none'}") from None
         self._height, self._width = (int(v) for v in self._iterator.get_size())
         self._reader = self._iterator.reader

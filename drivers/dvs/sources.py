@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 import streamer.node
 from streamer import streams
 from streamer.clock import Pacer
-from streamer.node import EndOfStream, Port, Source
+from streamer.node import EndOfStream, Port, Source, Unavailable
 from streamer.paths import InputPath
 from streamer.streams import EVENT_DTYPE, EVENTS, MARKER
 
@@ -294,7 +294,7 @@ class Camera(_DvInput):
         found = self._inivation_found()
         if not found or (p.serial and not any(p.serial in d for d in found)):
             want = f"camera {p.serial!r}" if p.serial else "event camera"
-            raise RuntimeError(f"dvs.camera: no {want} found; cameras found: "
+            raise Unavailable(f"dvs.camera: no {want} found; cameras found: "
                                f"{', '.join(found) or 'none'} (check the USB connection and udev rules, "
                                "or use dvs.file / dvs.synthetic)")
         cam = dv.io.camera.open(p.serial) if p.serial else dv.io.camera.open()

@@ -50,8 +50,10 @@ class Gate(Transform):
     blocked_<reason> (not_allowed, out_of_bounds, bad_value, rate, stale) and sent on
     `blocked` with safety='blocked:<reason>'. The safe command always passes.
 
-    Watchdog: when nothing fresh has arrived on `in` or `heartbeat` for `timeout_ms`
-    (a decoder stopped or died), when a stale message arrives, or when every upstream has
+    Watchdog: once fresh input has come (`watchdog_from: first_input`, the default: a
+    decoder may compile for longer than the timeout, and the gate is safe until then) or from
+    the graph's start (`watchdog_from: start`), when nothing fresh has arrived on `in` or
+    `heartbeat` for `timeout_ms` (a decoder stopped or died), when a stale message arrives, or when every upstream has
     ended, the gate sends the safe command once (safety='watchdog:<reason>', counted as
     watchdog_<reason>) and again every `repeat_ms` if set, until fresh data resumes.
     Connect `heartbeat` to any stream that shows the decoder is alive (its decisions):
@@ -62,10 +64,18 @@ class Gate(Transform):
     stopped for any reason (watchdog:stop). A command that is not a well-formed Command
     (not a map, no action, a value that is not plain data, an unknown origin time) is
     blocked as `malformed`; nothing a message holds makes the gate fail.
+
+    Operator control on `control` (the console's emergency stop and pause): `estop` sends
+    the safe command at once (safety='estop') and latches: every command but the safe one
+    is blocked (blocked_estop) until `rearm` with value 'confirmed'; `pause` does the same
+    until `resume` (blocked_paused). The counter `actuation` shows estop, paused or armed once an operator has acted.
+    Edges into `control` are not waited for at the end of a run.
     """
 
     inputs = {"in": Port(COMMAND, "commands to check"),
-              "heartbeat": Port(ANY, "any stream whose arrival shows the upstream is alive")}
+              "heartbeat": Port(ANY, "any stream whose arrival shows the upstream is alive"),
+              "control": Port(COMMAND, "operator control: estop, rearm ('confirmed'), pause, resume")}
+    control_inputs = ("control",)
     outputs = {"out": Port(COMMAND, "commands that passed, and the watchdog's safe commands"),
                "blocked": Port(COMMAND, "blocked commands, safety='blocked:<reason>'")}
     safe_port = "out"
@@ -90,6 +100,9 @@ class Gate(Transform):
                                     "default: timeout_ms")
         repeat_ms: float | None = Field(
             None, gt=0, description="repeat the safe command this often while tripped (lossy links)")
+        watchdog_from: Literal["first_input", "start"] = Field(
+            "first_input", description="count the timeout from the first fresh input (the decoder has "
+                                       "loaded and compiled; safe until then) or from the graph's start")
         on_block: Literal["drop", "safe"] = Field(
             "drop", description="after a blocked command: only drop it, or also send the safe command")
 
@@ -113,10 +126,14 @@ class Gate(Transform):
     def _reset(self) -> None:
         self._alive = now()
         self._ticking = False
+        self._armed = self.params.watchdog_from == "start"  # the timeout counts once armed
         self.tripped: str | None = None  # reason of the watchdog trip, None while live
         self._t_safe = -math.inf
         self._tokens = float(self.params.rate_burst)
         self._t_tokens = now()
+        self.latch: str | None = None  # "estop" or "paused": nothing but the safe command passes
+        if "actuation" in self.counters:  # shown once an operator has acted
+            self.counters["actuation"] = "armed"
 
     @classmethod
     def safe_command(cls, params: "Gate.Params") -> tuple[str, Any]:
@@ -186,6 +203,7 @@ class Gate(Transform):
 
     def _live(self, t: float) -> None:
         self._alive = t
+        self._armed = True
         if self.tripped is not None:
             log.info("%s: fresh input again after %s", self.name, self.tripped)
             self.tripped = None
@@ -197,6 +215,12 @@ class Gate(Transform):
             # from then, not from this process's start (other nodes may take seconds to load).
             self._ticking = True
             self._alive = max(self._alive, t - self.tick_interval_s)
+        if not self._armed:
+            # Nothing has come yet (decoders may compile for longer than timeout_ms): the
+            # safe command went out at the start and nothing else can pass, so only repeat it.
+            if self.params.repeat_ms is not None and (t - self._t_safe) * 1e3 >= self.params.repeat_ms:
+                return self._safe("start")
+            return None
         if self.tripped is None:
             # Fire at the last tick before the deadline, so never later than timeout_ms.
             if t - self._alive + self.tick_interval_s > self.params.timeout_ms / 1e3:
@@ -258,7 +282,37 @@ class Gate(Transform):
             return True
         return False
 
+    # -- operator control -------------------------------------------------------------
+    def _control(self, msg: Message) -> Message | None:
+        item = msg.data if isinstance(msg.data, dict) else {}
+        action, value = item.get("action"), item.get("value")
+        if action == "estop" or (action == "pause" and self.latch is None):
+            if self.latch == "estop":
+                return None  # already latched: the console repeats it in case we restarted
+            self.latch = "estop" if action == "estop" else "paused"
+            self.counters["actuation"] = self.latch
+            self.count(action)
+            log.warning("%s: %s by the operator: safe command %r, nothing passes until %s", self.name,
+                        "emergency stop" if action == "estop" else "actuation paused", self.params.safe_action,
+                        "re-armed" if action == "estop" else "resumed")
+            self._t_safe = now()
+            return command(self.params.safe_action, self.params.safe_value, safety=self.latch,
+                           t_origin=self._t_safe)
+        if (action == "rearm" and self.latch == "estop" and value == "confirmed") or \
+                (action == "resume" and self.latch == "paused"):
+            log.warning("%s: %s by the operator", self.name, "re-armed" if action == "rearm" else "resumed")
+            self.latch = None
+            self.counters["actuation"] = "armed"
+            self.count(action)
+            return None
+        self.count("control_ignored")
+        log.warning("%s: control %s value=%s ignored (actuation %s; re-arming needs value 'confirmed')",
+                    self.name, _short(action), _short(value), self.latch or "armed")
+        return None
+
     def receive(self, port: str, msg: Message) -> Any:
+        if port == "control":
+            return self._control(msg)
         t = now()
         t_origin = float(msg.t_origin) if isinstance(msg.t_origin, (int, float)) else math.nan
         stale = math.isfinite(t_origin) and t - t_origin > self._stale_s
@@ -288,6 +342,8 @@ class Gate(Transform):
         # The safe command passes whatever the limits; the safe action with another value
         # is a command like any other.
         if not (action == p.safe_action and _same(value, p.safe_value)):
+            if self.latch is not None:
+                return self._block(msg, self.latch, f"actuation {self.latch} by the operator", t_origin)
             if p.allow is not None and action not in p.allow:
                 return self._block(msg, "not_allowed", f"{action!r} is not in allow {p.allow}", t_origin)
             if action in p.bounds:

@@ -64,6 +64,7 @@ class Loihi(ClassifierNode):
     """
 
     TYPE = "coprocessor.loihi"
+    python_hint = "make it with `bash tools/envs/make_lava_env.sh` (Lava needs Python 3.10)"
 
     class Params(ClassifierParams):
         UNSUPPORTED = {"readout": (("membrane", "membrane_mean"),

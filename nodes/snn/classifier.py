@@ -26,6 +26,9 @@ from .model_check import model_ports, model_problems
 from .trials import Onsets, input_bins
 
 
+# Confidences per step sent with each decision (the console draws them climbing to the threshold).
+MAX_TRACE = 256
+
 class Backend(Protocol):
     """Where a classifier's network runs. Output rows come back in input order, `depth`
     steps after their bin when `aligned`; a free-running device (not `aligned`) sends its
@@ -272,7 +275,7 @@ class Classifier:
         self.count("decisions")
         return decision(r.index, labels[r.index] if labels else str(r.index), r.probabilities,
                         r.confidence, r.steps, model=self.model_name, policy=self.params.early_exit.policy,
-                        backend=self.backend.label, t_origin=t_origin)
+                        backend=self.backend.label, t_origin=t_origin, trace=self.tracker.trace[-MAX_TRACE:])
 
     def _emit(self, decisions: list[Message], t_origin: float) -> dict[str, list[Message]] | None:
         result = {"decision": decisions} if decisions else {}

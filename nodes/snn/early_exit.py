@@ -72,6 +72,7 @@ class Tracker:
         self.v_sum = np.zeros(n_out, np.float64)
         self.steps = 0
         self.probabilities = np.full(n_out, 1.0 / n_out)
+        self.trace: list[float] = []  # the confidence after each step, for the console
         self.membrane = getattr(readout_layer, "v", None)
         if policy.readout in MEMBRANE_READOUTS and self.membrane is None:
             raise ValueError(f"readout {policy.readout!r} needs an output layer with a membrane (LI/LIF/IF...)")
@@ -93,6 +94,7 @@ class Tracker:
             self.v_sum += np.reshape(self.membrane, -1)
         self.steps += 1
         self.probabilities = softmax(self.readout(), p.temperature)
+        self.trace.append(round(float(self.probabilities.max()), 4))
         if self.steps >= p.max_steps:
             return True
         return p.threshold is not None and self.steps >= p.min_steps and self.probabilities.max() > p.threshold

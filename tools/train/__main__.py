@@ -1,4 +1,7 @@
-"""python -m tools.train --data synthetic-dvs|nmnist|synthetic-eeg|eegmmidb --out models/X.nir"""
+"""python -m tools.train --data synthetic-dvs|nmnist|synthetic-eeg|eegmmidb|recordings --out models/X.nir
+
+--data recordings --data-dir DIR trains on one's own camera: DIR/<label>/<recording> (one
+sample per file, any format dvs.file reads), binned as graphs/dvs_live.yaml bins the camera."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-DATASETS = ("synthetic-dvs", "nmnist", "synthetic-eeg", "eegmmidb")
+DATASETS = ("synthetic-dvs", "nmnist", "synthetic-eeg", "eegmmidb", "recordings")
 
 
 def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") -> argparse.Namespace:
@@ -27,7 +30,8 @@ def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") ->
     ap.add_argument("--bin-ms", type=float, default=10.0, help="N-MNIST: bin width (one step)")
     ap.add_argument("--duration-ms", type=float, default=300.0, help="N-MNIST: binned span from the first event")
     ap.add_argument("--data-dir", type=Path, default=None,
-                    help="N-MNIST or EEGMMIDB folder (default: the shared data)")
+                    help="N-MNIST or EEGMMIDB folder (default: the shared data); recordings: the folder "
+                         "of <label>/<recording> sub-folders")
     ap.add_argument("--runs", type=int, nargs="+", default=[3, 7], help="EEGMMIDB: training runs (CSP and SNN)")
     ap.add_argument("--test-runs", type=int, nargs="+", default=[4, 8], help="EEGMMIDB: held-out runs")
     ap.add_argument("--val-run", type=int, default=None,
@@ -63,6 +67,12 @@ def load(args: argparse.Namespace):
         from .eegmmidb import load_eegmmidb
 
         return load_eegmmidb(args.data_dir or data_path("eeg"), args.runs, args.test_runs)
+    if args.data == "recordings":
+        from .recordings import load_recordings
+
+        if args.data_dir is None:
+            raise FileNotFoundError("--data recordings needs --data-dir, the folder of <label>/<recording> sub-folders")
+        return load_recordings(args.data_dir, seed=args.seed)
     if args.data == "synthetic-dvs":
         from .synthetic import load_synthetic_dvs
 
