@@ -19,12 +19,19 @@ _started: list[str] = []
 _lock = threading.Lock()
 
 
+# File readers that run a foreign library in a helper process, so that a corrupt file
+# cannot hang or crash the caller: reading such a file is still a unit of the fast lane.
+READER_HELPERS = {"drivers.dvs.aedat4_helper", "drivers.eeg.mat_clips"}
+
+
 def _python_process(executable, args) -> str | None:
     """A description of the process if it runs Python or our command; None for other
     programs that libraries run for themselves (uname, ldconfig, ...)."""
     argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args or [])
     program = Path(os.fsdecode(executable or (argv[0] if argv else ""))).name
     if program.startswith("python") or program == "streamer":
+        if any(os.fsdecode(a) in READER_HELPERS for a in argv):
+            return None  # part of reading a file (a crash-proof reader), not a graph
         return " ".join(os.fsdecode(a) for a in argv)[:200]
     return None
 

@@ -26,7 +26,7 @@ CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 webdriver = pytest.importorskip("selenium.webdriver")
 pytestmark = [pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)),
                                  reason="needs Debian's chromium and chromium-driver (apt-get install)"),
-              pytest.mark.timeout(400)]
+              pytest.mark.timeout(400), pytest.mark.integration]
 
 
 def free_port() -> int:

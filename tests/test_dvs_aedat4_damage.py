@@ -75,6 +75,7 @@ def read_in_child(path: Path, timeout: float = 120) -> dict:
     return json.loads(proc.stdout.splitlines()[-1])
 
 
+@pytest.mark.integration  # a child Python process or a graph
 @pytest.mark.parametrize("seed", [1, 4])
 def test_corrupt_packets_end_with_the_file_and_offset(recording, tmp_path, seed):
     bad = corrupt(recording, tmp_path / f"corrupt{seed}.aedat4", seed)
@@ -96,6 +97,7 @@ def test_truncated_recording_names_the_cut(recording, tmp_path):
     assert walk(cut).header_end < err.value.offset <= len(data) // 2
 
 
+@pytest.mark.integration  # a child Python process or a graph
 def test_corrupt_recording_fails_the_graph_with_its_name(recording, tmp_path):
     bad = corrupt(recording, tmp_path / "corrupt1.aedat4", 1)
     proc = subprocess.run([sys.executable, "-m", "streamer", "run", str(GRAPH), "--no-live", "--duration", "120"],
@@ -105,6 +107,7 @@ def test_corrupt_recording_fails_the_graph_with_its_name(recording, tmp_path):
     assert "corrupt1.aedat4" in proc.stderr and "event packet" in proc.stderr, proc.stderr[-2000:]
 
 
+@pytest.mark.integration  # a child Python process or a graph
 def test_a_crashing_reader_is_an_error_not_a_dead_node():
     helper = HelperProcess("tests.crashing_helper", stall_s=30)
     with pytest.raises(HelperError, match="SIGSEGV") as err:

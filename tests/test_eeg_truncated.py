@@ -81,6 +81,7 @@ def test_cut_fif_from_mne_warning(shared_data, tmp_path):
     np.testing.assert_allclose(rec.read(0, rec.n_samples), raw.get_data(stop=rec.n_samples), rtol=1e-6)
 
 
+@pytest.mark.integration  # a child Python process or a graph
 def test_check_reports_a_truncated_recording(half_edf):
     text = f"nodes:\n  eeg: {{type: eeg.file, path: '{half_edf}'}}\n"
     with pytest.raises(GraphError) as err:
@@ -94,6 +95,7 @@ def test_check_reports_a_truncated_recording(half_edf):
     assert out.returncode == 2 and "truncated" in out.stdout + out.stderr
 
 
+@pytest.mark.integration  # a child Python process or a graph
 def test_a_mat_clip_that_crashes_scipy_is_an_error(shared_data, tmp_path):
     src = need(shared_data / "ieeg" / "Dog_1_ictal_segment_1.mat")
     data = bytearray(src.read_bytes())

@@ -274,6 +274,7 @@ def test_every_shipped_and_test_graph_passes_check(graph, tmp_path, monkeypatch)
     assert load_graph(graph).nodes
 
 
+@pytest.mark.integration  # runs streamer check in a child process
 def test_another_type_set_on_the_command_line_drops_what_it_lacks_and_says_so():
     """The header of eeg_motor_imagery.yaml: the synthetic source swapped for BrainFlow."""
     graph = ROOT / "graphs" / "eeg_motor_imagery.yaml"
@@ -290,6 +291,7 @@ def test_another_type_set_on_the_command_line_drops_what_it_lacks_and_says_so():
     assert load_graph(graph).notes == []
 
 
+@pytest.mark.integration  # runs streamer check in a child process
 def test_a_missing_lava_interpreter_says_how_to_make_it():
     out = check(ROOT / "graphs" / "nmnist_loihi.yaml", "--set", "chip.python=../no-such-venv/bin/python")
     assert out.returncode == 2
