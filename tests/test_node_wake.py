@@ -2,6 +2,8 @@
 the console's next tick."""
 from __future__ import annotations
 
+import pytest
+
 import threading
 import time
 
@@ -9,6 +11,8 @@ import zmq
 
 from streamer import wire
 from streamer.worker import NodeRunner
+
+pytestmark = pytest.mark.integration  # a server socket or a terminal process
 
 
 def test_console_sends_an_emergency_stop_when_woken_not_at_its_tick():

@@ -83,7 +83,8 @@ CASES: dict[str, list[dict]] = {
 # Coprocessors take their input through snn.infer's reader (nodes.snn.trials.input_bins), fuzzed
 # directly in tests/test_snn_input_fuzz.py.
 SKIPPED = {"coprocessor.loihi": "runs under the Lava interpreter (.venv-lava, Python 3.10)",
-           "coprocessor.spinnaker": "takes seconds to map a network at start"}
+           "coprocessor.spinnaker": "takes seconds to map a network at start",
+           "console": "starts a web server at start"}
 
 # Frames/Spikes shapes the nodes take, so that fuzzing gets past their shape checks.
 SHAPES: dict[str, list[tuple[int, ...]]] = {

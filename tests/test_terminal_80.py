@@ -17,6 +17,8 @@ pyte = pytest.importorskip("pyte")
 ROOT = Path(__file__).resolve().parent.parent
 COLS, ROWS = 80, 50
 
+pytestmark = pytest.mark.integration  # a server socket or a terminal process
+
 
 def capture(args: list[str], timeout_s: float = 180.0) -> list[str]:
     screen = pyte.HistoryScreen(COLS, ROWS, history=10000)
