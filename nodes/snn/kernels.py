@@ -77,6 +77,16 @@ def _nonzero(x: np.ndarray, idx: np.ndarray) -> int:
     return n
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _divmod(k, d, inv):
+    """(k // d, k % d) for 0 <= k < 2**40 from inv = 1/d: the product of k + 1/2 and inv
+    lies at least 1/(2d) away from an integer, far beyond double rounding, and a multiply
+    costs a fraction of a 64-bit integer division (which the event loops would pay twice
+    per event)."""
+    q = int((k + 0.5) * inv)
+    return q, k - q * d
+
+
 @njit(cache=True, nogil=True)
 def _scatter(path, events, dense_cost):
     """Whether to take the event-driven path: forced, or cheaper at this step's count."""
@@ -103,17 +113,16 @@ def conv2d(x, w, wt, b, sy, sx, py, px, dy, dx, groups, rows, cols, idx, acc, ou
     n = _nonzero(xf, idx)
     if _scatter(path, n * KH * KW * OG, O * CG * KH * KW * HO * WO):
         # Event-driven: each nonzero input adds its weights to the outputs it reaches.
+        inv_hw, inv_w = 1.0 / (H * W), 1.0 / W
         for p in range(HO * WO):
             for o in range(O):
                 acc[p, o] = b[o]
         for e in range(n):
             k = idx[e]
-            c = k // (H * W)
-            r = k - c * H * W
-            yy = r // W
-            xx = r - yy * W
+            c, r = _divmod(k, H * W, inv_hw)
+            yy, xx = _divmod(r, W, inv_w)
             v = xf[k]
-            g = c // CG
+            g = 0 if groups == 1 else c // CG
             cl = c - g * CG
             for ky in range(KH):
                 oy = rows[yy, ky]
@@ -214,12 +223,11 @@ def pool2d(x, ky_, kx_, sy, sx, py, px, scale, rows, cols, idx, out, path=PATH_A
     n = _nonzero(xf, idx)
     if _scatter(path, n, out.size * ky_ * kx_):
         out[...] = 0.0
+        inv_hw, inv_w = 1.0 / (H * W), 1.0 / W
         for e in range(n):
             k = idx[e]
-            c = k // (H * W)
-            r = k - c * H * W
-            yy = r // W
-            xx = r - yy * W
+            c, r = _divmod(k, H * W, inv_hw)
+            yy, xx = _divmod(r, W, inv_w)
             v = xf[k]
             for a in range(ky_):
                 oy = rows[yy, a]
@@ -368,3 +376,75 @@ def delay(x, buf, steps, head, out):
         buf[head, i] = x[i]
         out[i] = buf[(head - steps[i]) % depth, i]
     return (head + 1) % depth
+
+
+# Rows of a network's step (program.py).
+(OP_CONV, OP_DENSE, OP_POOL, OP_NEURON, OP_CUBA, OP_THRESHOLD, OP_SCALE, OP_COPY, OP_ZERO,
+ OP_ADD) = range(10)
+
+
+@njit(cache=True, nogil=True)
+def run(ops, f, q):
+    """One step of a whole network (program.py): run each row of `ops` over the pools, f
+    (float32) holding every array and q (int64) the tap tables and scratch indices. A row
+    is op, input offset, output offset, then the op's fields (program._fields). It lives
+    here because Numba's cache keys a function on its own file only: a caller in another
+    file would keep running stale copies of these kernels after they change."""
+    for r in range(ops.shape[0]):
+        op = ops[r]
+        code, src, dst = op[0], op[1], op[2]
+        if code == OP_CONV:
+            C, H, W, O, CG, KH, KW, HO, WO = op[6], op[7], op[8], op[9], op[10], op[11], op[12], op[13], op[14]
+            conv2d(f[src:src + C * H * W].reshape((C, H, W)),
+                     f[op[3]:op[3] + O * CG * KH * KW].reshape((O, CG, KH, KW)),
+                     f[op[23]:op[23] + O * CG * KH * KW].reshape((CG, KH, KW, O)), f[op[4]:op[4] + O],
+                     op[15], op[16], op[17], op[18], op[19], op[20], op[21],
+                     q[op[25]:op[25] + H * KH].reshape((H, KH)), q[op[26]:op[26] + W * KW].reshape((W, KW)),
+                     q[op[5]:op[5] + C * H * W], f[op[24]:op[24] + HO * WO * O].reshape((HO * WO, O)),
+                     f[dst:dst + O * HO * WO].reshape((O, HO, WO)), op[22])
+        elif code == OP_DENSE:
+            O, I = op[7], op[8]
+            dense(f[src:src + I], f[op[3]:op[3] + O * I].reshape((O, I)),
+                    f[op[4]:op[4] + O * I].reshape((I, O)), f[op[5]:op[5] + O], q[op[6]:op[6] + I],
+                    f[dst:dst + O], op[9])
+        elif code == OP_POOL:
+            C, H, W, HO, WO = op[5], op[6], op[7], op[8], op[9]
+            KH, KW = op[10], op[11]
+            pool2d(f[src:src + C * H * W].reshape((C, H, W)), KH, KW, op[12], op[13], op[14],
+                     op[15], f[op[3]], q[op[17]:op[17] + H * KH].reshape((H, KH)),
+                     q[op[18]:op[18] + W * KW].reshape((W, KW)), q[op[4]:op[4] + C * H * W],
+                     f[dst:dst + C * HO * WO].reshape((C, HO, WO)), op[16])
+        elif code == OP_NEURON:
+            n = op[3]
+            if op[14]:
+                neuron(f[src:src + n], f[op[4]:op[4] + n], f[op[5]], f[op[6]], f[op[7]], f[op[8]], f[op[9]],
+                         op[11], op[12] != 0, f[op[10]], op[13] != 0, f[dst:dst + n])
+            else:
+                neuron(f[src:src + n], f[op[4]:op[4] + n], f[op[5]:op[5] + n], f[op[6]:op[6] + n],
+                         f[op[7]:op[7] + n], f[op[8]:op[8] + n], f[op[9]:op[9] + n], op[11], op[12] != 0,
+                         f[op[10]], op[13] != 0, f[dst:dst + n])
+        elif code == OP_CUBA:
+            n = op[3]
+            cuba_neuron(f[src:src + n], f[op[4]:op[4] + n], f[op[5]:op[5] + n], f[op[6]:op[6] + n],
+                          f[op[7]:op[7] + n], f[op[8]:op[8] + n], f[op[9]:op[9] + n], f[op[10]:op[10] + n],
+                          f[op[11]:op[11] + n], f[op[12]:op[12] + n], op[13], op[14] != 0, op[15] != 0,
+                          op[16] != 0, f[dst:dst + n])
+        elif code == OP_THRESHOLD:
+            n = op[3]
+            threshold(f[src:src + n], f[op[4]:op[4] + n], f[dst:dst + n])
+        elif code == OP_SCALE:
+            n = op[3]
+            for i in range(n):
+                f[dst + i] = f[src + i] * f[op[4] + i]
+        elif code == OP_COPY:
+            n = op[3]
+            for i in range(n):
+                f[dst + i] = f[src + i]
+        elif code == OP_ZERO:
+            n = op[3]
+            for i in range(n):
+                f[dst + i] = 0.0
+        elif code == OP_ADD:
+            n = op[3]
+            for i in range(n):
+                f[dst + i] += f[src + i]

@@ -5,7 +5,7 @@ synapse kernels scatter only the nonzero ones), so calling one kernel per layer 
 Python would cost more than the work. `Program` packs every layer's parameters, state
 and buffers into one float32 pool and one int64 pool, rebinds the layers' arrays to views
 of them (so the layers, export, readouts and tests see the same memory), and lists the
-kernels to run as rows of an int64 table that `run` walks in one call.
+kernels to run as rows of an int64 table that `kernels.run` walks in one call.
 
 Networks with a layer this table has no row for (Delay, whose ring buffer keeps its
 head in Python) are stepped layer by layer, as before.
@@ -13,16 +13,15 @@ head in Python) are stepped layer by layer, as before.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from . import kernels as K
 from . import layers as L
+from .kernels import (OP_ADD, OP_CONV, OP_COPY, OP_CUBA, OP_DENSE, OP_NEURON, OP_POOL, OP_SCALE,
+                      OP_THRESHOLD, OP_ZERO)
 
 F32 = np.float32
 ALIGN = 16  # pool entries start on 64-byte boundaries, so vector loops load aligned data
 
-(OP_CONV, OP_DENSE, OP_POOL, OP_NEURON, OP_CUBA, OP_THRESHOLD, OP_SCALE, OP_COPY, OP_ZERO,
- OP_ADD) = range(10)
 WIDTH = 28  # ints in one row of the table: op, input, output, then the op's own fields
 
 # Array attributes of each layer type that live in the pool; the rest of a layer is
@@ -151,7 +150,7 @@ class Program:
         return all(_pooled(lay) is not None for lay in layers)
 
     def run(self) -> None:
-        run(self.ops, self.pool, self.ipool)
+        K.run(self.ops, self.pool, self.ipool)
 
     def set_path(self, path: int) -> None:
         """Force the synapse loops of every layer (kernels.PATH_*)."""
@@ -213,67 +212,3 @@ def _fields(lay: L.Layer, o: dict[str, int], idx: int | None, scale: int | None,
     if isinstance(lay, L.Scale):
         return [n, o["s"]]
     return [n]  # Identity
-
-
-@njit(cache=True, nogil=True)
-def run(ops, f, q):
-    """Run each row of `ops` over the pools: f (float32) holds every array, q the scratch
-    indices. Row: op, input offset, output offset, then the op's fields (see _fields)."""
-    for r in range(ops.shape[0]):
-        op = ops[r]
-        code, src, dst = op[0], op[1], op[2]
-        if code == OP_CONV:
-            C, H, W, O, CG, KH, KW, HO, WO = op[6], op[7], op[8], op[9], op[10], op[11], op[12], op[13], op[14]
-            K.conv2d(f[src:src + C * H * W].reshape((C, H, W)),
-                     f[op[3]:op[3] + O * CG * KH * KW].reshape((O, CG, KH, KW)),
-                     f[op[23]:op[23] + O * CG * KH * KW].reshape((CG, KH, KW, O)), f[op[4]:op[4] + O],
-                     op[15], op[16], op[17], op[18], op[19], op[20], op[21],
-                     q[op[25]:op[25] + H * KH].reshape((H, KH)), q[op[26]:op[26] + W * KW].reshape((W, KW)),
-                     q[op[5]:op[5] + C * H * W], f[op[24]:op[24] + HO * WO * O].reshape((HO * WO, O)),
-                     f[dst:dst + O * HO * WO].reshape((O, HO, WO)), op[22])
-        elif code == OP_DENSE:
-            O, I = op[7], op[8]
-            K.dense(f[src:src + I], f[op[3]:op[3] + O * I].reshape((O, I)),
-                    f[op[4]:op[4] + O * I].reshape((I, O)), f[op[5]:op[5] + O], q[op[6]:op[6] + I],
-                    f[dst:dst + O], op[9])
-        elif code == OP_POOL:
-            C, H, W, HO, WO = op[5], op[6], op[7], op[8], op[9]
-            KH, KW = op[10], op[11]
-            K.pool2d(f[src:src + C * H * W].reshape((C, H, W)), KH, KW, op[12], op[13], op[14],
-                     op[15], f[op[3]], q[op[17]:op[17] + H * KH].reshape((H, KH)),
-                     q[op[18]:op[18] + W * KW].reshape((W, KW)), q[op[4]:op[4] + C * H * W],
-                     f[dst:dst + C * HO * WO].reshape((C, HO, WO)), op[16])
-        elif code == OP_NEURON:
-            n = op[3]
-            if op[14]:
-                K.neuron(f[src:src + n], f[op[4]:op[4] + n], f[op[5]], f[op[6]], f[op[7]], f[op[8]], f[op[9]],
-                         op[11], op[12] != 0, f[op[10]], op[13] != 0, f[dst:dst + n])
-            else:
-                K.neuron(f[src:src + n], f[op[4]:op[4] + n], f[op[5]:op[5] + n], f[op[6]:op[6] + n],
-                         f[op[7]:op[7] + n], f[op[8]:op[8] + n], f[op[9]:op[9] + n], op[11], op[12] != 0,
-                         f[op[10]], op[13] != 0, f[dst:dst + n])
-        elif code == OP_CUBA:
-            n = op[3]
-            K.cuba_neuron(f[src:src + n], f[op[4]:op[4] + n], f[op[5]:op[5] + n], f[op[6]:op[6] + n],
-                          f[op[7]:op[7] + n], f[op[8]:op[8] + n], f[op[9]:op[9] + n], f[op[10]:op[10] + n],
-                          f[op[11]:op[11] + n], f[op[12]:op[12] + n], op[13], op[14] != 0, op[15] != 0,
-                          op[16] != 0, f[dst:dst + n])
-        elif code == OP_THRESHOLD:
-            n = op[3]
-            K.threshold(f[src:src + n], f[op[4]:op[4] + n], f[dst:dst + n])
-        elif code == OP_SCALE:
-            n = op[3]
-            for i in range(n):
-                f[dst + i] = f[src + i] * f[op[4] + i]
-        elif code == OP_COPY:
-            n = op[3]
-            for i in range(n):
-                f[dst + i] = f[src + i]
-        elif code == OP_ZERO:
-            n = op[3]
-            for i in range(n):
-                f[dst + i] = 0.0
-        elif code == OP_ADD:
-            n = op[3]
-            for i in range(n):
-                f[dst + i] += f[src + i]
