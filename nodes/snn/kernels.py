@@ -112,11 +112,18 @@ def conv2d(x, w, wt, b, sy, sx, py, px, dy, dx, groups, rows, cols, idx, acc, ou
     xf = x.ravel()
     n = _nonzero(xf, idx)
     if _scatter(path, n * KH * KW * OG, O * CG * KH * KW * HO * WO):
-        # Event-driven: each nonzero input adds its weights to the outputs it reaches.
+        # Event-driven: each nonzero input adds its weights to the outputs it reaches. With
+        # few (input, tap) pairs against the outputs, straight into out (strided over the
+        # channels); otherwise into acc, channels last, and transposed once.
+        direct = n * KH * KW * 2 < HO * WO * sy * sx
         inv_hw, inv_w = 1.0 / (H * W), 1.0 / W
-        for p in range(HO * WO):
+        if direct:
             for o in range(O):
-                acc[p, o] = b[o]
+                out[o] = b[o]
+        else:
+            for p in range(HO * WO):
+                for o in range(O):
+                    acc[p, o] = b[o]
         for e in range(n):
             k = idx[e]
             c, r = _divmod(k, H * W, inv_hw)
@@ -132,10 +139,16 @@ def conv2d(x, w, wt, b, sy, sx, py, px, dy, dx, groups, rows, cols, idx, acc, ou
                     ox = cols[xx, kx]
                     if ox < 0:
                         continue
-                    a = acc[oy * WO + ox, g * OG:(g + 1) * OG]
                     wr = wt[cl, ky, kx, g * OG:(g + 1) * OG]
-                    for o in range(OG):
-                        a[o] += v * wr[o]
+                    if direct:
+                        for o in range(OG):
+                            out[g * OG + o, oy, ox] += v * wr[o]
+                    else:
+                        a = acc[oy * WO + ox, g * OG:(g + 1) * OG]
+                        for o in range(OG):
+                            a[o] += v * wr[o]
+        if direct:
+            return
         out2 = out.reshape((O, HO * WO))
         for o in range(O):
             for p in range(HO * WO):
