@@ -177,9 +177,10 @@ def session_of(path: str) -> str:
 def evaluate(graph_path: str, data: list[str] | None = None, split: str = "stream", *,
              decoders: list[str] | None = None, source: str | None = None, classes: dict[str, str] | None = None,
              skip_trials: int = 0, n_folds: int = 5, seed: int = 42, sets: list[str] | None = None,
-             n_permutations: int = 10000) -> dict[str, Any]:
+             n_permutations: int = 10000, sessions: list[str] | None = None) -> dict[str, Any]:
     """Figures of each decoder of the graph (JSON-ready): per decoder the metrics over
-    the decided trials, per fold accuracies, and every trial."""
+    the decided trials, per fold accuracies, and every trial. `sessions`: the session of
+    each recording (default: `ses-X` in its name, else one session)."""
     if split not in SPLITS:
         raise EvalError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     graph = load_graph(graph_path, sets or [])
@@ -216,7 +217,10 @@ def evaluate(graph_path: str, data: list[str] | None = None, split: str = "strea
         t = PseudoOnline(graph, prep, src, [], {src: {"path": [f], **unpaced}}, watch=calibrated).run()
         for d in calibrated:
             parts[d] += epochs_of(t, d, class_map(graph, d, classes), i)
-    sessions = [session_of(f) for f in files]
+    if sessions is not None and len(sessions) != len(files):
+        raise EvalError(f"{len(sessions)} sessions given for {len(files)} recordings")
+    sessions = sessions or [session_of(f) for f in files]
+    result["sessions"] = sessions
     for d in calibrated:
         cmap = class_map(graph, d, classes)
         trials = []
