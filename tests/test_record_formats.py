@@ -284,3 +284,38 @@ def test_streamer_convert_on_the_command_line(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "streamer", "convert", str(src), "--to", "bids"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "BIDS needs subject and task" in bad.stderr
+
+
+@pytest.mark.integration
+def test_a_run_stopped_by_its_duration_still_gets_its_bids_and_xdf(tmp_path):
+    """The runner stops the recorder (and kills what is left after its grace period);
+    the conversion runs in its own process and finishes all the same."""
+    from tests.runtime_helpers import run, write_graph
+
+    graph = f"""
+name: stopped
+nodes:
+  eeg: {{type: eeg.synthetic, sfreq: 250}}
+  rec:
+    type: record
+    path: "{tmp_path}/s.rec"
+    format: bids
+    bids: {{root: "{tmp_path}/bids", subject: "02", task: "synthetic"}}
+  xdf: {{type: record, path: "{tmp_path}/x.rec", format: xdf}}
+edges:
+  - eeg -> rec.eeg
+  - eeg.markers -> rec.markers
+  - eeg -> xdf.eeg
+  - eeg.markers -> xdf.markers
+"""
+    code, _, err = run(write_graph(tmp_path, graph), "--duration", "3", timeout=120)
+    assert code == 0, err[-2000:]
+    native = recording.read(tmp_path / "s.rec")
+    vhdr = formats.wait(tmp_path / "s.rec", timeout_s=120)
+    raw = mne_bids.read_raw_bids(mne_bids.BIDSPath(root=tmp_path / "bids", subject="02", task="synthetic",
+                                                   datatype="eeg"), verbose="error")
+    assert vhdr.exists() and raw.n_times == native["eeg"].data.shape[1] > 250
+    np.testing.assert_allclose(raw.get_data(), native["eeg"].data, rtol=2e-7, atol=1e-12)
+    assert list(raw.annotations.description) == [m["label"] for m in native["markers"].data]
+    data, _ = pyxdf.load_xdf(formats.wait(tmp_path / "x.rec", timeout_s=120))
+    assert {s["info"]["name"][0] for s in data} == {"eeg", "markers"}
