@@ -63,6 +63,7 @@ CASES: dict[str, list[dict]] = {
                    "early_exit": {"max_steps": 3}}],
     "snn.score": [{}, {"match": "index", "classes": ["T1", "T2"], "names": {"T1": "left"}, "skip": 1}],
     "bci.csp_lda": [{"classes": ["T1", "T2"], "n_calibration": 4, "n_pairs": 1}],
+    "bci.pipeline": [{"classes": ["T1", "T2"], "n_calibration": 4, "pipeline": "ts_lr"}],
     "bci.seizure": [{"baseline_windows": 2, "segment_s": 0.01, "bands": {"a": [1, 40]}}],
     "actions.map": [{"labels": ["left", "right"]},
                     {"labels": {"left": "left", "right": {"action": "move", "value": 2}, "stop": None},
@@ -90,6 +91,7 @@ SKIPPED = {"coprocessor.loihi": "runs under the Lava interpreter (.venv-lava, Py
 SHAPES: dict[str, list[tuple[int, ...]]] = {
     "snn.infer": [(32,), (8,), (2, 32, 32), (2,)],
     "bci.csp_lda": [(2, 16), (3, 16), (1, 8)],
+    "bci.pipeline": [(2, 16), (3, 16), (1, 8)],
     "bci.seizure": [(2, 64), (1, 16)],
 }
 

@@ -18,6 +18,14 @@ from .lda import lda_fit
 log = logging.getLogger(__name__)
 
 
+def check_classes(classes: list[str], names: list[str] | None) -> None:
+    """Two different labels, and a decision name for each when names are given."""
+    if len(classes) != 2 or classes[0] == classes[1]:
+        raise ValueError(f"classes must name two different labels, got {classes}")
+    if names is not None and len(names) != 2:
+        raise ValueError(f"names gives the decision label of each of the 2 classes, got {names}")
+
+
 class CspLda(Transform):
     """CSP + shrinkage LDA on epochs, calibrated on the stream itself.
 
@@ -43,10 +51,7 @@ class CspLda(Transform):
 
         @model_validator(mode="after")
         def _check(self) -> "CspLda.Params":
-            if len(self.classes) != 2 or self.classes[0] == self.classes[1]:
-                raise ValueError(f"classes must name two different labels, got {self.classes}")
-            if self.names is not None and len(self.names) != 2:
-                raise ValueError(f"names gives the decision label of each of the 2 classes, got {self.names}")
+            check_classes(self.classes, self.names)
             return self
 
     def start(self) -> None:
