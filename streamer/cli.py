@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import paths, registry, tool_commands
+from . import formats, paths, registry, tool_commands
 from .graph import GraphError, load_graph
 
 EXIT_INVALID = 2
@@ -170,6 +170,7 @@ def parser() -> argparse.ArgumentParser:
                            "documentation, ports and parameters with defaults.")
     nodes.add_argument("type", nargs="?", help="a node type, e.g. events.denoise")
     nodes.set_defaults(func=cmd_nodes)
+    formats.add_parser(sub)
     tool_commands.add_parsers(sub)
     return p
 
