@@ -100,7 +100,8 @@ class Decoder(Transform):
             self.count("right" if correct else "wrong")
         return streams.decision(index, m["names"][index], [1.0 - p1, p1], max(p1, 1.0 - p1), 1, model=m["kind"],
                                 policy="fitted", t_origin=msg.t_origin, truth=truth, correct=correct,
-                                epoch=self.epoch, first_sample=msg.meta.get("first_sample"))
+                                epoch=self.epoch, first_sample=msg.meta.get("first_sample"),
+                                last_sample=_last(msg.meta.get("first_sample"), x.shape[1]))
 
     def finish(self) -> None:
         scored = self.counters["right"] + self.counters["wrong"]
@@ -108,3 +109,8 @@ class Decoder(Transform):
             log.info("%s: %d of %d epochs right (accuracy %.3f)", self.name, self.counters["right"], scored,
                      self.counters["right"] / scored)
         return None
+
+
+def _last(first: object, n: int) -> int | None:
+    """The epoch's last sample: the earliest a decision on it can be shown."""
+    return int(first) + n - 1 if isinstance(first, (int, np.integer)) else None

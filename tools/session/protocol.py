@@ -3,6 +3,7 @@
     name: mi-session
     task: motorimagery
     root: ../../sessions            # recordings and decoder: ROOT/sub-S/ses-N/
+    formats: [xdf, bids]            # each recording also as XDF and in ROOT/bids (mne-bids)
     phases:
       - {name: calibration, graph: mi_calibration.yaml, until: [cues], duration_s: 600}
       - {name: fit, fit: {recording: calibration, kind: csp_lda, classes: [left, right]}}
@@ -49,6 +50,7 @@ class Protocol:
     root: Path
     file: Path
     phases: list[Phase]
+    formats: list[str] = field(default_factory=list)
 
 
 def _fail(file: Path, line: int, what: str) -> ProtocolError:
@@ -66,8 +68,16 @@ def load_protocol(path: str | Path) -> Protocol:
     if not isinstance(raw, LineDict) or not isinstance(raw.get("phases"), list) or not raw["phases"]:
         raise _fail(file, 1, "a protocol is a mapping with `phases:`, a list of phases")
     for key in raw:
-        if key not in ("name", "task", "root", "phases", "description"):
-            raise _fail(file, raw.line_of(key), f"unknown key {key!r} (name, task, root, phases)")
+        if key not in ("name", "task", "root", "phases", "formats", "description"):
+            raise _fail(file, raw.line_of(key), f"unknown key {key!r} (name, task, root, formats, phases)")
+    from streamer.formats import FORMATS
+    fmts = raw.get("formats") or []
+    bad = [f for f in fmts if f not in FORMATS] if isinstance(fmts, list) else [fmts]
+    if bad:
+        raise _fail(file, raw.line_of("formats"), f"formats: {bad[0]!r} is not one of {', '.join(FORMATS)}")
+    task = str(raw.get("task", "bci"))
+    if not task.isalnum():
+        raise _fail(file, raw.line_of("task"), f"task {task!r}: BIDS labels are letters and digits only")
     base = file.resolve().parent
     phases: list[Phase] = []
     names: set[str] = set()
@@ -112,4 +122,4 @@ def load_protocol(path: str | Path) -> Protocol:
                 ph.fit = fit
             phases.append(ph)
     root = base / str(raw.get("root", "sessions"))
-    return Protocol(str(raw.get("name", file.stem)), str(raw.get("task", "bci")), root, file, phases)
+    return Protocol(str(raw.get("name", file.stem)), task, root, file, phases, list(fmts))

@@ -121,7 +121,27 @@ class Session:
             code = code or 130
         rec = self.recording(phase)
         return code, {"graph": str(phase.graph), "run": phase.run, "reason": runner.reason, "stats": str(stats),
-                      "recording": str(rec) if rec.exists() else None}
+                      "recording": str(rec) if rec.exists() else None, "formats": self._convert(phase, console)}
+
+    def _convert(self, phase: Phase, console: Console) -> dict[str, str]:
+        """The phase's recording in the protocol's standard formats, with the session's
+        BIDS entities; a failed conversion is reported and leaves the native file."""
+        from streamer.formats import ConversionError, convert
+
+        rec, out = self.recording(phase), {}
+        if not rec.exists():
+            return out
+        info = {"subject": self.subject, "session": self.session, "task": self.protocol.task, "run": phase.run,
+                "acquisition": phase.name}
+        for fmt in self.protocol.formats:
+            try:
+                where = convert(rec, fmt, info={**info, "root": str(self.protocol.root / "bids")}
+                                if fmt == "bids" else info)
+                out[fmt] = str(where)
+            except (ConversionError, ValueError, OSError) as exc:
+                out[fmt] = f"failed: {exc}"
+                console.print(f"[red]{rec.name}: not converted to {fmt}: {exc}[/]", highlight=False)
+        return out
 
     def _fit(self, phase: Phase) -> tuple[int, dict]:
         from tools.bci.fit_decoder import FitError, fit_decoder
