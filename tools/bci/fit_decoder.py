@@ -87,11 +87,17 @@ def recorded_epochs(path: str | Path, classes: list[str], *, tmin_s: float, tmax
 
 
 def folds_of(y: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
-    """Stratified folds (test indices), as scikit-learn's StratifiedKFold with shuffling."""
-    from sklearn.model_selection import StratifiedKFold
-
+    """Stratified folds (test indices): each class's trials shuffled (seeded) and dealt
+    round-robin, so every fold holds each class in proportion (StratifiedKFold's rule)."""
     k = max(2, min(folds, int(np.bincount(y).min())))
-    return [test for _, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)]
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(len(y), dtype=int)
+    offset = 0
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        fold_of[idx] = (np.arange(len(idx)) + offset) % k
+        offset += len(idx)  # the next class starts where this one stopped: folds of equal size
+    return [np.flatnonzero(fold_of == f) for f in range(k)]
 
 
 def cross_validate(kind: str, x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> dict:
