@@ -158,3 +158,48 @@ def test_brainflow_session_runs_every_phase_and_a_later_session_starts_from_its_
     assert list(later) == ["online-1", "online-2"]
     decisions = read(later["online-1"]["recording"])["decisions"].data
     assert len(decisions) == 4
+
+
+@pytest.mark.data
+@pytest.mark.timeout(400)
+def test_session_page_shows_the_phase_and_the_operator_starts_the_next(shared_data, tmp_path):
+    import socket
+    import time
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "streamer", "session", str(ROOT / "graphs" / "sessions" /
+                             "eegmmidb.yaml"), "--root", str(tmp_path), "--no-live", "--subject", "001",
+                             "--session", "02", "--ui", "--ui-port", str(port)], cwd=ROOT,
+                            env={**os.environ, "STREAMER_DATA": str(shared_data)},
+                            stdout=subprocess.DEVNULL, stderr=(tmp_path / "session.log").open("w"))
+    url = f"http://127.0.0.1:{port}/"
+
+    def state() -> dict | None:
+        try:
+            return json.loads(urllib.request.urlopen(url + "state", timeout=5).read())
+        except OSError:
+            return None
+
+    try:
+        started = []
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline:
+            s = state()
+            if s and s["waiting"]:
+                # the calibration ran by itself; every later phase waits for the operator
+                assert s["state"] == f"waiting for the operator to start {s['phases'][s['done']]}"
+                assert s["results"][-1]["exit_code"] == 0
+                started.append(s["phases"][s["done"]])
+                page = urllib.request.urlopen(url, timeout=5).read().decode()
+                assert "Start the next phase" in page
+                urllib.request.urlopen(urllib.request.Request(url + "next", method="POST"), timeout=5).read()
+            time.sleep(0.2)
+        assert proc.wait(timeout=30) == 0, (tmp_path / "session.log").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert started == ["fit", "online-1", "online-2"]
+    assert list(phases(tmp_path / "sub-001" / "ses-02")) == ["calibration", "fit", "online-1", "online-2"]
