@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
-from streamer.node import EndOfStream, Params, Port, Source
+from streamer.node import Params, Port
 from streamer.streams import MARKER
 
-from .schedule import Player, balanced_order
+from .schedule import CueSource, Player, balanced_order
 
 
-class MotorImagery(Source):
+class MotorImagery(CueSource):
     """Cues for motor imagery, trial after trial: a fixation cross (`fixation`), then the
     cue (the class label, e.g. `left`: an arrow on the page) at which the imagery starts,
     held for `imagery_s`, then `rest` for `rest_s` plus a random 0-`jitter_s` (so the
@@ -62,10 +62,3 @@ class MotorImagery(Source):
         self.player = Player(events, "cues.motor_imagery")
         self.details["backend"] = f"{len(order)} trials, about {t:.0f} s"
         self.order = order
-
-    def produce(self) -> list | None:
-        if self.player.done:
-            raise EndOfStream
-        out = self.player.due()
-        self.count("markers", len(out))
-        return out or None

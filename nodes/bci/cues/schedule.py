@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from streamer.node import EndOfStream, Source
 from streamer.streams import Message, marker, now
 
 NAP_S = 0.02  # produce() returns this often at most while waiting (the runtime's own work)
@@ -52,3 +53,16 @@ class Player:
         if not out and self.i < len(self.events):
             time.sleep(min(NAP_S, max(0.0, self.t0 + self.events[self.i][0] - now())))
         return out
+
+
+class CueSource(Source):
+    """A paradigm: `start()` sets `self.player`; its markers go out as they fall due."""
+
+    player: Player
+
+    def produce(self) -> list | None:
+        if self.player.done:
+            raise EndOfStream
+        out = self.player.due()
+        self.count("markers", len(out))
+        return out or None

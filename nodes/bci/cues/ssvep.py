@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, field_validator
 
-from streamer.node import EndOfStream, Params, Port, Source
+from streamer.node import Params, Port
 from streamer.streams import MARKER
 
-from .schedule import Player, balanced_order
+from .schedule import CueSource, Player, balanced_order
 
 
-class Ssvep(Source):
+class Ssvep(CueSource):
     """SSVEP trials: the page shows one target per frequency, each flickering with the
     luminance 0.5 (1 + sin(2 pi f t)) computed from the time of each display frame
     (requestAnimationFrame), so the frequency holds whatever the refresh rate; the attended
@@ -56,10 +56,3 @@ class Ssvep(Source):
         events.append((t, "end", None, {"paradigm": "ssvep", "stimulus": {"show": "end"}}))
         self.player = Player(events, "cues.ssvep")
         self.details["backend"] = f"{len(order)} trials at {p.freqs_hz} Hz, about {t:.0f} s"
-
-    def produce(self) -> list | None:
-        if self.player.done:
-            raise EndOfStream
-        out = self.player.due()
-        self.count("markers", len(out))
-        return out or None
