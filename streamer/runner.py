@@ -69,9 +69,13 @@ class Unit:
 
 class Runner:
     def __init__(self, graph: Graph, duration_s: float | None = None, stats_json: str | None = None,
-                 live: bool | None = None, console: Console | None = None, log_level: str = "INFO") -> None:
+                 live: bool | None = None, console: Console | None = None, log_level: str = "INFO",
+                 until: list[str] | tuple[str, ...] = ()) -> None:
         self.graph = graph
         self.duration_s = duration_s
+        # Nodes whose end ends the run (a cue paradigm's last trial), through the same stop
+        # as --duration; a source that never ends (an amplifier) is stopped with them.
+        self.until = tuple(until)
         self.stats_json = stats_json
         self.console = console or Console(stderr=True)
         self.live = self.console.is_terminal if live is None else live
@@ -423,6 +427,8 @@ class Runner:
                 last_draw = now
             if self.duration_s is not None and now - t_start >= self.duration_s:
                 self._request_stop("duration")
+            if self.until and all(self.units[self.graph.nodes[n].unit].state.exited for n in self.until):
+                self._request_stop(f"{', '.join(self.until)} ended")
             if all(u.state.exited for u in self.units.values()):
                 self.reason = self.reason or "finished"
                 return

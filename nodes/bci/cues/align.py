@@ -1,0 +1,79 @@
+"""`cues.align`: cue markers placed on an amplifier's samples."""
+from __future__ import annotations
+
+import math
+
+from pydantic import Field
+
+from streamer.node import Params, Port, Rejected, Transform
+from streamer.streams import MARKER, SAMPLES, Message
+
+from nodes.signal.checks import first_sample, require_samples
+
+
+class Align(Transform):
+    """Gives each marker (stamped on the host monotonic clock, as cue nodes and the console
+    do) the `sample` and `time_s` it falls on in the samples' own clock, so that
+    signal.epochs cuts epochs at the cue. The host-to-device offset is the smallest seen
+    over the chunks (t_origin minus the time of their newest sample: transport only adds
+    delay), and a marker waits for a chunk acquired after it. Counters: aligned,
+    `offset_ms` (the offset's spread since the first chunk)."""
+
+    inputs = {"in": Port(MARKER, "markers on the host clock (t_origin)"),
+              "clock": Port(SAMPLES, "the samples to align them to")}
+    outputs = {"out": Port(MARKER, "the same markers with `sample` and `time_s` on the samples' clock")}
+
+    class Params(Params):
+        labels: list[str] | None = Field(None, description="markers to pass on (default: all)")
+
+    def start(self) -> None:
+        self.pending: list[Message] = []
+        self.ref: tuple[float, int, float] | None = None  # (offset host - device, newest sample, its device time)
+        self.sfreq = math.nan
+        self.t_newest = -math.inf
+        self.first_offset = math.nan
+
+    def receive(self, port: str, msg: Message) -> list[Message]:
+        if port == "in":
+            if msg.stream != MARKER:
+                raise Rejected(f"{self.name}: port in takes Markers, got {msg.stream}")
+            if self.params.labels is None or msg.data.get("label") in self.params.labels:
+                self.pending.append(msg)
+            return self._ready()
+        sfreq = require_samples(msg, self.name)
+        n = msg.data.shape[1]
+        if n == 0:
+            return []
+        newest = first_sample(msg, self.name, sfreq) + n - 1
+        t_dev = float(msg.meta.get("t_first_s", 0.0)) + (n - 1) / sfreq
+        offset = msg.t_origin - t_dev
+        if self.ref is None or offset < self.ref[0] or sfreq != self.sfreq:
+            self.ref = (offset, newest, t_dev)
+            if math.isnan(self.first_offset):
+                self.first_offset = offset
+        self.sfreq = sfreq
+        self.t_newest = max(self.t_newest, msg.t_origin)
+        self.counters["offset_ms"] = round((self.first_offset - self.ref[0]) * 1e3, 3)
+        return self._ready()
+
+    def _place(self, msg: Message) -> Message:
+        offset, sample, t_dev = self.ref
+        t_host = msg.data.get("time_s", msg.t_origin)
+        if not isinstance(t_host, (int, float)) or not math.isfinite(t_host):
+            t_host = msg.t_origin
+        device = t_host - offset
+        s = sample + int(round((device - t_dev) * self.sfreq))
+        self.count("aligned")
+        return msg.with_data({**msg.data, "time_s": device, "sample": s, "host_time_s": t_host})
+
+    def _ready(self) -> list[Message]:
+        if self.ref is None:
+            return []
+        out = [self._place(m) for m in self.pending if m.t_origin <= self.t_newest]
+        self.pending = [m for m in self.pending if m.t_origin > self.t_newest]
+        return out
+
+    def finish(self) -> list[Message]:
+        out = [self._place(m) for m in self.pending] if self.ref is not None else []
+        self.pending = []
+        return out
