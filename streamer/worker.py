@@ -15,6 +15,7 @@ started in this process group is killed on the way out.
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -309,6 +310,11 @@ class Worker:
             self.send("error", node=current, traceback=failure(), fatal=True)
             self.close(0)
             return 1
+        # What start-up made (modules, compiled kernels, models) lives as long as the
+        # process: kept out of the garbage collector's full passes, which would otherwise
+        # walk it all (tens of ms with Numba loaded) in the middle of the stream. (No
+        # collection first: it would delay a restarted actuator's safe start.)
+        gc.freeze()
         self.send("ready")
         while not self.stop.is_set():
             msg = self.recv(200)
