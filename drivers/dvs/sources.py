@@ -27,6 +27,12 @@ def trigger_markers(tr: np.ndarray, source: str, t_origin: float) -> list:
                            source=source, t_origin=t_origin) for r in tr]
 
 
+def _joined(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
+    """`join`, without a copy when all but one part are empty (the buffer was used up)."""
+    full = [p for p in parts if len(p)]
+    return full[0] if len(full) == 1 else join(full, dtype)
+
+
 class FileCamera(Source):
     """Replays an event file: Prophesee RAW (EVT 2.0/2.1/3.0), DAT, AEDAT4 or N-MNIST .bin,
     recognised by content; or a folder of labelled N-MNIST samples. Time is the file's
@@ -131,8 +137,8 @@ class FileCamera(Source):
             ev_parts.append(ev)
             tr_parts.append(tr)
         if len(ev_parts) > 1:
-            self._ev = join(ev_parts, EVENT_DTYPE)
-            self._tr = join(tr_parts, TRIGGER_DTYPE)
+            self._ev = _joined(ev_parts, EVENT_DTYPE)
+            self._tr = _joined(tr_parts, TRIGGER_DTYPE)
 
     def produce(self):
         step = self.params.chunk_us
