@@ -17,14 +17,18 @@ import numpy as np
 class Recycler:
     """`get(n, dtype)`: an array of at least n items (contents undefined), reused when free."""
 
-    def __init__(self, keep: int = 3) -> None:
+    def __init__(self, keep: int = 3, keep_bytes: int = 0) -> None:
+        """Keep the last `keep` arrays handed out, or as many as fit in `keep_bytes`
+        (at most 16) when that allows more."""
         self.keep = keep
+        self.keep_bytes = keep_bytes
         self.arrays: list[np.ndarray] = []
         self.lock = threading.Lock()  # readers decode the halves of a block in two threads
 
     def get(self, n: int, dtype: np.dtype | type, zeroed: bool = False) -> np.ndarray:
-        """An array of n items: a free kept one of that size and dtype, else a new one.
-        `zeroed`: all zero (a reused one is cleared)."""
+        """An array of n items: the start of a free kept one of that dtype with room for n
+        (and not over twice that), else a new one, sized up to a power of two so that
+        chunks of varying sizes find it again. `zeroed`: all zero (a reused one is cleared)."""
         dtype = np.dtype(dtype)
         with self.lock:
             return self._get(n, dtype, zeroed)
@@ -33,14 +37,16 @@ class Recycler:
         for i in range(len(self.arrays) - 1, -1, -1):  # the most recently used first: cached
             # two references: the list's and getrefcount's argument; any view is a third
             a = self.arrays[i]
-            if len(a) == n and a.dtype == dtype and sys.getrefcount(self.arrays[i]) == 3:
+            if n <= len(a) <= 2 * n and a.dtype == dtype and sys.getrefcount(self.arrays[i]) == 3:
                 self.arrays.append(self.arrays.pop(i))  # most recently used last
                 if zeroed:
-                    a.fill(0)
-                return a
+                    a[:n].fill(0)
+                return a[:n] if len(a) > n else a
             del a
-        a = np.zeros(n, dtype) if zeroed else np.empty(n, dtype)
+        size = 1 << max(0, n - 1).bit_length()
+        a = np.zeros(size, dtype) if zeroed else np.empty(size, dtype)
         self.arrays.append(a)
-        if len(self.arrays) > self.keep:  # left to whatever still holds it
+        if len(self.arrays) > max(self.keep, min(16, self.keep_bytes // max(1, a.nbytes))):
+            # left to whatever still holds it
             del self.arrays[0]
-        return a
+        return a[:n] if size > n else a

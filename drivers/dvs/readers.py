@@ -29,12 +29,14 @@ BLOCK_BYTES = 1 << 20  # small enough to stay in cache between the read and the 
 TRIGGER_BUFFER = 4096
 
 
-def join(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """Concatenate keeping the exact (padded) dtype, which np.concatenate does not.
+def join(parts: list[np.ndarray], dtype: np.dtype, buffers: Recycler | None = None) -> np.ndarray:
+    """Concatenate keeping the exact (padded) dtype, which np.concatenate does not; into
+    an array from `buffers` when given.
 
     Records are copied as opaque bytes: numpy copies a padded record dtype field by
     field, some 40 times slower than memcpy."""
-    out = np.empty(sum(len(p) for p in parts), dtype)
+    n = sum(len(p) for p in parts)
+    out = np.empty(n, dtype) if buffers is None or not n else buffers.get(n, dtype)
     raw = np.dtype((np.void, dtype.itemsize))
     flat = out.view(raw)
     i = 0
@@ -54,8 +56,9 @@ class EventReader:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.dropped = 0  # events off the sensor, not returned
-        # event buffers used again once the chunks cut from them are dropped
-        self.buffers = Recycler(keep=4)
+        # event buffers used again once the chunks cut from them are dropped (a block of
+        # small chunks holds several at once)
+        self.buffers = Recycler(keep=4, keep_bytes=1 << 26)
 
     def chunks(self, max_events: int = 1 << 16, duration_us: int | None = None) -> Iterator[np.ndarray]:
         """Events block by block: at most `max_events` each, or, with `duration_us`, one
