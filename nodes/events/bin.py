@@ -29,15 +29,22 @@ MAX_FRAMES_BYTES = 1 << 32
 
 @njit(cache=True, nogil=True)
 def accumulate(words: np.ndarray, t0: int, bin_us: int, rows: np.ndarray, cols: np.ndarray, two: bool,
-               out: np.ndarray) -> tuple[int, int]:
-    """Add each event (`words`: the events as (n, 2) uint64, see base.rows) to the flat
-    frames `out` at bin (t - t0) // bin_us, channel p > 0 when `two`, row offset rows[y]
-    and column cols[x] (-1 in either: outside a crop, skipped). Events before t0 go to
-    bin 0. Returns (events before t0, events skipped outside the crop).
+               out: np.ndarray, zeroed: int = 0, dirty: int = 0) -> tuple[int, int, int]:
+    """Add each event (`words`: the events as (n, 2) uint64, see base.rows) to the
+    frames `out` (bins, C * H * W) at bin (t - t0) // bin_us, channel p > 0 when `two`,
+    row offset rows[y] and column cols[x] (-1 in either: outside a crop, skipped). Events
+    before t0 go to bin 0. Returns (events before t0, events skipped outside the crop,
+    bins initialised).
+
+    Bins [zeroed, dirty) may hold old counts (a reused buffer): each is cleared when the
+    first event reaches it, so that it is in cache for the events that follow (clearing
+    all of them first would write them to memory and read them back). The caller clears
+    those the events did not reach.
 
     Times arrive in order, so the bin of the previous event is tested before dividing:
     one division per bin, not per event."""
-    on = out.shape[1] // 2 if two else 0  # offset of the ON channel
+    frame = out.shape[1]
+    on = frame // 2 if two else 0  # offset of the ON channel
     late = 0
     skipped = 0
     start = t0
@@ -61,12 +68,15 @@ def accumulate(words: np.ndarray, t0: int, bin_us: int, rows: np.ndarray, cols: 
                 b = (t - t0) // bin_us
                 start = t0 + b * bin_us
                 end = start + bin_us
-            base = b * out.shape[1]
+            base = b * frame
+            if b >= zeroed:
+                flat[zeroed * frame:min(b + 1, max(dirty, zeroed)) * frame] = 0
+                zeroed = b + 1
         # p > 0 (p is an int8 in bits 32-39) without a branch: polarities are too mixed
         # for branch prediction
         positive = np.int64((((w >> 32) - 1) & 0xFF) < 127)
         flat[base + on * positive + r + c] += np.float32(1.0)
-    return late, skipped
+    return late, skipped, zeroed
 
 
 @njit(cache=True, nogil=True)
@@ -106,7 +116,7 @@ def add_events(ev: np.ndarray, t0: int, width: int, height: int, bin_us: int, fi
     and shape, when the caller keeps them."""
     c, hh, ww = out.shape[1:]
     rows_, cols = lookup if lookup is not None else tables(width, height, (c, hh, ww), fit)
-    return accumulate(rows(ev), t0, bin_us, rows_, cols, c == 2, out.reshape(out.shape[0], -1))
+    return accumulate(rows(ev), t0, bin_us, rows_, cols, c == 2, out.reshape(out.shape[0], -1))[:2]
 
 
 def bin_events(events: np.ndarray, *, width: int, height: int, bin_us: int = 1000,
@@ -262,11 +272,12 @@ class Bin(Transform):
         if len(ev):
             if self.t0 is None:
                 self.t0 = int(words[0, 1]) // bin_us * bin_us
-            self.held.grow(max(1, (hi - self.t0) // bin_us + 1))
-            frames = self.held.frames
+            self.held.grow(max(1, (hi - self.t0) // bin_us + 1), clear=False)
+            frames, zeroed, dirty = self.held.unsettled()
             row_of, col_of = self._tables(w, h)
-            late, outside = accumulate(words, self.t0, bin_us, row_of, col_of, self.params.shape[0] == 2,
-                                       frames.reshape(len(frames), -1))
+            late, outside, zeroed = accumulate(words, self.t0, bin_us, row_of, col_of, self.params.shape[0] == 2,
+                                               frames.reshape(len(frames), -1), zeroed, dirty)
+            self.held.settle(zeroed)
             if late:
                 self.count("late", late)
             if outside:
