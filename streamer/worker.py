@@ -27,7 +27,7 @@ from typing import Any
 
 import zmq
 
-from . import registry
+from . import registry, security
 from .counters import Slots, layout, slot_count
 from .latency import Histogram
 from .node import EndOfStream, Node, Rejected, Source, Unavailable, emitted
@@ -57,8 +57,10 @@ def failure() -> str:
 class NodeRunner:
     """One node, its inbox and outbox, and the loop that drives it (in its own thread)."""
 
-    def __init__(self, ctx: zmq.Context, spec: dict, epoch: int, stop: threading.Event) -> None:
+    def __init__(self, ctx: zmq.Context, spec: dict, epoch: int, stop: threading.Event,
+                 curve: dict | None = None) -> None:
         self.spec = spec
+        self.curve = curve
         self.name = spec["name"]
         self.stop_event = stop
         self.state = NodeState.STARTING
@@ -72,7 +74,10 @@ class NodeRunner:
         self.where = layout(in_keys, out_keys)
         self.slots = Slots(slot_count(in_keys, out_keys), spec.get("counters"))
         self.inbox = Inbox(ctx, spec["bind"], spec["in_edges"], epoch, self.slots, self.where,
-                           tuple(self.node.control_inputs)) if spec["in_edges"] else None
+                           tuple(self.node.control_inputs), curve) if spec["in_edges"] else None
+        # Peers refused at a tcp inbox (no key, or not the graph's): counted, never read.
+        self.refusals = (security.Refusals(self.inbox.socket) if self.inbox is not None and curve is not None
+                         and any(b.startswith("tcp://") for b in spec["bind"]) else None)
         self.outbox: Outbox | None = None
         self.epoch = epoch
         self.in_msgs = self.in_items = self.out_msgs = self.out_items = 0
@@ -108,7 +113,7 @@ class NodeRunner:
             return False
 
     def connect(self, ctx: zmq.Context) -> None:
-        self.outbox = Outbox(ctx, self.spec["out_edges"], self.epoch, self.slots, self.where)
+        self.outbox = Outbox(ctx, self.spec["out_edges"], self.epoch, self.slots, self.where, self.curve)
 
     def start(self) -> None:
         self.node.start()
@@ -236,7 +241,8 @@ class NodeRunner:
         last = (inbox.last_error if inbox and inbox.last_error else "") or self.last_rejection
         return {"state": self.state, "in_msgs": self.in_msgs, "in_items": self.in_items,
                 "out_msgs": self.out_msgs, "out_items": self.out_items, "latency": self.hist.counts,
-                "counters": dict(self.node.counters),
+                "counters": {**self.node.counters, **({"refused_handshakes": self.refusals.count()}
+                                                      if self.refusals is not None else {})},
                 "details": details,
                 "rejected": rejected, "last_rejection": last,
                 "edges_in": inbox.stats() if inbox else {},
@@ -247,6 +253,8 @@ class NodeRunner:
     def close(self, linger_ms: int) -> None:
         if self.outbox:
             self.outbox.close(linger_ms)
+        if self.refusals is not None:
+            self.refusals.close()
         if self.inbox:
             self.inbox.close()
         if self.wake_r >= 0:
@@ -268,6 +276,10 @@ class Worker:
         self.stop = threading.Event()
         self.orphaned = False
         self.runners: list[NodeRunner] = []
+        # tcp edges: CURVE with this host's keys, peers admitted by the graph's public keys.
+        sec = spec.get("security")
+        self.curve = {"public": sec["public"], "secret": sec["secret"]} if sec else None
+        self.guard = security.Guard(self.ctx, sec["allow"]) if sec else None
 
     def on_sigterm(self, signum: int, frame: Any) -> None:
         """SIGTERM, from a user or from Linux when the supervisor died: stop as on "stop"."""
@@ -298,7 +310,7 @@ class Worker:
             epoch = int(self.spec["epoch"])
             for spec in self.spec["nodes"]:
                 current = spec["name"]
-                self.runners.append(NodeRunner(self.ctx, spec, epoch, self.stop))
+                self.runners.append(NodeRunner(self.ctx, spec, epoch, self.stop, self.curve))
             for runner in self.runners:  # inboxes are bound before any outbox connects (inproc)
                 current = runner.name
                 runner.connect(self.ctx)
@@ -378,6 +390,8 @@ class Worker:
         if self.orphaned:
             self.control.setsockopt(zmq.LINGER, 0)
         self.control.close()
+        if self.guard is not None:
+            self.guard.close()
         self.ctx.term()
 
 
