@@ -81,6 +81,7 @@ class Agent:
         self.lines: queue.SimpleQueue = queue.SimpleQueue()
         self.last_heard = time.monotonic()
         self.stopping = False
+        self.refused_logged = 0
 
     # -- the controller's commands ---------------------------------------------------
     def reply(self, kind: str, **body: Any) -> None:
@@ -228,6 +229,11 @@ class Agent:
                         break
                     sys.stderr.write(line + "\n")
                     self.reply("log", line=f"[{self.host}] {line}")
+                refused = self.refusals.count()
+                if refused > self.refused_logged:
+                    log.warning("refused %d handshake(s) so far: peers without the controller's key",
+                                refused)
+                    self.refused_logged = refused
                 if self.session is not None and time.monotonic() - self.last_heard > self.orphan_s:
                     self.end_session(f"no word from the controller for {self.orphan_s:.0f} s")
         finally:

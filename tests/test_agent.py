@@ -1,0 +1,101 @@
+"""`streamer agent` on a second loopback address: it runs its host's nodes for the
+controller, takes commands from the controller's key alone, and a Ctrl-C at the
+controller stops the remote nodes too."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+
+from streamer import process, security
+from streamer.hosts import free_port
+from streamer.wire import pack
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent
+AGENT_ADDR = "127.0.0.2"  # the loopback range: a second host on this machine
+
+
+@pytest.fixture
+def agent(tmp_path):
+    security.make_keys(tmp_path / "keys", ["controller", "a", "b"])
+    port = free_port(AGENT_ADDR)
+    log = tmp_path / "agent.log"
+    proc = subprocess.Popen([sys.executable, "-m", "streamer", "agent", "--host", "b", "--keys",
+                             str(tmp_path / "keys"), "--listen", AGENT_ADDR, "--port", str(port)],
+                            cwd=ROOT, stderr=log.open("wb"))
+    time.sleep(1.0)
+    yield proc, port, log
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+
+
+def _graph(tmp_path: Path, port: int, count: int) -> Path:
+    g = tmp_path / "g.yaml"
+    g.write_text(f"""name: two-hosts
+hosts:
+  a: 127.0.0.1
+  b: {{address: {AGENT_ADDR}, agent_port: {port}}}
+keys: keys
+nodes:
+  counter: {{type: util.counter, count: {count}, rate_hz: 1000, host: b}}
+  log: {{type: util.log, host: a, level: DEBUG}}
+edges:
+  - counter -> log
+""")
+    return g
+
+
+def test_agent_takes_commands_only_from_the_controllers_key(agent, tmp_path):
+    proc, port, log = agent
+    ctx = zmq.Context()
+    try:
+        for keys in (None, security.key_pair(tmp_path / "keys", "a")):  # no key; a host's key, not the controller's
+            sock = ctx.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            if keys is not None:
+                security.client(sock, keys.as_dict(), security.public_key(tmp_path / "keys", "b"))
+            sock.connect(f"tcp://{AGENT_ADDR}:{port}")
+            sock.send(pack({"kind": "hello", "ports": 0}))
+            assert not sock.poll(1500), "the agent answered a peer without the controller's key"
+            sock.close()
+    finally:
+        ctx.term()
+    assert "refused" in log.read_text()
+    assert not process.children(proc.pid)  # nothing was started
+
+
+def test_a_graph_over_two_hosts_runs_and_ctrl_c_stops_the_remote_nodes(agent, tmp_path):
+    proc, port, _ = agent
+    stats = tmp_path / "stats.json"
+    code = subprocess.run([sys.executable, "-m", "streamer", "run", str(_graph(tmp_path, port, 3000)), "--host", "a",
+                           "--no-live", "--stats-json", str(stats)], cwd=ROOT, capture_output=True, timeout=120)
+    assert code.returncode == 0, code.stderr.decode()[-2000:]
+    f = json.loads(stats.read_text())
+    edge = f["edges"]["counter.out>log.in"]
+    assert f["reason"] == "finished" and edge["received"] == edge["sent"] and edge["lost"] == 0
+    assert f["nodes"]["log"]["in_items"] == 3000
+    assert f["hosts"]["b"]["round_trips"] > 0
+    # An endless source on the agent's host; Ctrl-C at the controller ends both.
+    run = subprocess.Popen([sys.executable, "-m", "streamer", "run", str(_graph(tmp_path, port, 0)), "--host", "a",
+                            "--no-live", "--stats-json", str(stats)], cwd=ROOT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not process.children(proc.pid):
+        assert time.monotonic() < deadline, "the agent started no worker"
+        time.sleep(0.1)
+    time.sleep(2.0)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == 0, err.decode()[-2000:]
+    assert json.loads(stats.read_text())["reason"] == "SIGINT"
+    deadline = time.monotonic() + 10
+    while [c for c in process.children(proc.pid) if "streamer.worker" in c[1]]:
+        assert time.monotonic() < deadline, "the remote worker outlived the run"
+        time.sleep(0.1)
