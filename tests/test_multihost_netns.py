@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from streamer import security
-from tests.netns import Lan, why_not
+from tools.netns import Lan, why_not
 from tests.shipped_graph import shipped_graph
 
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(bool(why_not()), reason=why_not() or "-")]

@@ -1,6 +1,6 @@
-"""Test hosts in Linux network namespaces, joined by veth pairs to a bridge in a namespace
-of their own. Every namespace, link and address lives inside what `Lan` made, and
-`close()` removes it all (the processes started in them first)."""
+"""Hosts for tests and benchmarks in Linux network namespaces, joined by veth pairs to a
+bridge in a namespace of their own. Every namespace, link and address lives inside what
+`Lan` made, and `close()` removes it all (the processes started in them first)."""
 from __future__ import annotations
 
 import os
