@@ -44,7 +44,7 @@ from .process import die_with_parent
 from .runner import RUN_DIR_PREFIX, STOP_GRACE_S, _start_time, remove_stale_run_dirs
 from .wire import pack, unpack
 
-ORPHAN_S = 30.0
+ORPHAN_S = 10.0
 log = logging.getLogger("streamer.agent")
 
 

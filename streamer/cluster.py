@@ -10,7 +10,10 @@ host's nodes use its key pair and admit the graph's public keys only.
 
 Clocks: the controller measures each agent's offset by round trips every CLOCK_PERIOD_S
 (as LSL does): the offset of the round trips with the shortest delay, and the drift as
-the slope of those offsets over time; shown live and written with the figures.
+the slope of those offsets over time; shown live and written with the figures. The nodes
+of other hosts get the offset when they start and every OFFSET_UPDATE_S, and stamp
+`t_origin` on the controller's clock (streams.now), so latencies across hosts, the gate's
+staleness and recordings' times are on one clock.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ AGENT_SILENT_S = 3.0        # then its nodes show as unresponsive (a link down?)
 CLOCK_PERIOD_S = 0.25
 CLOCK_WINDOW = 240          # round trips kept (a minute)
 CLOCK_PRINT_S = 10.0
+OFFSET_UPDATE_S = 5.0
 
 
 class AgentUnreachable(RuntimeError):
@@ -95,12 +99,29 @@ class AgentLink:
                 if msg.get("kind") == "hello":
                     self.run_dir, self.ports = msg["run_dir"], list(msg["ports"])
                     self.last_heard = time.monotonic()
+                    self.first_offset()
                     return
         raise AgentUnreachable(
             f"host {self.host.name!r}: no answer from its agent at {self.host.agent_endpoint} within "
             f"{HELLO_TIMEOUT_S:.0f} s; start it there with `streamer agent --host {self.host.name} --keys "
             f"FOLDER --listen {self.host.bind_address}` and check that its FOLDER/controller.key is this "
             "controller's public key")
+
+
+    def first_offset(self, rounds: int = 8) -> None:
+        """A first estimate of the clock offset, before any node starts on the host."""
+        for _ in range(rounds):
+            self.send("clock", t0=time.monotonic())
+            if self.sock.poll(1000):
+                msg = unpack(self.sock.recv())
+                if msg.get("kind") == "clock":
+                    self.clock.add(msg["t0"], msg["t"], time.monotonic())
+
+    @property
+    def offset_s(self) -> float:
+        """The agent's clock minus the controller's (0 until measured)."""
+        offset = self.clock.figures()["offset_ms"]
+        return 0.0 if offset is None else offset / 1e3
 
 
 class RemoteProc:
@@ -141,6 +162,7 @@ class ClusterRunner(Runner):
         self.remote_counters: dict[str, dict] = {}
         self.agent_ctx = zmq.Context()
         self._next_clock = 0.0
+        self._next_offsets = time.monotonic() + OFFSET_UPDATE_S
         self._next_clock_print = time.monotonic() + 2.0
 
     def remote(self, node: str) -> bool:
@@ -214,7 +236,7 @@ class ClusterRunner(Runner):
             return super()._start_process(unit, spec)
         link = self.links[self.node_host[unit.nodes[0]]]
         spec = dict(spec, python=next((self.graph.nodes[n].python for n in unit.nodes
-                                       if self.graph.nodes[n].python), None))
+                                       if self.graph.nodes[n].python), None), clock_offset_s=link.offset_s)
         unit.proc = RemoteProc(self, link, unit.name)
         link.send("spawn", unit=unit.name, spec=json.loads(json.dumps(spec, default=str)))
 
@@ -275,6 +297,11 @@ class ClusterRunner(Runner):
             self._next_clock = t + CLOCK_PERIOD_S
             for link in self.links.values():
                 link.send("clock", t0=time.monotonic())  # also the agent's sign of life from us
+        if t >= self._next_offsets and hasattr(self, "units"):
+            self._next_offsets = t + OFFSET_UPDATE_S
+            for u in self.units.values():  # the remote nodes' clocks follow the estimate
+                if isinstance(u.proc, RemoteProc) and not u.state.exited:
+                    self._send(u, "clock", offset_s=u.proc.link.offset_s)
         if t >= self._next_clock_print and self.links and hasattr(self, "live_display"):
             self._next_clock_print = t + CLOCK_PRINT_S
             parts = []

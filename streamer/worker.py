@@ -5,6 +5,7 @@ Control protocol (msgpack over DEALER -> the supervisor's ROUTER):
   worker -> supervisor: ready, stats (every 0.25 s), error (with traceback), done
   supervisor -> worker: go, stop, ended (edges whose sender is gone for good),
                         detach (edges whose receiver is gone for good), release,
+                        clock (this host's clock offset to the controller's, on other hosts),
                         figures (the run's figures, for a node that shows them: the console)
 
 Stopping is the same whatever asks for it ("stop", SIGTERM, or the supervisor's death,
@@ -33,7 +34,7 @@ from .latency import Histogram
 from .node import EndOfStream, Node, Rejected, Source, Unavailable, emitted
 from .process import die_with_parent, kill_process_group
 from .states import NodeState
-from .streams import now
+from .streams import now, set_clock_offset
 from .transport import Inbox, Outbox, Stopped
 from .wire import pack, unpack
 
@@ -306,6 +307,7 @@ class Worker:
 
     def run(self) -> int:
         current = None
+        set_clock_offset(self.spec.get("clock_offset_s", 0.0))
         try:
             epoch = int(self.spec["epoch"])
             for spec in self.spec["nodes"]:
@@ -375,6 +377,8 @@ class Worker:
             for runner in self.runners:
                 if runner.outbox is not None:
                     runner.outbox.detach(msg["edges"])
+        elif kind == "clock":  # another host: the controller's latest estimate of our clock offset
+            set_clock_offset(msg["offset_s"])
         elif kind == "figures":  # the supervisor's figures of the whole graph, for the console
             for runner in self.runners:
                 take = getattr(runner.node, "on_figures", None)

@@ -28,7 +28,7 @@ def agent(tmp_path):
     port = free_port(AGENT_ADDR)
     log = tmp_path / "agent.log"
     proc = subprocess.Popen([sys.executable, "-m", "streamer", "agent", "--host", "b", "--keys",
-                             str(tmp_path / "keys"), "--listen", AGENT_ADDR, "--port", str(port)],
+                             str(tmp_path / "keys"), "--listen", AGENT_ADDR, "--port", str(port), "--orphan-s", "3"],
                             cwd=ROOT, stderr=log.open("wb"))
     time.sleep(1.0)
     yield proc, port, log
@@ -99,3 +99,43 @@ def test_a_graph_over_two_hosts_runs_and_ctrl_c_stops_the_remote_nodes(agent, tm
     while [c for c in process.children(proc.pid) if "streamer.worker" in c[1]]:
         assert time.monotonic() < deadline, "the remote worker outlived the run"
         time.sleep(0.1)
+
+
+def test_a_controller_killed_outright_leaves_the_remote_actuation_in_the_safe_state(agent, tmp_path):
+    """The agent hears nothing for --orphan-s (3 s here) and stops its workers: the gate's
+    safe command goes out before the actuator closes."""
+    proc, port, _ = agent
+    out = tmp_path / "out.jsonl"
+    g = tmp_path / "gate.yaml"
+    g.write_text(f"""name: remote-gate
+hosts:
+  a: 127.0.0.1
+  b: {{address: {AGENT_ADDR}, agent_port: {port}}}
+keys: keys
+nodes:
+  cmd:  {{type: "tests.runtime_nodes:Commands", action: left, rate_hz: 20, host: a}}
+  gate: {{type: actions.gate, allow: [left], timeout_ms: 60000, host: b, group: act}}
+  out:  {{type: actuators.log, path: "{out}", group: act}}
+edges:
+  - cmd -> gate
+  - gate -> out
+""")
+    run = subprocess.Popen([sys.executable, "-m", "streamer", "run", str(g), "--host", "a", "--no-live"], cwd=ROOT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out.exists() and '"passed"' in out.read_text()):
+            assert time.monotonic() < deadline and run.poll() is None, "no command passed the remote gate"
+            time.sleep(0.1)
+        run.kill()  # SIGKILL: the controller says nothing more
+        t_kill = time.monotonic()
+        run.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while [c for c in process.children(proc.pid) if "streamer.worker" in c[1]]:
+            assert time.monotonic() < deadline, "the remote worker outlived its controller"
+            time.sleep(0.1)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert lines[-1]["action"] == "stop" and lines[-1]["t_sent"] - t_kill < 3.0 + 3.0
