@@ -139,3 +139,29 @@ edges:
             run.kill()
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert lines[-1]["action"] == "stop" and lines[-1]["t_sent"] - t_kill < 3.0 + 3.0
+
+
+def test_a_remote_node_that_fails_is_restarted_through_its_agent(agent, tmp_path):
+    proc, port, _ = agent
+    g = tmp_path / "boom.yaml"
+    g.write_text(f"""name: remote-restart
+hosts:
+  a: 127.0.0.1
+  b: {{address: {AGENT_ADDR}, agent_port: {port}}}
+keys: keys
+nodes:
+  counter: {{type: util.counter, count: 250, rate_hz: 200, chunk: 1, host: a}}
+  boom: {{type: "tests.runtime_nodes:Boom", after: 100, on_failure: restart, max_restarts: 5, host: b}}
+edges:
+  - counter -> boom
+""")
+    stats = tmp_path / "stats.json"
+    r = subprocess.run([sys.executable, "-m", "streamer", "run", str(g), "--host", "a", "--no-live",
+                        "--stats-json", str(stats)], cwd=ROOT, capture_output=True, timeout=120)
+    f = json.loads(stats.read_text())
+    assert r.returncode == 1 and f["failures"] == 2, r.stderr.decode()[-2000:]  # failures count, even restarted
+    assert f["nodes"]["boom"]["restarts"] == 2 and f["reason"] == "finished"
+    assert "boom at message 100" in r.stderr.decode()  # the remote traceback reached the controller
+    into = f["edges"]["counter.out>boom.in"]
+    # The numbering survived the restarts (the agent's counters file): every message is accounted for.
+    assert into["sent"] == 250 and into["received"] + into["lost"] == 250

@@ -82,7 +82,7 @@ def test_forged_commands_end_of_stream_and_sequence_numbers_are_refused(tmp_path
     port = free_port()
     stats = tmp_path / "stats.json"
     proc = subprocess.Popen([sys.executable, "-m", "streamer", "run", str(_graph(tmp_path, port)),
-                             "--duration", "8", "--no-live", "--stats-json", str(stats)],
+                             "--duration", "10", "--no-live", "--stats-json", str(stats)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         spec = _run_spec(proc.pid, time.monotonic() + 60)
@@ -90,6 +90,10 @@ def test_forged_commands_end_of_stream_and_sequence_numbers_are_refused(tmp_path
         assert any(b.startswith("tcp://") for b in node["bind"])
         endpoint = next(b for b in node["bind"] if b.startswith("tcp://"))
         server_key = spec["security"]["public"]
+        deadline = time.monotonic() + 60  # the gate's inbox is bound once commands pass it
+        while not ((tmp_path / "out.jsonl").exists() and '"passed"' in (tmp_path / "out.jsonl").read_text()):
+            assert time.monotonic() < deadline and proc.poll() is None, "no command passed the gate"
+            time.sleep(0.1)
         _forge(endpoint, spec["epoch"], None, server_key)                  # no key at all
         _forge(endpoint, spec["epoch"], security.ephemeral(), server_key)  # a key not of the graph
         _, err = proc.communicate(timeout=90)
