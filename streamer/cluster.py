@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections import deque
@@ -157,7 +158,12 @@ class ClusterRunner(Runner):
         if here is None:  # the host whose address is this machine's, if any
             here = next((h.name for h in self.hosts.values() if is_local(h.bind_address)), None)
         self.here = here
-        self.node_host = {n: s.host for n, s in graph.nodes.items()}
+        # Nodes the runtime adds (the console) run on the controller's host.
+        unplaced = [n for n, s in graph.nodes.items() if s.host is None]
+        if unplaced and here is None:
+            raise ValueError(f"{', '.join(unplaced)} run(s) on the controller, which is none of the graph's "
+                             "hosts: run `streamer run` on one of them (--host NAME)")
+        self.node_host = {n: s.host or here for n, s in graph.nodes.items()}
         self.links: dict[str, AgentLink] = {}
         self.remote_counters: dict[str, dict] = {}
         self.agent_ctx = zmq.Context()
@@ -185,11 +191,11 @@ class ClusterRunner(Runner):
             link.hello(sum(1 for n in tcp if self.node_host[n] == name and not self.graph.nodes[n].tcp_port))
         self.tcp_bind: dict[str, str] = {}
         for name, spec in self.graph.nodes.items():
-            host = self.hosts[spec.host]
-            run_dir = self.links[spec.host].run_dir if self.remote(name) else self.run_dir
+            host = self.hosts[self.node_host[name]]
+            run_dir = self.links[host.name].run_dir if self.remote(name) else self.run_dir
             self.external[name] = f"ipc://{run_dir}/{name}"
             if name in tcp:
-                port = spec.tcp_port or (self.links[spec.host].ports.pop() if self.remote(name)
+                port = spec.tcp_port or (self.links[host.name].ports.pop() if self.remote(name)
                                          else free_port(host.bind_address))
                 self.tcp_bind[name] = host.tcp(port, bind=True)
                 self.tcp_bind[name + ">"] = host.tcp(port)
@@ -340,9 +346,13 @@ class ClusterRunner(Runner):
     def run(self) -> int:
         try:
             code = super().run()
-        except AgentUnreachable as exc:
+        except (AgentUnreachable, OSError, ValueError) as exc:  # before any node started
             self.console.print(f"[red]{exc}[/]", highlight=False, soft_wrap=True)
             code = 1
+            for link in self.links.values():
+                link.send("bye")
+            if getattr(self, "run_dir", None):
+                shutil.rmtree(self.run_dir, ignore_errors=True)
         finally:
             for link in self.links.values():
                 link.sock.setsockopt(zmq.LINGER, 500)  # the bye goes out
