@@ -41,7 +41,7 @@ from typing import Any, BinaryIO, Iterator
 import numpy as np
 
 from . import streams
-from .streams import ARRAY_STREAMS, ITEM_STREAMS, MAX_DIMS, MAX_ITEMS, SAMPLES, STREAM_TYPES, Message
+from .streams import ARRAY_STREAMS, ITEM_STREAMS, MARKER, MAX_DIMS, MAX_ITEMS, SAMPLES, STREAM_TYPES, Message
 from .wire import ALIGN, DATA, MAX_HEADER_BYTES, descr_dtype, dtype_descr, pack, unpack
 
 log = logging.getLogger("streamer.recording")
@@ -469,7 +469,21 @@ def _decode(h: Any, body: np.ndarray, blen: int) -> tuple[str, Message, float]:
         if DATA not in arrays:
             raise ValueError(f"{stream} chunk without its data array")
         data = arrays.pop(DATA)
+    _rename_old_keys(stream, meta, data)
     return name, Message(stream, data, meta, float(h["o"]), arrays, h["q"]), float(h["r"])
+
+
+# Keys that gained their unit in the name; recordings made before keep the old ones.
+_OLD_KEYS = {SAMPLES: ("t_first", "t_first_s"), MARKER: ("time", "time_s")}
+
+
+def _rename_old_keys(stream: str, meta: dict, data: Any) -> None:
+    if stream not in _OLD_KEYS:
+        return
+    old, new = _OLD_KEYS[stream]
+    where = data if stream == MARKER else meta
+    if isinstance(where, dict) and old in where and new not in where:
+        where[new] = where.pop(old)
 
 
 def streams_of(path: str | Path) -> dict[str, str]:
@@ -589,4 +603,4 @@ def _sample_times(msg: Message) -> np.ndarray:
     if "times" in msg.arrays:
         return np.asarray(msg.arrays["times"], dtype=np.float64)
     n = msg.data.shape[1]
-    return msg.meta.get("t_first", 0.0) + np.arange(n) / float(msg.meta.get("sfreq", 1.0))
+    return msg.meta.get("t_first_s", 0.0) + np.arange(n) / float(msg.meta.get("sfreq", 1.0))

@@ -107,11 +107,11 @@ def events(data: np.ndarray, *, width: int, height: int, t_origin: float | None 
 
 def samples(data: np.ndarray, *, sfreq: float, ch_names: Sequence[str],
             ch_types: Sequence[str] | None = None, units: Sequence[str] | None = None,
-            t_first: float = 0.0, first_sample: int = 0, t_origin: float | None = None,
+            t_first_s: float = 0.0, first_sample: int = 0, t_origin: float | None = None,
             times: np.ndarray | None = None, **meta: Any) -> Message:
     """A Samples chunk: float32 (channels, samples).
 
-    `t_first` is the device time (s) of the first sample, `first_sample` its index since
+    `t_first_s` is the device time (s) of the first sample, `first_sample` its index since
     the stream began; `times` optionally gives each sample's own timestamp (LSL).
     """
     data = np.asarray(data, dtype=np.float32)
@@ -123,7 +123,7 @@ def samples(data: np.ndarray, *, sfreq: float, ch_names: Sequence[str],
     m = {"sfreq": float(sfreq), "ch_names": list(ch_names),
          "ch_types": list(ch_types) if ch_types is not None else ["eeg"] * n,
          "units": list(units) if units is not None else ["V"] * n,
-         "t_first": float(t_first), "first_sample": int(first_sample), **meta}
+         "t_first_s": float(t_first_s), "first_sample": int(first_sample), **meta}
     arrays = {} if times is None else {"times": np.asarray(times, dtype=np.float64)}
     return Message(SAMPLES, data, m, now() if t_origin is None else t_origin, arrays)
 
@@ -156,10 +156,10 @@ def decision(index: int, label: str, probabilities: Iterable[float], confidence:
     return Message(DECISION, item, {}, now() if t_origin is None else t_origin)
 
 
-def marker(label: str, value: Any = None, *, time: float = math.nan, source: str = "",
+def marker(label: str, value: Any = None, *, time_s: float = math.nan, source: str = "",
            t_origin: float | None = None, **extra: Any) -> Message:
-    """A Marker: a label (and value) at a device time `time` (s)."""
-    item = {"label": str(label), "value": value, "time": float(time), "source": source, **extra}
+    """A Marker: a label (and value) at a device time `time_s` (s)."""
+    item = {"label": str(label), "value": value, "time_s": float(time_s), "source": source, **extra}
     return Message(MARKER, item, {}, now() if t_origin is None else t_origin)
 
 
@@ -305,7 +305,7 @@ def _check_decision(data: Any) -> None:
 def _check_marker(data: Any) -> None:
     item = _item(MARKER, data)
     _field(MARKER, item, "label", lambda v: isinstance(v, str), "a string")
-    _field(MARKER, item, "time", _is_number, "a number (s)", required=False)
+    _field(MARKER, item, "time_s", _is_number, "a number (s)", required=False)
 
 
 def _check_command(data: Any) -> None:

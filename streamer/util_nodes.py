@@ -57,7 +57,7 @@ class Counter(Source):
         data = np.arange(first, first + n, dtype=np.float32)[None, :]
         sfreq = p.rate_hz if p.rate_hz > 0 else 1.0
         return streams.samples(data, sfreq=sfreq, ch_names=["count"], ch_types=["misc"],
-                               units=["n/a"], t_first=first / sfreq, first_sample=first)
+                               units=["n/a"], t_first_s=first / sfreq, first_sample=first)
 
 
 class Log(Sink):

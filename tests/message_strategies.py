@@ -143,7 +143,7 @@ def samples_stream(draw, max_messages: int = 6) -> list[Message]:
             meta["first_sample"] = first
         else:
             meta.update(draw(extras({"first_sample": st.integers(*INT64)})))
-        meta.update(draw(extras({"t_first": st.floats(allow_nan=True, allow_infinity=True)})))
+        meta.update(draw(extras({"t_first_s": st.floats(allow_nan=True, allow_infinity=True)})))
         arrays = {}
         if draw(st.integers(0, 4)) == 0:
             arrays["times"] = np.array(draw(st.lists(st.floats(allow_nan=True), min_size=n, max_size=n)))
@@ -219,7 +219,7 @@ def marker_items(draw) -> dict:
     item = _extra_fields(draw, {"sample": SMALL_INT, "value": PLAIN, "source": st.text(max_size=4)})
     item["label"] = draw(LABELS)
     if draw(st.integers(0, 3)):
-        item["time"] = draw(st.one_of(st.floats(0, 100), NUMBER))
+        item["time_s"] = draw(st.one_of(st.floats(0, 100), NUMBER))
     return item
 
 

@@ -69,7 +69,7 @@ def test_a_pipelined_backend_decides_as_the_engine(nmnist):
               for i in range(0, len(stream), 40)]
     early = {"threshold": 0.8, "temperature": 15.0, "max_steps": 300}
     continuous = dict(model=model, convention="sinabs", early_exit=early)
-    onsets = [("markers", marker("go", time=t)) for t in (0.050, 0.400, 0.700)]
+    onsets = [("markers", marker("go", time_s=t)) for t in (0.050, 0.400, 0.700)]
     trial = dict(continuous, mode="trial")
     trial_msgs = chunks[:3] + onsets + chunks[3:]  # markers late: their bins were held
     for params, msgs in ((continuous, chunks), (trial, trial_msgs)):

@@ -211,4 +211,4 @@ def test_emergency_stop_marker_and_closing_the_page(browser, shots, tmp_path):
     assert stats.get("exit_code") == 0, stats.get("reason")
     markers = read(rec)["console_markers"]
     assert [m["label"] for m in markers.data] == ["electrode C3 re-gelled"]
-    assert abs(markers.data[0]["time"] - t_marker) < 5.0 and markers.data[0]["source"] == "console"
+    assert abs(markers.data[0]["time_s"] - t_marker) < 5.0 and markers.data[0]["source"] == "console"

@@ -45,7 +45,7 @@ def test_class_folders_replay_in_file_order_with_label_markers(class_folders):
     # each start (at the sample's first event): 5 ms after the previous last event, rounded
     # up to a whole millisecond
     starts = [0, 18_000, 44_000]
-    assert [round(m["time"] * 1e6) for m in marks] == starts
+    assert [round(m["time_s"] * 1e6) for m in marks] == starts
     ev = np.concatenate([m.data for m in out["out"]])
     expected = np.concatenate([w for w in written.values()])
     firsts = [w["t"].min() for w in written.values()]  # 5, 0 and 7 µs after the files' zero
@@ -70,7 +70,7 @@ def test_labels_file_limit_and_loop_keep_alignment(tmp_path):
     cam.stop()
     # 1.bin runs 10-2,000 µs, so from its first event it ends at 1,990: 2.bin starts at
     # 2,000, ends at 5,500: the next pass at 6,000
-    assert [round(m["time"] * 1e6) for m in marks] == [0, 2_000, 6_000, 8_000, 12_000, 14_000]
+    assert [round(m["time_s"] * 1e6) for m in marks] == [0, 2_000, 6_000, 8_000, 12_000, 14_000]
     assert [m["sample"] for m in marks] == ["1.bin", "2.bin"] * 3
 
 
@@ -102,8 +102,8 @@ def test_shared_samples_replay_unchanged(shared_data, tmp_path):
     assert [m["value"] for m in marks] == [labels[i] for i in (1, 2, 3)]
     ev = np.concatenate([m.data for m in out["out"]])
     for k, i in enumerate((1, 2, 3)):
-        t0 = round(marks[k]["time"] * 1e6)
-        t1 = round(marks[k + 1]["time"] * 1e6) if k < 2 else None
+        t0 = round(marks[k]["time_s"] * 1e6)
+        t1 = round(marks[k + 1]["time_s"] * 1e6) if k < 2 else None
         part = ev[(ev["t"] >= t0) & ((ev["t"] < t1) if t1 else True)].copy()
         part["t"] -= t0
         ref = read_nmnist(src / f"{i}.bin")

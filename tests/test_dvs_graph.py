@@ -38,5 +38,5 @@ def test_file_source_through_the_runtime(tmp_path):
     assert np.array_equal(got["events"].data, ev)
     assert (got["events"].meta["width"], got["events"].meta["height"]) == (320, 240)
     assert np.all(np.diff(got["events"].seq) == 1)
-    marks = [(m["label"], m["value"], round(m["time"] * 1e6)) for m in got["markers"].data]
+    marks = [(m["label"], m["value"], round(m["time_s"] * 1e6)) for m in got["markers"].data]
     assert marks == [("trigger1", 1, 1_000), ("trigger1", 0, 200_000), ("trigger2", 1, 399_000)]

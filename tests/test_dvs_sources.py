@@ -39,7 +39,7 @@ def test_file_source_triggers_become_markers(tmp_path):
     write_raw(path, ev, 16, 16, "EVT2", tr)
     out = run(FileCamera(path=str(path), speed=0, chunk_us=10_000))
     marks = [m.data for m in out["markers"]]
-    assert [(m["label"], m["value"], round(m["time"] * 1e6)) for m in marks] == [("trigger2", 1, 20_000), ("trigger2", 0, 50_000)]
+    assert [(m["label"], m["value"], round(m["time_s"] * 1e6)) for m in marks] == [("trigger2", 1, 20_000), ("trigger2", 0, 50_000)]
     assert np.array_equal(concat([m.data for m in out["out"]]), ev)
 
 

@@ -17,6 +17,7 @@ from tools.calibrate.__main__ import main
 STEPS = 300
 
 
+@pytest.mark.integration  # a calibration search over readouts and temperatures per network
 @pytest.mark.parametrize("model, convention, lost", [
     ("nir/02_cnn/cnn_sinabs.nir", "sinabs", 0.01),   # Conv/IF/SumPool, the NIR paper's (sinabs rules)
     ("models/nmnist_csnn_lif.nir", "nir", 0.045),    # Conv/Conv/Affine with leaky LIF, tools.train's

@@ -77,7 +77,7 @@ def test_markers_inserted_on_the_board_become_markers():
     finally:
         node.stop()
     assert [(m.data["label"], m.data["value"]) for m in markers] == [("3", 3.0)]
-    assert markers[0].data["time"] > 1e9  # BrainFlow's timestamp of the sample
+    assert markers[0].data["time_s"] > 1e9  # BrainFlow's timestamp of the sample
 
 
 def test_board_names_and_bad_boards():

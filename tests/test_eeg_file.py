@@ -158,7 +158,7 @@ def test_loop_keeps_counting_samples_and_repeats_markers(tmp_path):
     np.testing.assert_array_equal(data[0, :250], (np.arange(250.0) * 1e-6).astype(np.float32))
     np.testing.assert_array_equal(data[0, 250:], data[0, :data.shape[1] - 250])
     assert [m.data["sample"] for m in out["markers"]][:2] == [30, 280]
-    assert [m.data["time"] for m in out["markers"]][:2] == [0.3, 2.8]
+    assert [m.data["time_s"] for m in out["markers"]][:2] == [0.3, 2.8]
 
 
 def test_a_cropped_fif_places_annotations_relative_to_its_first_sample(tmp_path):

@@ -38,7 +38,7 @@ def test_a_list_is_one_stream_with_indices_counting_and_annotations_shifted(tmp_
     # no chunk spans two files: the first file ends on a short chunk
     assert [m.meta["first_sample"] for m in chunks] == [0, 100, 200, 250, 350]
     assert [m.meta["source"] for m in chunks] == ["one_raw.fif"] * 3 + ["two_raw.fif"] * 2
-    assert [m.meta["t_first"] for m in chunks][3] == 2.5
+    assert [m.meta["t_first_s"] for m in chunks][3] == 2.5
     got = [(m.data["label"], m.data["sample"], m.data.get("file")) for m in out["markers"]]
     assert got == [("one", 0, "one_raw.fif"), ("x", 50, None), ("two", 250, "two_raw.fif"), ("y", 270, None),
                    ("x", 350, None)]

@@ -30,7 +30,7 @@ def test_info_keeps_names_rate_and_types():
 def test_from_raw_chunks_back_to_the_same_raw():
     raw = _raw()
     chunks = [from_raw(raw, a, min(a + 700, raw.n_times)) for a in range(0, raw.n_times, 700)]
-    assert chunks[1].meta["first_sample"] == 700 and chunks[1].meta["t_first"] == 0.7
+    assert chunks[1].meta["first_sample"] == 700 and chunks[1].meta["t_first_s"] == 0.7
     assert chunks[0].meta["ch_types"] == ["seeg", "seeg", "ecog", "ecg"]
     marker = streams.marker("stim", 1234, sample=1234, duration=0.25)
     back = to_raw(chunks, [marker])

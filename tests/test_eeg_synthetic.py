@@ -29,7 +29,7 @@ def test_cues_at_trial_onsets():
     assert samples == [250, 250 + 1000, 250 + 2000, 250 + 3000]
     for m in out["markers"]:
         assert m.data["value"] == ["left", "right", "rest"].index(m.data["label"])
-        assert m.data["time"] == m.data["sample"] / 250
+        assert m.data["time_s"] == m.data["sample"] / 250
 
 
 def test_motor_imagery_desynchronises_the_opposite_hemisphere():

@@ -69,7 +69,7 @@ def test_samples_and_timestamps_round_trip_exactly():
     np.testing.assert_array_equal(times, np.concatenate([m.arrays["times"] for m in sent]))
     meta = got[0].meta
     assert meta["ch_names"] == ["C3", "Cz", "C4", "EMG1"] and meta["ch_types"] == ["eeg", "eeg", "eeg", "emg"]
-    assert meta["sfreq"] == 250.0 and meta["t_first"] == times[0]
+    assert meta["sfreq"] == 250.0 and meta["t_first_s"] == times[0]
     assert [m.meta["first_sample"] for m in got] == list(np.cumsum([0] + [m.data.shape[1] for m in got])[:-1])
 
 
@@ -127,7 +127,7 @@ def test_origin_timestamps_and_volts_back_through_eeg_lsl():
 
 def test_markers_and_decisions_as_strings():
     name = unique("mk")
-    marks = [streams.marker("left", 0, time=1.0), streams.marker("right", 1, time=7.0)]
+    marks = [streams.marker("left", 0, time_s=1.0), streams.marker("right", 1, time_s=7.0)]
     outlet = LSLOutlet(name=name, wait_for_consumer_s=5)
     thread = publish(outlet, marks)
     inlet = LSLInlet(name=name, stream_type="Markers", timeout_s=5)
@@ -139,7 +139,7 @@ def test_markers_and_decisions_as_strings():
         thread.join(5)
         outlet.stop()
     assert [m.data["label"] for m in got] == ["left", "right"]
-    assert [m.data["time"] for m in got] == pytest.approx([m.t_origin for m in marks], abs=1e-3)
+    assert [m.data["time_s"] for m in got] == pytest.approx([m.t_origin for m in marks], abs=1e-3)
 
     name = unique("dec")
     dec = [streams.decision(2, "feet", [0.1, 0.2, 0.7], 0.7, 12, model="mi")]

@@ -23,8 +23,8 @@ def some_messages():
     for i in range(20):
         out.append(("events", streams.events(ev.copy(), width=640, height=480)))
         out.append(("eeg", streams.samples(rng.normal(size=(3, 16)), sfreq=160.0, ch_names=["C3", "Cz", "C4"],
-                                           t_first=i * 0.1, first_sample=i * 16)))
-        out.append(("markers", streams.marker(f"T{i % 3}", i, time=i * 0.1)))
+                                           t_first_s=i * 0.1, first_sample=i * 16)))
+        out.append(("markers", streams.marker(f"T{i % 3}", i, time_s=i * 0.1)))
     return out
 
 
@@ -42,6 +42,21 @@ def test_read_concatenates_each_stream(tmp_path):
     np.testing.assert_allclose(rec["eeg"].times, np.arange(320) / 160.0, atol=1e-12)
     np.testing.assert_array_equal(rec["eeg"].data[:, :16], msgs[1][1].data)
     assert [m["value"] for m in rec["markers"].data] == list(range(20))
+
+
+def test_recordings_made_before_the_keys_had_units_read_with_the_new_keys(tmp_path):
+    path = tmp_path / "old.rec"
+    w = Writer(path)
+    old = streams.samples(np.ones((1, 4)), sfreq=100.0, ch_names=["Cz"], t_first_s=2.5)
+    old.meta["t_first"] = old.meta.pop("t_first_s")
+    w.write("eeg", old, 0.0)
+    mark = streams.marker("T1", 1, time_s=2.5)
+    mark.data["time"] = mark.data.pop("time_s")
+    w.write("markers", mark, 0.0)
+    w.close()
+    got = {c.name: c.message for c in Reader(path)}
+    assert got["eeg"].meta["t_first_s"] == 2.5 and "t_first" not in got["eeg"].meta
+    assert got["markers"].data["time_s"] == 2.5 and "time" not in got["markers"].data
 
 
 def test_a_torn_tail_never_fails_and_keeps_every_complete_chunk(tmp_path):

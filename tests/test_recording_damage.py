@@ -281,7 +281,7 @@ _descr = st.one_of(st.sampled_from(["<f4", "<f8", "|u1", "<i8", "V0", "|O", "<U3
 @given(stream=st.sampled_from(list(streams.STREAM_TYPES) + ["Any", 7]),
        meta=st.one_of(_json, st.just({"sfreq": 1.0, "ch_names": ["a"], "width": 4, "height": 4})),
        arrays=st.lists(st.tuples(st.sampled_from(["", "times", 3]), _descr, _shape), max_size=3),
-       item=st.one_of(_json, st.fixed_dictionaries({"label": st.text(max_size=4)}, optional={"time": _json})),
+       item=st.one_of(_json, st.fixed_dictionaries({"label": st.text(max_size=4)}, optional={"time_s": _json})),
        body=st.binary(max_size=64), o=st.one_of(_json, st.floats()), q=st.one_of(_json, st.integers(-2**63, 2**64 - 1)))
 def test_crafted_headers(tmp_path, monkeypatch, stream, meta, arrays, item, body, o, q):
     NoHugeAllocations(monkeypatch, 1 << 20)

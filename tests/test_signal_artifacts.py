@@ -18,13 +18,13 @@ def runs(mask, min_len=1):
     return [(int(a), int(b)) for a, b in zip(starts, ends) if b - a >= min_len]
 
 
-def chunked(x, names, seed, t_first=0.0):
+def chunked(x, names, seed, t_first_s=0.0):
     rng = np.random.default_rng(seed)
     out, i = [], 0
     while i < x.shape[1]:
         n = int(rng.integers(1, 150))
         out.append(streams.samples(x[:, i:i + n], sfreq=SFREQ, ch_names=names, first_sample=i,
-                                   t_first=t_first + i / SFREQ))
+                                   t_first_s=t_first_s + i / SFREQ))
         i += n
     return out
 
@@ -67,14 +67,14 @@ def test_flags_equal_plain_run_finding_whatever_the_chunking(planted):
     assert {k for k, *_ in want} == {"nonfinite", "flat", "clipped", "amplitude"}
     for seed in (0, 1, 2):
         node = Artifacts(**params)
-        out = run(node, chunked(x, names, seed, t_first=10.0))
+        out = run(node, chunked(x, names, seed, t_first_s=10.0))
         starts = {(m.data["value"], names.index(m.data["channel"]), m.data["sample"])
                   for m in out["markers"] if m.data["label"] == "artifact"}
         ends = {(m.data["value"], names.index(m.data["channel"]), m.data["start_sample"], m.data["sample"])
                 for m in out["markers"] if m.data["label"] == "artifact_end"}
         assert ends == want and starts == {(k, c, a) for k, c, a, _ in want}
         first = min((m for m in out["markers"] if m.data["value"] == "nonfinite"), key=lambda m: m.data["sample"])
-        assert first.data["time"] == pytest.approx(10.0 + 2000 / SFREQ)
+        assert first.data["time_s"] == pytest.approx(10.0 + 2000 / SFREQ)
         # The data pass through untouched, NaNs included.
         got = np.concatenate([m.data for m in out["out"]], axis=1)
         np.testing.assert_array_equal(got, x)

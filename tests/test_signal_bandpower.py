@@ -20,13 +20,13 @@ def dog(shared_data):
     return np.concatenate([c["data"] for c in clips], axis=1).astype(np.float32), float(clips[0]["freq"][0])
 
 
-def chunked(x, sfreq, sizes, t_first=0.0):
+def chunked(x, sfreq, sizes, t_first_s=0.0):
     out, i, k = [], 0, 0
     names = [f"c{j:03d}" for j in range(len(x))]
     while i < x.shape[1]:
         n = sizes[k % len(sizes)]
         out.append(streams.samples(x[:, i:i + n], sfreq=sfreq, ch_names=names, first_sample=i,
-                                   t_first=t_first + i / sfreq, ch_types=["ecog"] * len(x)))
+                                   t_first_s=t_first_s + i / sfreq, ch_types=["ecog"] * len(x)))
         i, k = i + n, k + 1
     return out
 
@@ -95,10 +95,10 @@ def test_windows_as_samples_keep_the_channel_metadata(dog):
     x, fs = dog
     node = Window(window_ms=500, step_ms=100, output="samples")
     assert Window.ports(node.params)[1]["out"].stream == "Samples"
-    out = run(node, chunked(x, fs, [17, 90], t_first=100.0))["out"]
+    out = run(node, chunked(x, fs, [17, 90], t_first_s=100.0))["out"]
     window, step = round(0.5 * fs), round(0.1 * fs)
     assert len(out) == (x.shape[1] - window) // step + 1
     w = out[9]
     np.testing.assert_array_equal(w.data, x[:, 9 * step:9 * step + window])
-    assert w.meta["first_sample"] == 9 * step and w.meta["t_first"] == pytest.approx(100.0 + 9 * step / fs)
+    assert w.meta["first_sample"] == 9 * step and w.meta["t_first_s"] == pytest.approx(100.0 + 9 * step / fs)
     assert w.meta["ch_types"] == ["ecog"] * 16 and w.stream == "Samples"

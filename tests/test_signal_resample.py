@@ -60,7 +60,7 @@ def test_intracranial_clip_any_chunking_equals_resample_poly(shared_data, sizes,
     while i < x.shape[1]:
         n = sizes[k % len(sizes)]
         msgs.append(streams.samples(x[:, i:i + n], sfreq=fs, ch_names=[f"c{j}" for j in range(16)],
-                                    first_sample=i, t_first=50.0 + i / fs))
+                                    first_sample=i, t_first_s=50.0 + i / fs))
         i, k = i + n, k + 1
     out = run(Resample(up=up, down=down), msgs)["out"]
     got = np.concatenate([o.data for o in out], axis=1)
@@ -68,7 +68,7 @@ def test_intracranial_clip_any_chunking_equals_resample_poly(shared_data, sizes,
     assert got.shape == want.shape  # the edges too: nothing missing, nothing extra
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
     last = out[-1]
-    assert last.meta["t_first"] == pytest.approx(50.0 + last.meta["first_sample"] * down / (up * fs))
+    assert last.meta["t_first_s"] == pytest.approx(50.0 + last.meta["first_sample"] * down / (up * fs))
 
 
 def test_a_changed_stream_is_refused():

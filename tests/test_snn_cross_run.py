@@ -14,6 +14,7 @@ from tools.train import cross_run  # noqa: E402
 RUNS = [3, 4, 7, 8]
 
 
+@pytest.mark.integration  # trains the spiking decoder once per held-out run: minutes of CPU
 def test_spiking_decoder_holds_on_runs_it_was_not_trained_on(shared_data):
     for r in RUNS:
         need(shared_data / "eeg" / f"S001R{r:02d}.edf")

@@ -122,9 +122,9 @@ def test_marker_arriving_mid_trial_leaves_the_running_trial_alone(data):
     node = Infer(model=model, convention="sinabs", mode="trial", early_exit=policy)
     node.start()
     msgs = [frames(quiet, bin_us=1000, t_first_us=0, t_origin=1.0),
-            ("markers", marker("4", 4, time=0.040)),
+            ("markers", marker("4", 4, time_s=0.040)),
             frames(x4[:5], bin_us=1000, t_first_us=40_000, t_origin=2.0),
-            ("markers", marker("next", time=10.0)),
+            ("markers", marker("next", time_s=10.0)),
             frames(x4[5:], bin_us=1000, t_first_us=45_000, t_origin=3.0)]
     out = feed(node, msgs)["decision"]
     node.stop()
@@ -142,10 +142,10 @@ def test_trial_markers_start_trials_other_markers_do_not(data):
     policy = {"policy": "none", "max_steps": 300}
     node = Infer(model=model, convention="sinabs", mode="trial", trial_markers=["T1"], early_exit=policy)
     node.start()
-    msgs = [("markers", marker("S001R04.edf", 0, time=0.0)),
+    msgs = [("markers", marker("S001R04.edf", 0, time_s=0.0)),
             frames(x4, bin_us=1000, t_first_us=0, t_origin=1.0),
-            ("markers", marker("T0", time=0.3)),
-            ("markers", marker("T1", time=0.3)),
+            ("markers", marker("T0", time_s=0.3)),
+            ("markers", marker("T1", time_s=0.3)),
             frames(x4, bin_us=1000, t_first_us=300_000, t_origin=2.0)]
     out = feed(node, msgs)["decision"]
     node.stop()
@@ -160,7 +160,7 @@ def test_delay_starts_the_trial_after_its_marker(data):
     node = Infer(model=model, convention="sinabs", mode="trial", delay_s=0.1,
                  early_exit={"policy": "none", "max_steps": 300})
     node.start()
-    msgs = [("markers", marker("T1", time=0.3)), frames(x4, bin_us=1000, t_first_us=300_000, t_origin=1.0)]
+    msgs = [("markers", marker("T1", time_s=0.3)), frames(x4, bin_us=1000, t_first_us=300_000, t_origin=1.0)]
     out = feed(node, msgs)["decision"]  # decided at the end of the stream, 200 bins in
     node.stop()
     ref = snn.load(model, convention="sinabs").classify(x4[100:], early_exit=snn.DynamicConfidence(max_steps=300))

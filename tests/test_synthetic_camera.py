@@ -46,7 +46,7 @@ def test_signal_does_not_depend_on_chunk_size():
 
 def test_markers_follow_the_schedule():
     ev, marks = _events(n_trials=8, trial_ms=200, gap_ms=50, classes=["cross", "7", "circle"])
-    times = [m.data["time"] for m in marks]
+    times = [m.data["time_s"] for m in marks]
     assert times == pytest.approx([i * 0.25 for i in range(8)])
     labels = [m.data["label"] for m in marks]
     values = [m.data["value"] for m in marks]
@@ -143,7 +143,7 @@ def test_generate_trials_shape():
 def test_duration_ends_the_stream():
     ev, marks = _events(duration_s=0.9, trial_ms=200, gap_ms=100, noise_hz=5.0)
     assert ev["t"].max() < 900_000 and ev["t"].max() > 880_000  # noise up to the end
-    assert [m.data["time"] for m in marks] == pytest.approx([0.0, 0.3, 0.6])
+    assert [m.data["time_s"] for m in marks] == pytest.approx([0.0, 0.3, 0.6])
     # n_trials ends it earlier when it comes first
     ev, marks = _events(duration_s=5.0, n_trials=2, trial_ms=200, gap_ms=100, noise_hz=5.0)
     assert ev["t"].max() < 600_000 and len(marks) == 2

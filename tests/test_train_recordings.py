@@ -33,6 +33,7 @@ def test_recordings_are_binned_as_the_live_graph_bins_them(tmp_path):
     assert got == frames and len(data.y_train) + len(data.y_test) == 12
 
 
+@pytest.mark.integration  # trains a network from recordings: tens of seconds
 def test_train_command_takes_a_folder_of_recordings(tmp_path, capsys):
     from tools.train.__main__ import main
 

@@ -22,7 +22,7 @@ def logged(caplog, port: str, msg: streams.Message) -> str:
 def test_samples_show_their_first_and_last_values(caplog):
     data = np.arange(64 * 100, dtype=np.float32).reshape(64, 100) * 1e-6
     msg = streams.samples(data, sfreq=1000.0, ch_names=[f"c{i}" for i in range(64)], ch_types=["eeg"] * 64,
-                          units=["V"] * 64, t_first=0.0, first_sample=0)
+                          units=["V"] * 64, t_first_s=0.0, first_sample=0)
     line = logged(caplog, "eeg", msg)
     assert "shape 64x100" in line and "\n" not in line and len(line) < 320
     assert "[[0.000e+00 1.000e-06 ..." in line and "6.399e-03]]" in line  # first and last values

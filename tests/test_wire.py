@@ -25,7 +25,7 @@ def test_every_stream_type_round_trips():
         streams.frames(np.ones((3, 2, 34, 34), np.float32), bin_us=1000, t_first_us=5),
         streams.spikes(np.eye(4, dtype=np.uint8), layer="out", step=3),
         streams.decision(2, "left", [0.1, 0.2, 0.7], 0.7, 31, model="m.nir"),
-        streams.marker("T1", 1, time=12.5),
+        streams.marker("T1", 1, time_s=12.5),
         streams.command("stop", None, safety="passed"),
     ]
     for msg in msgs:

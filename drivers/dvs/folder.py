@@ -104,11 +104,11 @@ class SampleFolder(EventReader):
 
     def markers(self, tr: np.ndarray, source: str, t_origin: float) -> list:
         """One Marker per sample start, in order: label = class name, value = class index,
-        time = start (s, device clock), sample = the file's path inside the folder."""
+        time_s = start (s, device clock), sample = the file's path inside the folder."""
         out = []
         for row in tr:
             s = self.samples[self._announced % len(self.samples)]
             self._announced += 1
-            out.append(streams.marker(s.label, s.index, time=int(row["t"]) * 1e-6, source=source,
+            out.append(streams.marker(s.label, s.index, time_s=int(row["t"]) * 1e-6, source=source,
                                       t_origin=t_origin, sample=str(s.path.relative_to(self.path))))
         return out

@@ -23,7 +23,7 @@ READ_EVENTS = 1 << 16
 
 def trigger_markers(tr: np.ndarray, source: str, t_origin: float) -> list:
     """One Marker per external trigger: label trigger<id>, value 1 (rising) or 0."""
-    return [streams.marker(f"trigger{int(r['id'])}", int(r["p"]), time=int(r["t"]) * 1e-6,
+    return [streams.marker(f"trigger{int(r['id'])}", int(r["p"]), time_s=int(r["t"]) * 1e-6,
                            source=source, t_origin=t_origin) for r in tr]
 
 

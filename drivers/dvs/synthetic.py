@@ -372,7 +372,7 @@ class SyntheticCamera(Source):
         out = {"out": streams.events(ev, width=self.params.width, height=self.params.height,
                                      t_origin=t_origin, t_end_us=int(t1))}
         marks = [streams.marker(self.scene.classes[self.scene._trial(i)[0]],
-                                self.scene._trial(i)[0], time=onset * 1e-6, source=self.name,
+                                self.scene._trial(i)[0], time_s=onset * 1e-6, source=self.name,
                                 t_origin=t_origin)
                  for i, onset in self.scene.onsets(t0, t1)]
         if marks:

@@ -160,7 +160,7 @@ class BrainFlowSource(Source):
         signal = data[self.rows] * (1e-6 if self.type in ("eeg", "emg", "eog", "ecg") else 1.0)
         out = {"out": streams.samples(signal, sfreq=self.sfreq, ch_names=self.names,
                                       ch_types=[self.type] * len(self.rows),
-                                      t_first=float(times[0]) if times is not None else self.sent / self.sfreq,
+                                      t_first_s=float(times[0]) if times is not None else self.sent / self.sfreq,
                                       first_sample=self.sent, times=times, t_origin=t_origin,
                                       board=self.params.board)}
         self.sent += data.shape[1]
@@ -168,7 +168,7 @@ class BrainFlowSource(Source):
             idx = np.flatnonzero(data[self.marker_row])
             if idx.size:
                 out["markers"] = [streams.marker(f"{data[self.marker_row, i]:g}", float(data[self.marker_row, i]),
-                                                 time=float(times[i]) if times is not None else float("nan"),
+                                                 time_s=float(times[i]) if times is not None else float("nan"),
                                                  source=self.params.board, t_origin=t_origin) for i in idx]
         return out
 

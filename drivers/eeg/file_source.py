@@ -171,12 +171,12 @@ class FileSource(Source):
         t_origin = streams.now()
         out = {"out": streams.samples(data, sfreq=rec.sfreq, ch_names=self._pick(rec.ch_names),
                                       ch_types=self._pick(rec.ch_types), units=self._pick(rec.units),
-                                      t_first=first / rec.sfreq, first_sample=first, t_origin=t_origin,
+                                      t_first_s=first / rec.sfreq, first_sample=first, t_origin=t_origin,
                                       source=str(rec.path.name))}
         markers = []
         if not self.label_sent:
             self.label_sent = True
-            markers.append(streams.marker(self.labels[self.file], self.offset, time=self.offset / rec.sfreq,
+            markers.append(streams.marker(self.labels[self.file], self.offset, time_s=self.offset / rec.sfreq,
                                           source=rec.path.name, sample=self.offset, file=rec.path.name,
                                           duration=rec.n_samples / rec.sfreq, t_origin=t_origin))
         anns = rec.annotations
@@ -185,7 +185,7 @@ class FileSource(Source):
             self.next_ann += 1
             if sample < start:
                 continue  # before the first chunk (negative onsets)
-            markers.append(streams.marker(label, self.offset + sample, time=(self.offset + sample) / rec.sfreq,
+            markers.append(streams.marker(label, self.offset + sample, time_s=(self.offset + sample) / rec.sfreq,
                                           source=rec.path.name, sample=self.offset + sample, duration=duration,
                                           t_origin=t_origin))
         if markers:

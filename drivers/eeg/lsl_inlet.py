@@ -23,7 +23,7 @@ class LSLInlet(Source):
     """Receives one LSL stream, found by `name`, `type` and/or `source_id` (all that are
     given must match). Numeric streams become Samples in volts (channel labels, types and
     units from the stream's description), with each sample's LSL timestamp in
-    `arrays["times"]` and `t_first` the first one. String streams, and streams of type
+    `arrays["times"]` and `t_first_s` the first one. String streams, and streams of type
     Markers, become Markers (JSON objects with a `label` are unpacked) timed by LSL.
     LSL's processing (clock synchronisation, dejittering, monotonic timestamps) is chosen
     by flags. With clocksync on, `t_origin` is the LSL time of the newest sample (LSL's
@@ -115,7 +115,7 @@ class LSLInlet(Source):
         if np.any(self.scale != 1.0):
             data = data * self.scale
         out = streams.samples(data, sfreq=self.sfreq, ch_names=self.names, ch_types=self.types,
-                              units=self.units, t_first=float(ts[0]), first_sample=self.sent, times=ts,
+                              units=self.units, t_first_s=float(ts[0]), first_sample=self.sent, times=ts,
                               t_origin=t_origin, source=self.stream_name)
         self.sent += ts.size
         return {"out": out}
@@ -129,13 +129,13 @@ class LSLInlet(Source):
                 except ValueError:
                     item = None
                 if isinstance(item, dict) and "label" in item:
-                    extra = {k: v for k, v in item.items() if k not in ("label", "value", "time", "source")}
-                    return streams.marker(item["label"], item.get("value"), time=t, source=self.stream_name,
+                    extra = {k: v for k, v in item.items() if k not in ("label", "value", "time_s", "source")}
+                    return streams.marker(item["label"], item.get("value"), time_s=t, source=self.stream_name,
                                           t_origin=t_origin, **extra)
             value = list(sample[1:]) if len(sample) > 1 else None
-            return streams.marker(first, value, time=t, source=self.stream_name, t_origin=t_origin)
+            return streams.marker(first, value, time_s=t, source=self.stream_name, t_origin=t_origin)
         value = float(first)
-        return streams.marker(f"{value:g}", value, time=t, source=self.stream_name, t_origin=t_origin)
+        return streams.marker(f"{value:g}", value, time_s=t, source=self.stream_name, t_origin=t_origin)
 
     def _count_gaps(self, gaps: int, missing: int) -> None:
         if gaps:

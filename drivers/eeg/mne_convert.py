@@ -43,7 +43,7 @@ def to_raw(messages: Iterable[Message], markers: Iterable[Message] = ()) -> "mne
     """Concatenate consecutive Samples chunks into a RawArray; Markers become annotations.
 
     A marker is placed at its `sample` (or `value` when it is the sample index eeg.file and
-    eeg.synthetic send), else at its `time` relative to the first chunk's `t_first`. Raises
+    eeg.synthetic send), else at its `time_s` relative to the first chunk's `t_first_s`. Raises
     if chunks are not consecutive (a gap or a change of channels).
     """
     import mne
@@ -71,8 +71,8 @@ def to_raw(messages: Iterable[Message], markers: Iterable[Message] = ()) -> "mne
         item = mk.data
         if "sample" in item:
             onset = (int(item["sample"]) - first) / sfreq
-        elif math.isfinite(item.get("time", math.nan)):
-            onset = float(item["time"]) - float(meta.get("t_first", 0.0))
+        elif math.isfinite(item.get("time_s", math.nan)):
+            onset = float(item["time_s"]) - float(meta.get("t_first_s", 0.0))
         else:
             raise ValueError(f"to_raw: marker {item['label']!r} has neither a sample nor a time")
         onsets.append(onset)
@@ -94,7 +94,7 @@ def from_raw(raw: "mne.io.BaseRaw", start: int = 0, stop: int | None = None,
     sfreq = float(raw.info["sfreq"])
     return streams.samples(raw.get_data(picks=idx, start=start, stop=stop), sfreq=sfreq,
                            ch_names=[raw.ch_names[i] for i in idx], ch_types=types, units=units_for(types),
-                           t_first=start / sfreq, first_sample=start, t_origin=t_origin)
+                           t_first_s=start / sfreq, first_sample=start, t_origin=t_origin)
 
 
 def _indices(names: Sequence[str], picks: Sequence[str]) -> list[int]:

@@ -202,11 +202,11 @@ class SyntheticEEG(Source):
             return None
         data = gen.chunk(self.pos, n)
         t0 = streams.now()
-        out = {"out": streams.samples(data, sfreq=p.sfreq, ch_names=CHANNELS, t_first=self.pos / p.sfreq,
+        out = {"out": streams.samples(data, sfreq=p.sfreq, ch_names=CHANNELS, t_first_s=self.pos / p.sfreq,
                                       first_sample=self.pos, t_origin=t0)}
         cues = gen.cues(self.pos, self.pos + n)
         if cues:
-            out["markers"] = [streams.marker(label, p.classes.index(label), time=onset / p.sfreq,
+            out["markers"] = [streams.marker(label, p.classes.index(label), time_s=onset / p.sfreq,
                                              sample=onset, trial=k, source="eeg.synthetic", t_origin=t0)
                               for k, onset, label in cues]
         self.pos += n

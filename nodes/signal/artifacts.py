@@ -9,7 +9,7 @@ from streamer import streams
 from streamer.node import Params, Port, Transform
 from streamer.streams import MARKER, SAMPLES, Message
 
-from .checks import as_signal, first_sample, require_samples, t_first
+from .checks import as_signal, first_sample, require_samples, t_first_s
 
 KINDS = ("nonfinite", "flat", "clipped", "amplitude")
 NONFINITE, FLAT, CLIPPED, AMPLITUDE = range(4)
@@ -216,7 +216,7 @@ class Artifacts(Transform):
         sfreq = require_samples(msg, "signal.artifacts")
         names = msg.meta["ch_names"]
         first = first_sample(msg, "signal.artifacts", sfreq)
-        t_dev = t_first(msg, "signal.artifacts")
+        t_dev = t_first_s(msg, "signal.artifacts")
         if self.key != (sfreq, tuple(names)):
             if self.key is not None:
                 self.count("restarted")
@@ -236,7 +236,7 @@ class Artifacts(Transform):
             if s1 < 0:
                 self.count(KINDS[k])
             markers.append(streams.marker("artifact" if s1 < 0 else "artifact_end", KINDS[k],
-                                          time=t0 + at / sfreq, source="signal.artifacts", t_origin=msg.t_origin,
+                                          time_s=t0 + at / sfreq, source="signal.artifacts", t_origin=msg.t_origin,
                                           channel=names[c], sample=int(at), start_sample=int(s0)))
         found = {KINDS[k]: [names[c] for c in np.flatnonzero(flagged[:, k])] for k in range(4) if flagged[:, k].any()}
         return {"out": msg.with_data(msg.data, artifacts=found), "markers": markers}

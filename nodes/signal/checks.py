@@ -57,11 +57,11 @@ def first_sample(msg: Message, node: str, sfreq: float) -> int:
     return int(v)
 
 
-def t_first(msg: Message, node: str) -> float:
+def t_first_s(msg: Message, node: str) -> float:
     """The device time (s) of the chunk's first sample (0 when the stream does not say)."""
-    v = msg.meta.get("t_first", 0.0)
+    v = msg.meta.get("t_first_s", 0.0)
     if not is_number(v) or not math.isfinite(v) or abs(v) * 1e6 > MAX_INDEX:
-        raise Rejected(f"{node}: t_first must be the device time (s) of the chunk's first sample, "
+        raise Rejected(f"{node}: t_first_s must be the device time (s) of the chunk's first sample, "
                        f"got {v!r}; fix the stream's source")
     return float(v)
 

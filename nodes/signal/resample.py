@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import SAMPLES, Message
 
-from .checks import as_signal, require_samples, t_first
+from .checks import as_signal, require_samples, t_first_s
 
 # Largest up or down factor: the filter has 20 x max(up, down) taps.
 MAX_FACTOR = 1000
@@ -174,14 +174,14 @@ class Resample(Transform):
         if not y.shape[1]:
             return None
         s = self.state
-        meta = {k: v for k, v in self.meta.items() if k not in ("sfreq", "first_sample", "t_first")}
+        meta = {k: v for k, v in self.meta.items() if k not in ("sfreq", "first_sample", "t_first_s")}
         return Message(SAMPLES, y, {**meta, "sfreq": s.sfreq_out, "first_sample": first,
-                                    "t_first": self.t0 + first / s.sfreq_out}, t_origin)
+                                    "t_first_s": self.t0 + first / s.sfreq_out}, t_origin)
 
     def receive(self, port: str, msg: Message) -> Message | None:
         if self.state is None:
             sfreq = require_samples(msg, "signal.resample")
-            t0 = t_first(msg, "signal.resample")
+            t0 = t_first_s(msg, "signal.resample")
             p = self.params
             try:
                 self.state = ResampleState(sfreq=sfreq, sfreq_hz=p.sfreq_hz, up=p.up, down=p.down)

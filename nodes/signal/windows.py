@@ -12,7 +12,7 @@ from streamer.node import Params, Port, Rejected, Transform
 from streamer.streams import FRAMES, MARKER, SAMPLES, Message
 
 from .checks import (MAX_INDEX, MAX_SFREQ, as_signal, buffer_fits, first_sample, is_number, is_whole, require_samples,
-                     t_first)
+                     t_first_s)
 
 
 class Windower:
@@ -141,7 +141,7 @@ def epochs(x: np.ndarray, samples: np.ndarray, *, sfreq: float, tmin_s: float = 
 class Window(Transform):
     """Sliding windows of `window_ms` every `step_ms`, as Frames (1, channels, samples)
     or, with `output: samples`, as Samples chunks (channels, samples) that keep the
-    stream's channel metadata and carry the window's first_sample and t_first."""
+    stream's channel metadata and carry the window's first_sample and t_first_s."""
 
     inputs = {"in": Port(SAMPLES)}
     outputs = {"out": Port(FRAMES)}
@@ -163,7 +163,7 @@ class Window(Transform):
         sfreq = require_samples(msg, "signal.window")
         m = msg.meta
         first = first_sample(msg, "signal.window", sfreq)
-        t_dev = t_first(msg, "signal.window")
+        t_dev = t_first_s(msg, "signal.window")
         if self.key != (sfreq, msg.data.shape[0]):
             window, step = window_lengths(sfreq, self.params.window_ms, self.params.step_ms)
             buffer_fits("signal.window", msg.data.shape[0], 2 * (window + step) + msg.data.shape[1], "a window")
@@ -174,7 +174,7 @@ class Window(Transform):
         if self.params.output == "samples":
             t0 = t_dev - first / sfreq  # device time of sample 0
             # per-sample times (arrays['times']) are the chunk's, not the window's: left out
-            return [replace(msg.with_data(win, first_sample=start, t_first=t0 + start / sfreq), arrays={})
+            return [replace(msg.with_data(win, first_sample=start, t_first_s=t0 + start / sfreq), arrays={})
                     for start, win in wins]
         return [streams.frames(win[None], bin_us=1e6 / sfreq, t_first_us=int(start * 1e6 / sfreq),
                                t_origin=msg.t_origin, first_sample=start, sfreq=sfreq, ch_names=m["ch_names"])
@@ -245,14 +245,14 @@ class Epochs(Transform):
             if not is_whole(item["sample"]) or abs(item["sample"]) > MAX_INDEX:
                 raise Rejected(f"signal.epochs: marker {item['label']!r} has sample {item['sample']!r}, not a "
                                "sample index; fix the marker's source")
-        elif not is_number(item.get("time")) or not abs(item["time"]) * MAX_SFREQ <= MAX_INDEX:
+        elif not is_number(item.get("time_s")) or not abs(item["time_s"]) * MAX_SFREQ <= MAX_INDEX:
             raise Rejected(f"signal.epochs: marker {item['label']!r} has neither a sample index nor a device "
-                           f"time (time={item.get('time')!r}); give markers a `sample` or a `time`")
+                           f"time (time_s={item.get('time_s')!r}); give markers a `sample` or a `time_s`")
 
     def _sample(self, item: dict) -> int:
         if "sample" in item:
             return int(item["sample"])
-        return int(round(item["time"] * self.sfreq))
+        return int(round(item["time_s"] * self.sfreq))
 
     def _ready(self, t_origin: float) -> list[Message]:
         if self.buf is None or self.sfreq is None:

@@ -29,7 +29,7 @@ class Onsets:
     def add(self, marker: dict) -> bool:
         """Keep the marker's onset; False when it has no device time (it then acts where
         it arrives)."""
-        t = marker.get("time", float("nan"))
+        t = marker.get("time_s", float("nan"))
         if not np.isfinite(t):
             return False
         onset_us = (t + self.delay_s) * 1e6
@@ -94,12 +94,12 @@ def input_bins(msg, in_shape: tuple[int, ...], dt_s: float, who: str) -> tuple[n
             bin_us = dt * 1e6
     mismatch = bin_us is not None and abs(bin_us - dt_s * 1e6) > 1e-6
     step_us = float(bin_us) if bin_us else dt_s * 1e6
-    t_first = _meta_number(msg, "t_first_us", who)
-    if t_first is None and msg.stream == SPIKES:
+    t_first_us = _meta_number(msg, "t_first_us", who)
+    if t_first_us is None and msg.stream == SPIKES:
         step = _meta_number(msg, "step", who)
-        t_first = None if step is None else int(step) * step_us
-    if t_first is not None and abs(t_first) + len(bins) * step_us > MAX_TIME_US:
-        raise Rejected(f"{who}: {msg.stream} starting at {t_first:g} µs in bins of {step_us:g} µs end beyond "
+        t_first_us = None if step is None else int(step) * step_us
+    if t_first_us is not None and abs(t_first_us) + len(bins) * step_us > MAX_TIME_US:
+        raise Rejected(f"{who}: {msg.stream} starting at {t_first_us:g} µs in bins of {step_us:g} µs end beyond "
                        "any device time; fix the stream's source")
-    starts = [None if t_first is None else int(t_first + t * step_us) for t in range(len(bins))]
+    starts = [None if t_first_us is None else int(t_first_us + t * step_us) for t in range(len(bins))]
     return bins, starts, mismatch

@@ -129,7 +129,7 @@ class Console(Sink):
                 self.t_relatch = t + RELATCH_S
             elif op == "marker":
                 self.count("markers")
-                out["markers"].append(marker(req["label"], req["value"], time=t, source="console",
+                out["markers"].append(marker(req["label"], req["value"], time_s=t, source="console",
                                              wall_time=time.time(), t_origin=t))
             elif op == "record":
                 self.recording = bool(req.get("on"))

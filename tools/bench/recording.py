@@ -59,7 +59,7 @@ def session(seconds: float, seed: int = 0) -> list[tuple[str, streams.Message]]:
         out.append((t, "events", streams.events(ev, width=64, height=64, t_origin=t)))
     for i, t in enumerate(every(62.5)):
         out.append((t, "eeg", streams.samples(rng.normal(size=(8, 4)) * 1e-5, sfreq=250.0,
-                                              ch_names=[f"E{c}" for c in range(8)], t_first=i * 4 / 250,
+                                              ch_names=[f"E{c}" for c in range(8)], t_first_s=i * 4 / 250,
                                               first_sample=i * 4, t_origin=t)))
     for i, t in enumerate(every(100)):
         out.append((t, "frames", streams.frames(rng.random((1, 2, 8, 8), dtype=np.float32), bin_us=10000,
@@ -71,7 +71,7 @@ def session(seconds: float, seed: int = 0) -> list[tuple[str, streams.Message]]:
     for i, t in enumerate(every(30)):
         out.append((t, "commands", streams.command("left", 0.5, safety="allowed", t_origin=t)))
     for i, t in enumerate(every(2)):
-        out.append((t, "markers", streams.marker(f"T{i % 3}", i, time=t - t0, t_origin=t)))
+        out.append((t, "markers", streams.marker(f"T{i % 3}", i, time_s=t - t0, t_origin=t)))
     out.sort(key=lambda x: x[0])
     return [(name, m) for _, name, m in out]
 
