@@ -36,20 +36,21 @@ def agent(tmp_path):
     proc.wait(timeout=10)
 
 
+def _placed(tmp_path: Path, port: int, name: str, body: str) -> Path:
+    """A graph over host a (this controller) and host b (the agent), keys in tmp_path/keys."""
+    g = tmp_path / f"{name}.yaml"
+    g.write_text(f"name: {name}\nhosts:\n  a: 127.0.0.1\n  b: {{address: {AGENT_ADDR}, agent_port: {port}}}\n"
+                 f"keys: keys\n{body}")
+    return g
+
+
 def _graph(tmp_path: Path, port: int, count: int) -> Path:
-    g = tmp_path / "g.yaml"
-    g.write_text(f"""name: two-hosts
-hosts:
-  a: 127.0.0.1
-  b: {{address: {AGENT_ADDR}, agent_port: {port}}}
-keys: keys
-nodes:
+    return _placed(tmp_path, port, "two-hosts", f"""nodes:
   counter: {{type: util.counter, count: {count}, rate_hz: 1000, host: b}}
   log: {{type: util.log, host: a, level: DEBUG}}
 edges:
   - counter -> log
 """)
-    return g
 
 
 def test_agent_takes_commands_only_from_the_controllers_key(agent, tmp_path):
@@ -106,13 +107,7 @@ def test_a_controller_killed_outright_leaves_the_remote_actuation_in_the_safe_st
     safe command goes out before the actuator closes."""
     proc, port, _ = agent
     out = tmp_path / "out.jsonl"
-    g = tmp_path / "gate.yaml"
-    g.write_text(f"""name: remote-gate
-hosts:
-  a: 127.0.0.1
-  b: {{address: {AGENT_ADDR}, agent_port: {port}}}
-keys: keys
-nodes:
+    g = _placed(tmp_path, port, "remote-gate", f"""nodes:
   cmd:  {{type: "tests.runtime_nodes:Commands", action: left, rate_hz: 20, host: a}}
   gate: {{type: actions.gate, allow: [left], timeout_ms: 60000, host: b, group: act}}
   out:  {{type: actuators.log, path: "{out}", group: act}}
@@ -143,13 +138,7 @@ edges:
 
 def test_a_remote_node_that_fails_is_restarted_through_its_agent(agent, tmp_path):
     proc, port, _ = agent
-    g = tmp_path / "boom.yaml"
-    g.write_text(f"""name: remote-restart
-hosts:
-  a: 127.0.0.1
-  b: {{address: {AGENT_ADDR}, agent_port: {port}}}
-keys: keys
-nodes:
+    g = _placed(tmp_path, port, "remote-restart", f"""nodes:
   counter: {{type: util.counter, count: 250, rate_hz: 200, chunk: 1, host: a}}
   boom: {{type: "tests.runtime_nodes:Boom", after: 100, on_failure: restart, max_restarts: 5, host: b}}
 edges:

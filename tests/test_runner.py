@@ -191,7 +191,7 @@ edges: [counter -> rec]
     keys = json.loads(Path(spec_path).read_text())["security"]
     ctx = zmq.Context.instance()
     push = ctx.socket(zmq.PUSH)
-    push.setsockopt(zmq.LINGER, 1000)
+    push.setsockopt(zmq.LINGER, 10000)  # the handshake waits for the worker's bind on a loaded machine
     security.client(push, keys, keys["public"])
     push.connect(f"tcp://127.0.0.1:{port}")
     push.send(os.urandom(100))                                          # one frame of noise
