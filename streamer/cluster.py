@@ -72,10 +72,13 @@ class ClockEstimate:
 class AgentLink:
     """The controller's CURVE DEALER to one host's agent."""
 
-    def __init__(self, ctx: zmq.Context, host: Host, keys: security.KeyPair, server_key: str) -> None:
+    def __init__(self, ctx: zmq.Context, host: Host, keys: security.KeyPair, server_key: str,
+                 identity: bytes) -> None:
         self.host = host
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        # One name for the whole run: a connection made again after a break is the same peer.
+        self.sock.setsockopt(zmq.IDENTITY, identity)
         self.sock.setsockopt(zmq.SNDHWM, 10000)
         security.client(self.sock, keys.as_dict(), server_key)
         self.sock.connect(host.agent_endpoint)
@@ -186,7 +189,8 @@ class ClusterRunner(Runner):
         tcp = {n for n, s in self.graph.nodes.items() if s.transport == "tcp"}
         tcp |= {e.dst for e in self.graph.edges if self.node_host[e.src] != self.node_host[e.dst]}
         for name in sorted(used):
-            link = AgentLink(self.agent_ctx, self.hosts[name], controller, self.public[name])
+            link = AgentLink(self.agent_ctx, self.hosts[name], controller, self.public[name],
+                             f"controller-{os.getpid()}-{self.epoch}".encode())
             self.links[name] = link
             link.hello(sum(1 for n in tcp if self.node_host[n] == name and not self.graph.nodes[n].tcp_port))
         self.tcp_bind: dict[str, str] = {}
