@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 
-from . import counters
+from . import counters, security
 from .graph import Graph
 from .figures import GraphFigures
 from .live import table
@@ -104,6 +104,17 @@ class Runner:
                 self.external[name] = f"tcp://127.0.0.1:{spec.tcp_port or _free_port()}"
             else:
                 self.external[name] = f"ipc://{self.run_dir}/{name}"
+        # Loopback tcp edges are authenticated too: a key pair of this run, which only the
+        # run's own processes know (streamer.security).
+        self.run_keys = security.ephemeral() if "tcp://" in " ".join(self.external.values()) else None
+
+    def _server_key(self, node: str) -> str | None:
+        """The CURVE public key of `node`'s tcp inbox."""
+        return self.run_keys.public if self.run_keys else None
+
+    def _security(self, unit: Unit) -> dict | None:
+        """The unit's CURVE keys and the public keys it admits (None: no tcp)."""
+        return {**self.run_keys.as_dict(), "allow": [self.run_keys.public]} if self.run_keys else None
 
     def _counters_path(self, node: str) -> str:
         return os.path.join(self.run_dir, f"{node}.counters")
@@ -116,9 +127,10 @@ class Runner:
         out_edges = []
         for e in g.outgoing(name):
             same = g.nodes[e.dst].unit == spec.unit
+            endpoint = f"inproc://{e.dst}" if same else self.external[e.dst]
             out_edges.append({"key": e.key, "src_port": e.src_port, "policy": e.policy,
-                              "max_rate_hz": e.max_rate_hz,
-                              "endpoint": f"inproc://{e.dst}" if same else self.external[e.dst]})
+                              "max_rate_hz": e.max_rate_hz, "endpoint": endpoint,
+                              "server_key": self._server_key(e.dst) if endpoint.startswith("tcp://") else None})
         in_edges = [{"key": e.key, "dst_port": e.dst_port, "policy": e.policy} for e in g.incoming(name)]
         # The class by module path: a worker in another interpreter may lack the entry points.
         target = f"{spec.cls.__module__}:{spec.cls.__qualname__}"
@@ -126,10 +138,25 @@ class Runner:
                 "in_edges": in_edges, "out_edges": out_edges, "incarnation": incarnation,
                 "counters": self._counters_path(name)}
 
-    def _spawn(self, unit: Unit) -> None:
+    def _unit_spec(self, unit: Unit) -> dict:
         spec = {"unit": unit.name, "control": self.control_endpoint, "log_level": self.log_level,
                 "epoch": self.epoch, "supervisor_pid": os.getpid(),
                 "nodes": [self._node_spec(n, unit.restarts) for n in unit.nodes]}
+        keys = self._security(unit)
+        if keys is not None:
+            spec["security"] = keys
+        return spec
+
+    def _spawn(self, unit: Unit) -> None:
+        self._start_process(unit, self._unit_spec(unit))
+        unit.state = UnitState.STARTING
+        unit.clean = False
+        unit.last_seen = time.monotonic()
+        for n in unit.nodes:
+            self.figures.nodes[n].pid = unit.proc.pid
+            self.figures.nodes[n].state = NodeState.STARTING
+
+    def _start_process(self, unit: Unit, spec: dict) -> None:
         unit.spec_path = os.path.join(self.run_dir, f"{unit.name}.json")
         with open(unit.spec_path, "w") as f:
             json.dump(spec, f, default=str)
@@ -145,12 +172,6 @@ class Runner:
         if piped:
             threading.Thread(target=_forward_lines, args=(unit.proc.stderr, self.log_lines),
                              name=f"log-{unit.name}", daemon=True).start()
-        unit.state = UnitState.STARTING
-        unit.clean = False
-        unit.last_seen = time.monotonic()
-        for n in unit.nodes:
-            self.figures.nodes[n].pid = unit.proc.pid
-            self.figures.nodes[n].state = NodeState.STARTING
 
     def _units(self) -> dict[str, Unit]:
         units = {}
@@ -480,6 +501,10 @@ def _forward_lines(pipe: Any, lines: queue.SimpleQueue) -> None:
 def _kill_group(unit: Unit) -> None:
     """SIGKILL the unit's process group: its worker, and whatever its nodes started."""
     if unit.proc is None:
+        return
+    remote = getattr(unit.proc, "kill_group", None)  # a worker on another host: its agent kills it
+    if remote is not None:
+        remote()
         return
     try:
         os.killpg(unit.proc.pid, signal.SIGKILL)

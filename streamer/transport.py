@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import zmq
 
-from . import wire
+from . import security, wire
 from .counters import (DROPPED, IN_ENDED, IN_FIELDS, IN_REJECTED, LOST, NEXT_SEQ, OUT_ENDED,
                        OUT_FIELDS, RECEIVED, SEQ, SUPERSEDED, SlotView, Slots, layout, slot_count)
 from .streams import InvalidMessage, Message, now, validate
@@ -103,7 +103,7 @@ class Outbox:
     """The outgoing edges of one node, by output port."""
 
     def __init__(self, ctx: zmq.Context, edges: list[dict], epoch: int,
-                 slots: Slots | None = None, where: dict | None = None) -> None:
+                 slots: Slots | None = None, where: dict | None = None, curve: dict | None = None) -> None:
         if slots is None:
             slots, where = memory_slots([], [e["key"] for e in edges])
         self.epoch = epoch
@@ -115,6 +115,8 @@ class Outbox:
             sock.setsockopt(zmq.SNDHWM, LATEST_HWM if latest else HWM)
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.SNDTIMEO, 50)
+            if e.get("server_key"):  # a tcp edge: CURVE (streamer.security)
+                security.client(sock, curve, e["server_key"])
             sock.connect(e["endpoint"])
             out = EdgeOut(e["key"], e["policy"], sock, slots.view(where[("out", e["key"])], len(OUT_FIELDS)))
             if latest and e.get("max_rate_hz"):
@@ -242,6 +244,8 @@ class Inbox:
     # Ports whose edges do not keep the node running (an operator's control): the node ends
     # once every other edge has ended.
     control_ports: tuple[str, ...] = ()
+    # This node's CURVE keys: its tcp endpoints are CURVE servers (streamer.security).
+    curve: dict | None = None
     rejected: int = field(default=0, init=False)
     last_error: str = field(default="", init=False)
 
@@ -252,7 +256,12 @@ class Inbox:
         self.socket.setsockopt(zmq.RCVHWM, HWM)
         self.socket.setsockopt(zmq.LINGER, 0)
         for endpoint in self.endpoints:
+            tcp = self.curve is not None and endpoint.startswith("tcp://")
+            if tcp:
+                security.server(self.socket, self.curve)
             self.socket.bind(endpoint)
+            if tcp:
+                security.plain(self.socket)
         self.by_key: dict[str, EdgeIn] = {
             e["key"]: EdgeIn(e["key"], e["dst_port"], e["policy"],
                              self.slots.view(self.where[("in", e["key"])], len(IN_FIELDS)))

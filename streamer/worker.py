@@ -5,6 +5,7 @@ Control protocol (msgpack over DEALER -> the supervisor's ROUTER):
   worker -> supervisor: ready, stats (every 0.25 s), error (with traceback), done
   supervisor -> worker: go, stop, ended (edges whose sender is gone for good),
                         detach (edges whose receiver is gone for good), release,
+                        clock (this host's clock offset to the controller's, on other hosts),
                         figures (the run's figures, for a node that shows them: the console)
 
 Stopping is the same whatever asks for it ("stop", SIGTERM, or the supervisor's death,
@@ -28,13 +29,13 @@ from typing import Any
 
 import zmq
 
-from . import registry
+from . import registry, security
 from .counters import Slots, layout, slot_count
 from .latency import Histogram
 from .node import EndOfStream, Node, Rejected, Source, Unavailable, emitted
 from .process import die_with_parent, kill_process_group
 from .states import NodeState
-from .streams import now
+from .streams import now, set_clock_offset
 from .transport import Inbox, Outbox, Stopped
 from .wire import pack, unpack
 
@@ -58,8 +59,10 @@ def failure() -> str:
 class NodeRunner:
     """One node, its inbox and outbox, and the loop that drives it (in its own thread)."""
 
-    def __init__(self, ctx: zmq.Context, spec: dict, epoch: int, stop: threading.Event) -> None:
+    def __init__(self, ctx: zmq.Context, spec: dict, epoch: int, stop: threading.Event,
+                 curve: dict | None = None) -> None:
         self.spec = spec
+        self.curve = curve
         self.name = spec["name"]
         self.stop_event = stop
         self.state = NodeState.STARTING
@@ -73,7 +76,10 @@ class NodeRunner:
         self.where = layout(in_keys, out_keys)
         self.slots = Slots(slot_count(in_keys, out_keys), spec.get("counters"))
         self.inbox = Inbox(ctx, spec["bind"], spec["in_edges"], epoch, self.slots, self.where,
-                           tuple(self.node.control_inputs)) if spec["in_edges"] else None
+                           tuple(self.node.control_inputs), curve) if spec["in_edges"] else None
+        # Peers refused at a tcp inbox (no key, or not the graph's): counted, never read.
+        self.refusals = (security.Refusals(self.inbox.socket) if self.inbox is not None and curve is not None
+                         and any(b.startswith("tcp://") for b in spec["bind"]) else None)
         self.outbox: Outbox | None = None
         self.epoch = epoch
         self.in_msgs = self.in_items = self.out_msgs = self.out_items = 0
@@ -109,7 +115,7 @@ class NodeRunner:
             return False
 
     def connect(self, ctx: zmq.Context) -> None:
-        self.outbox = Outbox(ctx, self.spec["out_edges"], self.epoch, self.slots, self.where)
+        self.outbox = Outbox(ctx, self.spec["out_edges"], self.epoch, self.slots, self.where, self.curve)
 
     def start(self) -> None:
         self.node.start()
@@ -237,7 +243,8 @@ class NodeRunner:
         last = (inbox.last_error if inbox and inbox.last_error else "") or self.last_rejection
         return {"state": self.state, "in_msgs": self.in_msgs, "in_items": self.in_items,
                 "out_msgs": self.out_msgs, "out_items": self.out_items, "latency": self.hist.counts,
-                "counters": dict(self.node.counters),
+                "counters": {**self.node.counters, **({"refused_handshakes": self.refusals.count()}
+                                                      if self.refusals is not None else {})},
                 "details": details,
                 "rejected": rejected, "last_rejection": last,
                 "edges_in": inbox.stats() if inbox else {},
@@ -248,6 +255,8 @@ class NodeRunner:
     def close(self, linger_ms: int) -> None:
         if self.outbox:
             self.outbox.close(linger_ms)
+        if self.refusals is not None:
+            self.refusals.close()
         if self.inbox:
             self.inbox.close()
         if self.wake_r >= 0:
@@ -269,6 +278,10 @@ class Worker:
         self.stop = threading.Event()
         self.orphaned = False
         self.runners: list[NodeRunner] = []
+        # tcp edges: CURVE with this host's keys, peers admitted by the graph's public keys.
+        sec = spec.get("security")
+        self.curve = {"public": sec["public"], "secret": sec["secret"]} if sec else None
+        self.guard = security.Guard(self.ctx, sec["allow"]) if sec else None
 
     def on_sigterm(self, signum: int, frame: Any) -> None:
         """SIGTERM, from a user or from Linux when the supervisor died: stop as on "stop"."""
@@ -295,11 +308,12 @@ class Worker:
 
     def run(self) -> int:
         current = None
+        set_clock_offset(self.spec.get("clock_offset_s", 0.0))
         try:
             epoch = int(self.spec["epoch"])
             for spec in self.spec["nodes"]:
                 current = spec["name"]
-                self.runners.append(NodeRunner(self.ctx, spec, epoch, self.stop))
+                self.runners.append(NodeRunner(self.ctx, spec, epoch, self.stop, self.curve))
             for runner in self.runners:  # inboxes are bound before any outbox connects (inproc)
                 current = runner.name
                 runner.connect(self.ctx)
@@ -369,6 +383,8 @@ class Worker:
             for runner in self.runners:
                 if runner.outbox is not None:
                     runner.outbox.detach(msg["edges"])
+        elif kind == "clock":  # another host: the controller's latest estimate of our clock offset
+            set_clock_offset(msg["offset_s"])
         elif kind == "figures":  # the supervisor's figures of the whole graph, for the console
             for runner in self.runners:
                 take = getattr(runner.node, "on_figures", None)
@@ -384,6 +400,8 @@ class Worker:
         if self.orphaned:
             self.control.setsockopt(zmq.LINGER, 0)
         self.control.close()
+        if self.guard is not None:
+            self.guard.close()
         self.ctx.term()
 
 

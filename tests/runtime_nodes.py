@@ -152,3 +152,24 @@ class ShiftingSamples(EveryNthBad):
         if not bad:
             self.first += 10
         return msg
+
+
+class Commands(Source):
+    """Sends command `action` `rate_hz` times a second: a decoder that always says the same."""
+
+    outputs = {"out": Port(COMMAND, commands=None)}
+
+    class Params(Params):
+        action: str = Field("left")
+        rate_hz: float = Field(20.0, gt=0)
+
+    def start(self) -> None:
+        self.t_next = time.monotonic()
+
+    def produce(self):
+        wait = self.t_next - time.monotonic()
+        if wait > 0:
+            time.sleep(min(wait, 0.05))
+            return None
+        self.t_next += 1.0 / self.params.rate_hz
+        return command(self.params.action, t_origin=streams.now())
