@@ -141,7 +141,10 @@ class Runner:
     def _unit_spec(self, unit: Unit) -> dict:
         spec = {"unit": unit.name, "control": self.control_endpoint, "log_level": self.log_level,
                 "epoch": self.epoch, "supervisor_pid": os.getpid(),
-                "nodes": [self._node_spec(n, unit.restarts) for n in unit.nodes]}
+                "nodes": [self._node_spec(n, unit.restarts) for n in unit.nodes],
+                # A failure that will be restarted must not end the streams: downstream
+                # would finish and the next incarnation would send to nobody.
+                "restarts_left": unit.on_failure == OnFailure.RESTART and unit.restarts < unit.max_restarts}
         keys = self._security(unit)
         if keys is not None:
             spec["security"] = keys

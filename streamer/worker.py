@@ -60,8 +60,10 @@ class NodeRunner:
     """One node, its inbox and outbox, and the loop that drives it (in its own thread)."""
 
     def __init__(self, ctx: zmq.Context, spec: dict, epoch: int, stop: threading.Event,
-                 curve: dict | None = None) -> None:
+                 curve: dict | None = None, restarting: threading.Event | None = None) -> None:
         self.spec = spec
+        # Set when this process fails and will be restarted: its streams go on after it.
+        self.restarting = restarting or threading.Event()
         self.curve = curve
         self.name = spec["name"]
         self.stop_event = stop
@@ -144,10 +146,13 @@ class NodeRunner:
             state = NodeState.STOPPED
         except Exception:  # noqa: BLE001 - reported with its traceback, then the failure policy applies
             self.error = failure()
+            if self.spec.get("restarts_left"):
+                self.restarting.set()
         if state != NodeState.FINISHED:
-            # Stopped or failed: the node's last words (a gate's safe command) still go out.
+            # Stopped or failed: the node's last words (a gate's safe command) still go out,
+            # and the end of its streams unless a restarted process will carry them on.
             try:
-                self.last_words()
+                self.last_words(end=not self.restarting.is_set())
             except Exception:  # noqa: BLE001
                 if not self.error:
                     self.error = failure()
@@ -160,9 +165,9 @@ class NodeRunner:
                 state = NodeState.FAILED
         self.state = state
 
-    def last_words(self) -> None:
+    def last_words(self, end: bool = True) -> None:
         """On a stop: take what is still coming (for nodes that drain), then send what
-        `on_stop()` returns and the end of every output, within STOP_SEND_S."""
+        `on_stop()` returns and (with `end`) the end of every output, within STOP_SEND_S."""
         deadline = now() + STOP_SEND_S
         drain_until = now() + min(self.node.stop_drain_s, STOP_SEND_S)
 
@@ -175,7 +180,7 @@ class NodeRunner:
                 if inbox.poll(min(20.0, max(0.0, (drain_until - now()) * 1e3))):
                     self.receive_all(late)
         self.emit(self.node.on_stop(), late)
-        if self.outbox is not None:
+        if self.outbox is not None and end:
             self.outbox.end(late)
 
     def emit(self, out: Any, abort: Any = None) -> None:
@@ -276,6 +281,7 @@ class Worker:
         self.control.setsockopt(zmq.LINGER, 2000)
         self.control.connect(spec["control"])
         self.stop = threading.Event()
+        self.restarting = threading.Event()
         self.orphaned = False
         self.runners: list[NodeRunner] = []
         # tcp edges: CURVE with this host's keys, peers admitted by the graph's public keys.
@@ -313,7 +319,8 @@ class Worker:
             epoch = int(self.spec["epoch"])
             for spec in self.spec["nodes"]:
                 current = spec["name"]
-                self.runners.append(NodeRunner(self.ctx, spec, epoch, self.stop, self.curve))
+                spec = {**spec, "restarts_left": self.spec.get("restarts_left", False)}
+                self.runners.append(NodeRunner(self.ctx, spec, epoch, self.stop, self.curve, self.restarting))
             for runner in self.runners:  # inboxes are bound before any outbox connects (inproc)
                 current = runner.name
                 runner.connect(self.ctx)
@@ -351,6 +358,8 @@ class Worker:
             for runner in self.runners:
                 if runner.state == NodeState.FAILED and runner.name not in reported:
                     reported.add(runner.name)
+                    if self.spec.get("restarts_left"):
+                        self.restarting.set()
                     self.send("error", node=runner.name, traceback=runner.error, fatal=True)
                     self.stop.set()
             if now() >= next_beat or all(r.done for r in self.runners):

@@ -102,3 +102,25 @@ edges: [counter -> mid, mid -> rec]
     # inbox used to count every message delivered before the restart as lost)
     assert into["lost"] + out_of["lost"] <= missing
     assert out_of["sent"] == out_of["received"] + out_of["lost"]
+
+
+def test_a_node_restarted_after_an_exception_still_reaches_its_downstream(tmp_path):
+    """A node that raises sends its last words but not the end of its streams when it will
+    be restarted: downstream used to finish on that end, and the restarted node then sent
+    to nobody and the run never ended."""
+    rec = tmp_path / "after.rec"
+    stats = tmp_path / "stats.json"
+    g = write_graph(tmp_path, f"""
+nodes:
+  counter: {{type: util.counter, count: 250, chunk: 1, rate_hz: 250}}
+  boom: {{type: "tests.runtime_nodes:Boom", after: 100, on_failure: restart, max_restarts: 5}}
+  rec: {{type: record, path: {rec}}}
+edges: [counter -> boom, boom -> rec]
+""")
+    proc = start(g, stats=stats)
+    _, err = proc.communicate(timeout=90)
+    figures = json.loads(stats.read_text())
+    assert figures["nodes"]["boom"]["restarts"] == 2 and figures["reason"] == "finished", err[-2000:]
+    v = recording.read(rec)["in"].data[0]
+    assert v[-1] >= 240  # what the third incarnation passed on was recorded
+    assert figures["nodes"]["rec"]["state"] == "finished"
