@@ -121,6 +121,9 @@ edges: [counter -> boom, boom -> rec]
     _, err = proc.communicate(timeout=90)
     figures = json.loads(stats.read_text())
     assert figures["nodes"]["boom"]["restarts"] == 2 and figures["reason"] == "finished", err[-2000:]
+    # Each incarnation that failed had passed on its first 99 messages: the second's reached
+    # the recorder too (before the fix, the recorder ended with the first's). What the
+    # counter sent while boom was restarting is lost, more of it on a loaded machine.
     v = recording.read(rec)["in"].data[0]
-    assert v[-1] >= 240  # what the third incarnation passed on was recorded
+    assert len(v) >= 2 * 99 and np.all(np.diff(v) > 0)
     assert figures["nodes"]["rec"]["state"] == "finished"
