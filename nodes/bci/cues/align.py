@@ -11,7 +11,7 @@ from streamer.streams import MARKER, SAMPLES, Message
 from nodes.signal.checks import first_sample, require_samples, t_first_s
 
 MAX_SKEW_S = 3600.0  # a marker's shown time further than this from its own stamp is not believed
-MAX_OFFSET_S = 1e9  # host and device clocks further apart than ~30 years: a broken stamp
+MAX_OFFSET_S = 1e11  # device clocks may count from 1970 (BrainFlow); ~3000 years apart: a broken stamp
 
 
 class Align(Transform):
