@@ -26,6 +26,15 @@ def check_classes(classes: list[str], names: list[str] | None) -> None:
         raise ValueError(f"names gives the decision label of each of the 2 classes, got {names}")
 
 
+def epoch_of(msg: Message, node: str) -> tuple[np.ndarray, str | None]:
+    """An epoch from signal.epochs as (channels, samples) float64, and its marker's label;
+    Rejected, naming the node, for anything else."""
+    if msg.stream != FRAMES or msg.data.ndim != 3 or msg.data.shape[0] != 1:
+        raise Rejected(f"{node}: expects epochs as Frames (1, channels, samples) from signal.epochs, "
+                       f"got {msg.stream} of shape {getattr(msg.data, 'shape', None)}")
+    return msg.data[0].astype(np.float64), msg.meta.get("label")
+
+
 class CspLda(Transform):
     """CSP + shrinkage LDA on epochs, calibrated on the stream itself.
 
@@ -118,10 +127,7 @@ class CspLda(Transform):
             self._fit()
 
     def receive(self, port: str, msg: Message) -> Message | None:
-        if msg.stream != FRAMES or msg.data.ndim != 3 or msg.data.shape[0] != 1:
-            raise Rejected(f"{self.name}: expects epochs as Frames (1, channels, samples) from signal.epochs, "
-                           f"got {msg.stream} of shape {getattr(msg.data, 'shape', None)}")
-        x, label = msg.data[0].astype(np.float64), msg.meta.get("label")
+        x, label = epoch_of(msg, self.name)
         if self.filters is None:
             self._calibrate(x, label)
             return None

@@ -12,6 +12,7 @@ from streamer.node import Port, Rejected, Transform, Unavailable
 from streamer.paths import InputPath
 from streamer.streams import DECISION, FRAMES, Message
 
+from .csp_lda import epoch_of
 from .decoder_file import DecoderFileError, load_decoder
 from .epoch_decoders import p_class1
 
@@ -66,10 +67,7 @@ class Decoder(Transform):
         self.epoch = 0
 
     def _check(self, msg: Message) -> np.ndarray:
-        if msg.stream != FRAMES or msg.data.ndim != 3 or msg.data.shape[0] != 1:
-            raise Rejected(f"{self.name}: expects epochs as Frames (1, channels, samples) from signal.epochs, "
-                           f"got {msg.stream} of shape {getattr(msg.data, 'shape', None)}")
-        x = msg.data[0].astype(np.float64)
+        x, _ = epoch_of(msg, self.name)
         names = msg.meta.get("ch_names")
         if names is not None and [str(c).strip(". ") for c in names] != self.channels:
             raise Rejected(f"{self.name}: the epochs' channels {list(names)[:6]}... differ from the "

@@ -11,9 +11,9 @@ from pydantic import Field, model_validator
 import streamer.node
 from streamer import streams
 from streamer.node import Rejected
-from streamer.streams import FRAMES, Message
+from streamer.streams import Message
 
-from .csp_lda import CspLda, check_classes
+from .csp_lda import CspLda, check_classes, epoch_of
 from .pipelines import make_pipeline
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,7 @@ class PipelineDecoder(CspLda):
             self.count(key, 0)
 
     def receive(self, port: str, msg: Message) -> Message | None:
-        if msg.stream != FRAMES or msg.data.ndim != 3 or msg.data.shape[0] != 1:
-            raise Rejected(f"{self.name}: expects epochs as Frames (1, channels, samples) from signal.epochs, "
-                           f"got {msg.stream} of shape {getattr(msg.data, 'shape', None)}")
-        x, label = msg.data[0].astype(np.float64), msg.meta.get("label")
+        x, label = epoch_of(msg, self.name)
         if self.model is None:
             self._calibrate(x, label)
             return None
