@@ -438,6 +438,7 @@ class Runner:
                 if unit.state == UnitState.READY:  # a restarted unit
                     unit.state = UnitState.RUNNING
                     self._send(unit, "go")
+                    self._end_again_into(unit)
                 elif unit.state == UnitState.DRAINING and self._drained(unit):
                     unit.state = UnitState.RELEASED
                     self._send(unit, "release")
@@ -456,6 +457,17 @@ class Runner:
             if all(u.state.exited for u in self.units.values()):
                 self.reason = self.reason or "finished"
                 return
+
+    def _end_again_into(self, unit: Unit) -> None:
+        """Upstream units that finished and wait for `unit` to take their end of stream: that
+        end may have died in the queues of the incarnation that failed, so they send it again
+        (a second end is harmless). Without it the restarted node waits for ever."""
+        for up in self.units.values():
+            if up is unit or up.state != UnitState.DRAINING:
+                continue
+            keys = [e.key for e in self.graph.edges if e.src in up.nodes and e.dst in unit.nodes]
+            if keys:
+                self._send(up, "end_again", edges=keys)
 
     def _drained(self, unit: Unit) -> bool:
         """Every node downstream of this unit has received its end of stream (or is gone)."""

@@ -162,6 +162,16 @@ class Outbox:
                     if edge.policy != "latest":
                         raise
 
+    def end_again(self, keys: list[str], abort: Abort) -> None:
+        """Send the end of the streams `keys` once more, to a receiver that was restarted
+        after it (it takes no number: a receiver that already has it sees nothing new)."""
+        for edge in self.edges:
+            if edge.key in keys and edge.c[OUT_ENDED] and not edge.detached:
+                try:
+                    self._send(edge, wire.end_of_stream(edge.c[SEQ], self.epoch, edge.topic), abort, latest=False)
+                except Stopped:
+                    return
+
     def detach(self, keys: list[str]) -> None:
         """Receivers that failed for good: never wait for them again; what this node
         emits for them is counted as dropped."""

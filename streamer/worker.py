@@ -377,6 +377,10 @@ class Worker:
                 msg = self.recv(200)
                 if msg is not None and msg["kind"] in ("release", "stop"):
                     break
+                if msg is not None and msg["kind"] == "end_again":  # a receiver was restarted
+                    for runner in self.runners:
+                        if runner.outbox is not None:
+                            runner.outbox.end_again(msg["edges"], lambda: self.orphaned or self.stop.is_set())
         self.close(STOP_LINGER_MS)
         return 1 if failed else 0
 

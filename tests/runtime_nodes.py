@@ -19,12 +19,14 @@ class Boom(Transform):
 
     class Params(Params):
         after: int = Field(3)
+        delay_ms: float = Field(0.0)  # per message: a slow node, whose queue fills behind it
 
     def start(self) -> None:
         self.seen = 0
 
     def receive(self, port, msg):
         self.seen += 1
+        time.sleep(self.params.delay_ms / 1e3)
         if self.seen >= self.params.after:
             raise RuntimeError(f"boom at message {self.seen}")
         return msg

@@ -127,3 +127,23 @@ edges: [counter -> boom, boom -> rec]
     v = recording.read(rec)["in"].data[0]
     assert len(v) >= 2 * 99 and np.all(np.diff(v) > 0)
     assert figures["nodes"]["rec"]["state"] == "finished"
+
+
+def test_a_restarted_node_gets_the_end_of_stream_that_died_in_its_predecessors_queue(tmp_path):
+    """The counter has ended while boom, slow, still had its last messages and their end of
+    stream queued: they die with boom. The restarted boom is sent that end again by the
+    counter (which waits for it to be taken), so the run ends instead of waiting for ever."""
+    stats = tmp_path / "stats.json"
+    g = write_graph(tmp_path, f"""
+nodes:
+  counter: {{type: util.counter, count: 400, chunk: 1, rate_hz: 0}}
+  boom: {{type: "tests.runtime_nodes:Boom", after: 20, delay_ms: 50, on_failure: restart, max_restarts: 1}}
+  rec: {{type: record, path: {tmp_path / "after.rec"}}}
+edges: [counter -> boom, boom -> rec]
+""")
+    proc = start(g, stats=stats)
+    _, err = proc.communicate(timeout=60)
+    figures = json.loads(stats.read_text())
+    assert figures["nodes"]["boom"]["restarts"] == 1 and figures["reason"] == "finished", err[-2000:]
+    edge = figures["edges"]["counter.out>boom.in"]
+    assert edge["sent"] == 400 and edge["ended"]
