@@ -142,9 +142,13 @@ def test_cutting_the_actuation_hosts_link_gives_the_safe_command_and_restoring_i
         lan.link("act", up=False)
         time.sleep(timeout_s + 2.0)
         cut = [c for c in _lines(out) if c["t_sent"] > t_cut]
-        assert cut and cut[0]["action"] == "stop", cut[:3]
-        assert cut[0]["t_sent"] - t_cut <= timeout_s + 0.5, cut[0]
-        assert not any(c["safety"] == "passed" for c in cut)
+        stop = next((i for i, c in enumerate(cut) if c["action"] == "stop"), None)
+        assert stop is not None, cut[:3]
+        # A decision already on the actuation host when the link went down may still pass
+        # (under load it is taken a little later); nothing passes once the gate has stopped.
+        assert all(c["t_sent"] - t_cut < 0.5 for c in cut[:stop]), cut[:stop + 1]
+        assert cut[stop]["t_sent"] - t_cut <= timeout_s + 0.5, cut[stop]
+        assert not any(c["safety"] == "passed" for c in cut[stop:])
         t_up = time.monotonic()
         lan.link("act", up=True)
         deadline = time.monotonic() + 30  # TCP's retransmission backoff decides how soon
