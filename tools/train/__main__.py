@@ -46,6 +46,14 @@ def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") ->
     ap.add_argument("--loss-every", type=int, default=0,
                     help="average the loss over the counts after every N steps (0: the last step only); "
                          "trains a network that is right early, for early exit")
+    ap.add_argument("--jitter-px", type=int, default=0,
+                    help="augmentation: shift each event sample by up to N pixels in x and y")
+    ap.add_argument("--drop", type=float, default=0.0, help="augmentation: drop each event with this probability")
+    ap.add_argument("--time-jitter", type=int, default=0,
+                    help="augmentation: shift each event sample by up to N steps earlier or later")
+    ap.add_argument("--early-stopping", action="store_true",
+                    help="event data: keep the weights of the epoch best on the held-out part of the "
+                         "training samples (which then is no longer an unseen test)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args(argv)
     if args.epochs < 1:
@@ -124,9 +132,18 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.train") -> 
                                               args.val_run, recipe, args.seed, progress, console.print)
             data.meta["epochs_trained"] = epochs
         else:
+            from .augment import Augment
+
             model = SNN(data.input_shape, arch, beta=args.beta, bias=args.bias)
-            train(model, data, args.epochs, args.seed, args.lr, args.batch, progress, args.weight_decay,
-                  args.scale, args.loss_temperature, args.loss_every)
+            if args.early_stopping:
+                data.x_val, data.y_val = data.x_test, data.y_test
+            history = train(model, data, args.epochs, args.seed, args.lr, args.batch, progress, args.weight_decay,
+                            args.scale, args.loss_temperature, args.loss_every,
+                            Augment(args.jitter_px, args.drop, args.time_jitter), args.early_stopping)
+            if args.early_stopping:
+                from .fit import best_epoch
+
+                data.meta["epochs_trained"] = best_epoch(history)
     acc = accuracy(model, data.x_test, data.y_test)
     meta = {**data.meta, "classes": data.classes, "held_out_accuracy": acc, "seed": args.seed,
             "epochs": args.epochs, "command": "python -m tools.train " + " ".join(sys.argv[1:] if argv is None else argv)}

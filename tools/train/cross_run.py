@@ -37,6 +37,7 @@ class Recipe:
     weight_decay: float = 0.05
     scale: float = 1.5        # amplitude augmentation: factors in [1/scale, scale]
     temperature: float = 3.0  # counts / temperature in the loss
+    ensemble: int = 1         # networks trained with seeds seed..seed+ensemble-1, merged into one
 
 
 def _model(data, recipe: Recipe):
@@ -68,11 +69,17 @@ def fit_runs(root: Path, train_runs: list[int], test_runs: list[int], val_run: i
         log(f"early stopping: trained on runs {rest}, lowest loss on run {val_run} after epoch {epochs} "
             f"({h['val_accuracy']:.1%} right there)")
     data = load_eegmmidb(root, train_runs, test_runs)
-    seed_everything(seed)
-    model = _model(data, recipe)
-    train(model, data, epochs, seed, recipe.lr, recipe.batch, progress, recipe.weight_decay, recipe.scale,
-          recipe.temperature)
-    return model, data, epochs, history
+    members = []
+    for k in range(recipe.ensemble):
+        seed_everything(seed + k)
+        members.append(_model(data, recipe))
+        train(members[-1], data, epochs, seed + k, recipe.lr, recipe.batch, progress, recipe.weight_decay,
+              recipe.scale, recipe.temperature)
+    if len(members) == 1:
+        return members[0], data, epochs, history
+    from .ensemble import merge
+
+    return merge(members), data, epochs, history
 
 
 def leave_one_run_out(root: Path, runs: list[int], recipe: Recipe, seed: int = 0,
