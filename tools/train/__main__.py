@@ -36,6 +36,8 @@ def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") ->
     ap.add_argument("--test-runs", type=int, nargs="+", default=[4, 8], help="EEGMMIDB: held-out runs")
     ap.add_argument("--val-run", type=int, default=None,
                     help="EEGMMIDB: one of --runs whose trials pick the epoch count (early stopping)")
+    ap.add_argument("--ensemble", type=int, default=1,
+                    help="EEGMMIDB: train N networks (seeds seed..seed+N-1) and merge them into one")
     ap.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
                     help="biases in the weight layers (--no-bias: the answer follows ratios of the input)")
     ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
@@ -58,6 +60,8 @@ def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") ->
     args = ap.parse_args(argv)
     if args.epochs < 1:
         ap.error("--epochs must be at least 1")
+    if args.ensemble < 1:
+        ap.error("--ensemble must be at least 1")
     return args
 
 
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.train") -> 
             from .cross_run import Recipe, fit_runs
 
             recipe = Recipe(args.hidden, args.beta, args.bias, args.epochs, args.lr, args.batch, args.weight_decay,
-                            args.scale, args.loss_temperature)
+                            args.scale, args.loss_temperature, args.ensemble)
             model, data, epochs, _ = fit_runs(args.data_dir or data_path("eeg"), args.runs, args.test_runs,
                                               args.val_run, recipe, args.seed, progress, console.print)
             data.meta["epochs_trained"] = epochs
