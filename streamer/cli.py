@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import paths, registry, tool_commands
+from . import formats, paths, registry, tool_commands
+from .evaluation.command import add_parser as add_eval_parser
 from .graph import GraphError, load_graph
 
 EXIT_INVALID = 2
@@ -46,6 +47,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     units = graph.units()
     console.print(f"{args.graph}: graph {graph.name!r} is valid: {len(graph.nodes)} nodes, "
                   f"{len(graph.edges)} edges, {len(units)} processes", highlight=False, soft_wrap=True)
+    for name, host in graph.hosts.items():
+        nodes = [n for n, s in graph.nodes.items() if s.host == name]
+        console.print(f"  host {name} ({host.address}): {', '.join(nodes) or 'no nodes'}",
+                      highlight=False, soft_wrap=True)
     return 0
 
 
@@ -75,8 +80,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not loopback(options.host):
             console.print(f"[yellow]the console listens on {options.host}, beyond this machine: open it with "
                           "the token in the address above[/]", highlight=False)
-    return Runner(graph, duration_s=args.duration, stats_json=args.stats_json, live=live,
-                  console=console, log_level=args.log_level).run()
+    kwargs = dict(duration_s=args.duration, stats_json=args.stats_json, live=live,
+                  console=console, log_level=args.log_level)
+    if graph.hosts:
+        from .cluster import ClusterRunner
+        try:
+            return ClusterRunner(graph, here=args.host, **kwargs).run()
+        except (ValueError, OSError) as exc:
+            console.print(f"[red]{escape(str(exc))}[/]", highlight=False, soft_wrap=True)
+            return EXIT_INVALID
+    return Runner(graph, **kwargs).run()
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from . import security
+    written = security.make_keys(args.folder, args.names, overwrite=args.overwrite)
+    for path in written:
+        print(path)
+    kept = len(args.names) - len(written) // 2
+    if kept:
+        print(f"kept {kept} existing key pair(s) (--overwrite to replace them)", file=sys.stderr)
+    print("copy each NAME.key (public) to every machine's folder; NAME.key_secret stays on its machine",
+          file=sys.stderr)
+    return 0
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
@@ -159,7 +185,18 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--ui-host", metavar="ADDR", help="address of the console (default 127.0.0.1; "
                      "any other asks for a token in the page's address)")
     run.add_argument("--no-ui", action="store_true", help="no console even if the graph has `ui:`")
+    run.add_argument("--host", metavar="NAME", help="this machine's name in the graph's `hosts:` (default: the "
+                     "host whose address is this machine's); its nodes run here, the others through their agents")
     run.set_defaults(func=cmd_run)
+    agent = sub.add_parser("agent", help="run the nodes of this host for a controller on another machine",
+                           add_help=False)
+    keys = sub.add_parser("keys", help="make CURVE key pairs for a graph's hosts",
+                          description="Write FOLDER/NAME.key (public) and NAME.key_secret (mode 0600) for "
+                          "each NAME: `controller` and every host of the graph.")
+    keys.add_argument("folder")
+    keys.add_argument("names", nargs="+", metavar="NAME")
+    keys.add_argument("--overwrite", action="store_true", help="replace existing pairs")
+    keys.set_defaults(func=cmd_keys)
     check = sub.add_parser("check", help="validate a graph without running it",
                            description="Validate a graph file. Exit status 2 lists every problem "
                            "with its file, line and node.")
@@ -170,6 +207,8 @@ def parser() -> argparse.ArgumentParser:
                            "documentation, ports and parameters with defaults.")
     nodes.add_argument("type", nargs="?", help="a node type, e.g. events.denoise")
     nodes.set_defaults(func=cmd_nodes)
+    formats.add_parser(sub)
+    add_eval_parser(sub)
     tool_commands.add_parsers(sub)
     return p
 
@@ -186,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] and argv[0] in tool_commands.TOOLS:  # the tool parses its own arguments
         return tool_commands.run(argv[0], argv[1:])
+    if argv[:1] == ["agent"]:  # so does the agent
+        from . import agent
+        return agent.main(argv[1:])
     args = parser().parse_args(argv)
     return args.func(args)
 

@@ -13,8 +13,9 @@ Node keys besides `type` that belong to the runtime, not to the node's parameter
 `group` (co-locate nodes in one process over inproc), `on_failure` (restart | stop |
 detach; the default depends on the node type), `max_restarts`, `python` (interpreter for
 this node's process; null: the runner's), `transport` (ipc | tcp for its inputs),
-`tcp_port`. No node type may have a parameter of one of these names (nor `host`, kept for
-placing nodes on other machines). Values may use ${VAR} or ${VAR:-default}.
+`tcp_port`, `host` (the machine it runs on, a name from the top-level `hosts:`; see
+streamer.hosts). No node type may have a parameter of one of these names. Values may use
+${VAR} or ${VAR:-default}.
 
 An actuator fed by a gate's `out` takes the gate's safe command (`safe_action`,
 `safe_value`) unless it sets its own: it sends it when it starts and before it closes.
@@ -45,9 +46,9 @@ from .states import OnFailure
 from .streams import ANY, compatible
 from .yaml_lines import LineDict, LineList, YamlError, decode, load, parse_value, substitute_env
 
-RUNTIME_KEYS = {"type", "group", "on_failure", "max_restarts", "python", "transport", "tcp_port"}
+RUNTIME_KEYS = {"type", "group", "on_failure", "max_restarts", "python", "transport", "tcp_port", "host"}
 # Keys the runtime keeps for itself without using them yet: no parameter may take them.
-RESERVED_KEYS = {"host"}
+RESERVED_KEYS: set[str] = set()
 # Keys of earlier releases, with what to write instead.
 RENAMED_KEYS = {"restart": "on_failure: restart (or stop, detach)", "port": "tcp_port"}
 
@@ -92,6 +93,7 @@ class NodeSpec:
     python: str | None = None
     transport: str = "ipc"
     tcp_port: int | None = None
+    host: str | None = None     # a name from the graph's `hosts:` (None: a graph on one machine)
     line: int = 0
     # False when the ports could not be known (a problem said why): edges to it are not judged.
     ports_known: bool = True
@@ -129,6 +131,9 @@ class Graph:
     ui: dict[str, Any] | None = None
     # What the check changed on its own and says so (parameters dropped by a new type).
     notes: list[str] = field(default_factory=list)
+    # Placement (`hosts:`, `keys:`): the machines, by name, and the folder of their keys.
+    hosts: dict[str, Any] = field(default_factory=dict)
+    keys: str | None = None
 
     def incoming(self, node: str) -> list[EdgeSpec]:
         return [e for e in self.edges if e.dst == node]
@@ -221,7 +226,7 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
         raise GraphError([Problem(file, 1, None, "a graph file is a mapping with `nodes:` and `edges:`")])
     notes: list[str] = []
     problems = apply_sets(raw, sets or [], file, notes)
-    top = ["name", "nodes", "edges", "description", "ui"]
+    top = ["name", "nodes", "edges", "description", "ui", "hosts", "keys"]
     for key in raw:
         if key not in top:
             problems.append(Problem(file, raw.line_of(key), None, f"unknown top-level key {key!r}"
@@ -234,9 +239,11 @@ def parse_graph(text: str, file: str = "<graph>", sets: list[str] | None = None,
     _check_cycles(nodes, edges, file, problems)
     _inherit_safe_commands(nodes, edges, file, problems)
     ui = _ui(raw, nodes, file, problems)
+    from .hosts import check_placement  # placement has its own module; it reads Problem from here
+    hosts, keys = check_placement(raw, nodes, file, problems)
     if problems:
         raise GraphError(sorted(problems, key=lambda p: p.line))
-    return Graph(str(raw.get("name", Path(file).stem)), file, nodes, edges, ui, notes)
+    return Graph(str(raw.get("name", Path(file).stem)), file, nodes, edges, ui, notes, hosts, keys)
 
 
 UI_KEYS = {"host": str, "port": int, "view": list}
@@ -319,8 +326,6 @@ def _runtime_keys(spec: NodeSpec, body: LineDict, file: str, problems: list[Prob
     for key, instead in RENAMED_KEYS.items():
         if key in body and key not in fields:
             bad(key, f"`{key}` is no longer a key of the runtime; write `{instead}`")
-    for key in RESERVED_KEYS & set(body):
-        bad(key, f"`{key}` (placing a node on another machine) is not supported yet")
     if spec.cls is not None:
         clash = sorted((RUNTIME_KEYS | RESERVED_KEYS) & set(fields))
         if clash:
@@ -329,6 +334,8 @@ def _runtime_keys(spec: NodeSpec, body: LineDict, file: str, problems: list[Prob
         spec.on_failure = OnFailure(spec.cls.default_on_failure)
     if "group" in body:
         spec.group = str(body["group"])
+    if body.get("host") is not None:
+        spec.host = str(body["host"])
     if "on_failure" in body:
         try:
             spec.on_failure = OnFailure(str(body["on_failure"]))

@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from . import streams
+from . import formats, streams
 from .clock import Pacer
 from .node import WILDCARD, EndOfStream, Params, Port, Rejected, Sink, Source
 from .paths import InputPath, OutputPath
@@ -16,6 +16,19 @@ from .recording import Chunk, Reader, RecordingError, Writer, streams_of
 from .streams import ANY, Message
 
 log = logging.getLogger("streamer.replay")
+FORMAT_NAMES = Literal["native", "xdf", "bids", "fif", "edf", "aedat4", "evt3"]
+
+
+class BidsEntities(BaseModel):
+    """Where a recording goes in a BIDS dataset (a session runner fills these)."""
+
+    model_config = ConfigDict(extra="forbid")
+    root: OutputPath = Field(description="the dataset's root folder")
+    subject: str = Field(description="subject label (letters and digits), e.g. 01")
+    task: str = Field(description="task label, e.g. motorimagery")
+    session: str | None = Field(None, description="session label, e.g. 02")
+    run: int | None = Field(None, ge=0, description="run number")
+    line_freq_hz: float | None = Field(None, gt=0, description="mains frequency for the sidecar (50 or 60)")
 
 
 class Record(Sink):
@@ -30,7 +43,15 @@ class Record(Sink):
     A Command `record` on the port `control` (the console's recording switch) stops
     (value false) or resumes (true) writing the other streams; the commands themselves and
     the console's markers (`console_markers`) are always written, so the file shows when
-    and why it has a gap (chunks left out: counter `paused_chunks`)."""
+    and why it has a gap (chunks left out: counter `paused_chunks`).
+
+    `format` other than native (xdf, bids, fif, edf, aedat4, evt3): `path` is still written
+    as it arrives (the crash-safe copy) and converted when the recorder closes, in a
+    process of its own that outlives the run (`streamer.formats.wait(path)` waits for it;
+    its outcome is in `<path>.convert.json`). The converted file goes to `out` (default:
+    beside `path` with the format's suffix); BIDS to `bids.root`, entities from `bids`.
+    If the conversion fails or never runs, `streamer convert PATH --to FORMAT` redoes it
+    from the native file."""
 
     optional = True
     control_inputs = ("control",)
@@ -45,6 +66,22 @@ class Record(Sink):
             "periodic", description="force the file to the disk every fsync_interval_s (a power cut loses at "
                                     "most that much), after every chunk (slowest), or never (the kernel decides)")
         fsync_interval_s: float = Field(1.0, gt=0, description="seconds between forced writes when periodic")
+        format: FORMAT_NAMES = Field("native", description="also write this standard format when the run ends: "
+                                     "xdf (every stream), bids/fif/edf (a Samples stream with its markers), "
+                                     "aedat4/evt3 (an Events stream)")
+        out: OutputPath | None = Field(None, description="file of the standard format (default: beside `path` "
+                                       "with its suffix); BIDS goes to bids.root")
+        stream: str | None = Field(None, description="the stream a one-stream format writes (default: the only "
+                                   "one of its type)")
+        bids: BidsEntities | None = Field(None, description="BIDS root, subject, task, session, run "
+                                          "(required with format bids; XDF keeps them in its header)")
+
+        @model_validator(mode="after")
+        def _bids_given(self) -> "Record.Params":
+            if self.format == "bids" and self.bids is None:
+                raise ValueError("format bids needs `bids: {root: ..., subject: ..., task: ...}` "
+                                 "(session and run optional)")
+            return self
 
         @field_validator("fsync", mode="before")
         @classmethod
@@ -81,6 +118,16 @@ class Record(Sink):
     def stop(self) -> None:
         if hasattr(self, "writer"):
             self.writer.close()
+            if self.params.format != "native":
+                self._convert()
+
+    def _convert(self) -> None:
+        p = self.params
+        info = p.bids.model_dump(exclude_none=True) if p.bids else {}
+        out = p.bids.root if p.format == "bids" else p.out
+        job = formats.convert_in_background(p.path, p.format, out, stream=p.stream, info=info)
+        log.info("%s: converting %s to %s in process %d (outcome in %s)", self.name, p.path, p.format, job.pid,
+                 formats.status_path(p.path))
 
 
 class Replay(Source):

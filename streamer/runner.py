@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 
-from . import counters
+from . import counters, security
 from .graph import Graph
 from .figures import GraphFigures
 from .live import table
@@ -69,9 +69,13 @@ class Unit:
 
 class Runner:
     def __init__(self, graph: Graph, duration_s: float | None = None, stats_json: str | None = None,
-                 live: bool | None = None, console: Console | None = None, log_level: str = "INFO") -> None:
+                 live: bool | None = None, console: Console | None = None, log_level: str = "INFO",
+                 until: list[str] | tuple[str, ...] = ()) -> None:
         self.graph = graph
         self.duration_s = duration_s
+        # Nodes whose end ends the run (a cue paradigm's last trial), through the same stop
+        # as --duration; a source that never ends (an amplifier) is stopped with them.
+        self.until = tuple(until)
         self.stats_json = stats_json
         self.console = console or Console(stderr=True)
         self.live = self.console.is_terminal if live is None else live
@@ -100,6 +104,17 @@ class Runner:
                 self.external[name] = f"tcp://127.0.0.1:{spec.tcp_port or _free_port()}"
             else:
                 self.external[name] = f"ipc://{self.run_dir}/{name}"
+        # Loopback tcp edges are authenticated too: a key pair of this run, which only the
+        # run's own processes know (streamer.security).
+        self.run_keys = security.ephemeral() if "tcp://" in " ".join(self.external.values()) else None
+
+    def _server_key(self, node: str) -> str | None:
+        """The CURVE public key of `node`'s tcp inbox."""
+        return self.run_keys.public if self.run_keys else None
+
+    def _security(self, unit: Unit) -> dict | None:
+        """The unit's CURVE keys and the public keys it admits (None: no tcp)."""
+        return {**self.run_keys.as_dict(), "allow": [self.run_keys.public]} if self.run_keys else None
 
     def _counters_path(self, node: str) -> str:
         return os.path.join(self.run_dir, f"{node}.counters")
@@ -112,9 +127,10 @@ class Runner:
         out_edges = []
         for e in g.outgoing(name):
             same = g.nodes[e.dst].unit == spec.unit
+            endpoint = f"inproc://{e.dst}" if same else self.external[e.dst]
             out_edges.append({"key": e.key, "src_port": e.src_port, "policy": e.policy,
-                              "max_rate_hz": e.max_rate_hz,
-                              "endpoint": f"inproc://{e.dst}" if same else self.external[e.dst]})
+                              "max_rate_hz": e.max_rate_hz, "endpoint": endpoint,
+                              "server_key": self._server_key(e.dst) if endpoint.startswith("tcp://") else None})
         in_edges = [{"key": e.key, "dst_port": e.dst_port, "policy": e.policy} for e in g.incoming(name)]
         # The class by module path: a worker in another interpreter may lack the entry points.
         target = f"{spec.cls.__module__}:{spec.cls.__qualname__}"
@@ -122,10 +138,28 @@ class Runner:
                 "in_edges": in_edges, "out_edges": out_edges, "incarnation": incarnation,
                 "counters": self._counters_path(name)}
 
-    def _spawn(self, unit: Unit) -> None:
+    def _unit_spec(self, unit: Unit) -> dict:
         spec = {"unit": unit.name, "control": self.control_endpoint, "log_level": self.log_level,
                 "epoch": self.epoch, "supervisor_pid": os.getpid(),
-                "nodes": [self._node_spec(n, unit.restarts) for n in unit.nodes]}
+                "nodes": [self._node_spec(n, unit.restarts) for n in unit.nodes],
+                # A failure that will be restarted must not end the streams: downstream
+                # would finish and the next incarnation would send to nobody.
+                "restarts_left": unit.on_failure == OnFailure.RESTART and unit.restarts < unit.max_restarts}
+        keys = self._security(unit)
+        if keys is not None:
+            spec["security"] = keys
+        return spec
+
+    def _spawn(self, unit: Unit) -> None:
+        self._start_process(unit, self._unit_spec(unit))
+        unit.state = UnitState.STARTING
+        unit.clean = False
+        unit.last_seen = time.monotonic()
+        for n in unit.nodes:
+            self.figures.nodes[n].pid = unit.proc.pid
+            self.figures.nodes[n].state = NodeState.STARTING
+
+    def _start_process(self, unit: Unit, spec: dict) -> None:
         unit.spec_path = os.path.join(self.run_dir, f"{unit.name}.json")
         with open(unit.spec_path, "w") as f:
             json.dump(spec, f, default=str)
@@ -141,12 +175,6 @@ class Runner:
         if piped:
             threading.Thread(target=_forward_lines, args=(unit.proc.stderr, self.log_lines),
                              name=f"log-{unit.name}", daemon=True).start()
-        unit.state = UnitState.STARTING
-        unit.clean = False
-        unit.last_seen = time.monotonic()
-        for n in unit.nodes:
-            self.figures.nodes[n].pid = unit.proc.pid
-            self.figures.nodes[n].state = NodeState.STARTING
 
     def _units(self) -> dict[str, Unit]:
         units = {}
@@ -410,6 +438,7 @@ class Runner:
                 if unit.state == UnitState.READY:  # a restarted unit
                     unit.state = UnitState.RUNNING
                     self._send(unit, "go")
+                    self._end_again_into(unit)
                 elif unit.state == UnitState.DRAINING and self._drained(unit):
                     unit.state = UnitState.RELEASED
                     self._send(unit, "release")
@@ -423,9 +452,22 @@ class Runner:
                 last_draw = now
             if self.duration_s is not None and now - t_start >= self.duration_s:
                 self._request_stop("duration")
+            if self.until and all(self.units[self.graph.nodes[n].unit].state.exited for n in self.until):
+                self._request_stop(f"{', '.join(self.until)} ended")
             if all(u.state.exited for u in self.units.values()):
                 self.reason = self.reason or "finished"
                 return
+
+    def _end_again_into(self, unit: Unit) -> None:
+        """Upstream units that finished and wait for `unit` to take their end of stream: that
+        end may have died in the queues of the incarnation that failed, so they send it again
+        (a second end is harmless). Without it the restarted node waits for ever."""
+        for up in self.units.values():
+            if up is unit or up.state != UnitState.DRAINING:
+                continue
+            keys = [e.key for e in self.graph.edges if e.src in up.nodes and e.dst in unit.nodes]
+            if keys:
+                self._send(up, "end_again", edges=keys)
 
     def _drained(self, unit: Unit) -> bool:
         """Every node downstream of this unit has received its end of stream (or is gone)."""
@@ -474,6 +516,10 @@ def _forward_lines(pipe: Any, lines: queue.SimpleQueue) -> None:
 def _kill_group(unit: Unit) -> None:
     """SIGKILL the unit's process group: its worker, and whatever its nodes started."""
     if unit.proc is None:
+        return
+    remote = getattr(unit.proc, "kill_group", None)  # a worker on another host: its agent kills it
+    if remote is not None:
+        remote()
         return
     try:
         os.killpg(unit.proc.pid, signal.SIGKILL)

@@ -35,9 +35,21 @@ EVENT_DTYPE = np.dtype(
 )
 
 
+# This host's monotonic clock minus the controller's, in a graph over several hosts (its
+# agent passes on what the controller measures, streamer.cluster); 0 on one machine.
+_clock_offset_s = 0.0
+
+
+def set_clock_offset(offset_s: float) -> None:
+    """Put `now()` of this process on the controller's clock."""
+    global _clock_offset_s
+    _clock_offset_s = float(offset_s)
+
+
 def now() -> float:
-    """Host monotonic time in seconds, the clock of `t_origin` (shared by all processes)."""
-    return time.monotonic()
+    """Monotonic time in seconds, the clock of `t_origin` (shared by all processes: the
+    host's, or the controller's on a graph over several hosts)."""
+    return time.monotonic() - _clock_offset_s
 
 
 @dataclass

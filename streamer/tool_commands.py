@@ -11,6 +11,7 @@ import sys
 TOOLS = {
     "train": ("tools.train.__main__", "train a spiking network (PyTorch) and export it to NIR"),
     "calibrate": ("tools.calibrate.__main__", "calibrate early exit (temperature, threshold) on labelled samples"),
+    "session": ("tools.session.__main__", "run a BCI session's protocol: calibration, fit, online runs"),
 }
 
 

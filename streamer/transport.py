@@ -25,19 +25,21 @@ from typing import Any, Callable
 
 import zmq
 
-from . import wire
+from . import security, wire
 from .counters import (DROPPED, IN_ENDED, IN_FIELDS, IN_REJECTED, LOST, NEXT_SEQ, OUT_ENDED,
                        OUT_FIELDS, RECEIVED, SEQ, SUPERSEDED, SlotView, Slots, layout, slot_count)
 from .streams import InvalidMessage, Message, now, validate
 
 HWM = 64           # messages queued per lossless edge on each side
 LATEST_HWM = 1
-MAX_BATCH_BYTES = 1 << 20
+MAX_BATCH_BYTES = 1 << 18
 # The largest gap a real stream can show: what a killed peer held in its queues and the
 # kernel's socket buffers. A larger jump is not loss but a message that is not ours.
 MAX_GAP = 1 << 16
 
 Abort = Callable[[], bool]
+# Flags as plain ints: or-ing pyzmq's enum flags costs a microsecond per message part.
+NOBLOCK, SNDMORE = int(zmq.NOBLOCK), int(zmq.SNDMORE)
 
 
 class Stopped(Exception):
@@ -101,7 +103,7 @@ class Outbox:
     """The outgoing edges of one node, by output port."""
 
     def __init__(self, ctx: zmq.Context, edges: list[dict], epoch: int,
-                 slots: Slots | None = None, where: dict | None = None) -> None:
+                 slots: Slots | None = None, where: dict | None = None, curve: dict | None = None) -> None:
         if slots is None:
             slots, where = memory_slots([], [e["key"] for e in edges])
         self.epoch = epoch
@@ -113,6 +115,8 @@ class Outbox:
             sock.setsockopt(zmq.SNDHWM, LATEST_HWM if latest else HWM)
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.SNDTIMEO, 50)
+            if e.get("server_key"):  # a tcp edge: CURVE (streamer.security)
+                security.client(sock, curve, e["server_key"])
             sock.connect(e["endpoint"])
             out = EdgeOut(e["key"], e["policy"], sock, slots.view(where[("out", e["key"])], len(OUT_FIELDS)))
             if latest and e.get("max_rate_hz"):
@@ -120,6 +124,7 @@ class Outbox:
             self.by_port.setdefault(e["src_port"], []).append(out)
             self.edges.append(out)
         self.blocked_s = 0.0
+        self.packer = wire.packer()  # the outbox is used by its node's thread alone
 
     def send(self, port: str, msg: Message, abort: Abort) -> None:
         """Send on every edge of `port`; `abort()` says when to give up waiting (Stopped)."""
@@ -135,7 +140,7 @@ class Outbox:
                     continue
                 edge.t_next = t + edge.min_interval_s
             seq = c[SEQ]
-            frames = wire.encode(msg, seq, self.epoch, edge.topic)
+            frames = wire.encode(msg, seq, self.epoch, edge.topic, self.packer)
             # The number is taken before the send: a process killed in between leaves a
             # gap (the message is lost), never a number used twice.
             c[SEQ] = seq + 1
@@ -157,6 +162,16 @@ class Outbox:
                     if edge.policy != "latest":
                         raise
 
+    def end_again(self, keys: list[str], abort: Abort) -> None:
+        """Send the end of the streams `keys` once more, to a receiver that was restarted
+        after it (it takes no number: a receiver that already has it sees nothing new)."""
+        for edge in self.edges:
+            if edge.key in keys and edge.c[OUT_ENDED] and not edge.detached:
+                try:
+                    self._send(edge, wire.end_of_stream(edge.c[SEQ], self.epoch, edge.topic), abort, latest=False)
+                except Stopped:
+                    return
+
     def detach(self, keys: list[str]) -> None:
         """Receivers that failed for good: never wait for them again; what this node
         emits for them is counted as dropped."""
@@ -169,7 +184,7 @@ class Outbox:
         or a detached one); raises Stopped when `abort()` says so while waiting."""
         sock = edge.socket
         try:
-            sock.send_multipart(frames, zmq.NOBLOCK, copy=False)
+            _send_frames(sock, frames, NOBLOCK)
             return True
         except zmq.Again:
             if latest:
@@ -184,7 +199,7 @@ class Outbox:
                 if abort():
                     raise Stopped
                 try:
-                    sock.send_multipart(frames, copy=False)
+                    _send_frames(sock, frames, 0)
                     return True
                 except zmq.Again:
                     pass
@@ -199,6 +214,27 @@ class Outbox:
 
     def stats(self) -> dict[str, dict]:
         return {e.key: e.stats() for e in self.edges}
+
+
+def _send_frames(sock: zmq.Socket, frames: list, flags: int) -> None:
+    """send_multipart without its per-part checks: the topic and header are bytes (copied),
+    the array buffers go without a copy. ZeroMQ takes the whole message or none of it
+    (Again on the first part)."""
+    last = len(frames) - 1
+    sock.send(frames[0], flags | SNDMORE if last else flags)
+    for i in range(1, last + 1):
+        sock.send(frames[i], flags | SNDMORE if i < last else flags, copy=i < 2)
+
+
+def _recv_frames(sock: zmq.Socket) -> list:
+    """The parts of the next message (raises zmq.Again when none is waiting); the parts
+    of a message arrive together, so only the first may be waited for."""
+    frame = sock.recv(NOBLOCK, copy=False)
+    frames = [frame]
+    while frame.more:
+        frame = sock.recv(NOBLOCK, copy=False)
+        frames.append(frame)
+    return frames
 
 
 @dataclass
@@ -218,6 +254,8 @@ class Inbox:
     # Ports whose edges do not keep the node running (an operator's control): the node ends
     # once every other edge has ended.
     control_ports: tuple[str, ...] = ()
+    # This node's CURVE keys: its tcp endpoints are CURVE servers (streamer.security).
+    curve: dict | None = None
     rejected: int = field(default=0, init=False)
     last_error: str = field(default="", init=False)
 
@@ -228,11 +266,17 @@ class Inbox:
         self.socket.setsockopt(zmq.RCVHWM, HWM)
         self.socket.setsockopt(zmq.LINGER, 0)
         for endpoint in self.endpoints:
+            tcp = self.curve is not None and endpoint.startswith("tcp://")
+            if tcp:
+                security.server(self.socket, self.curve)
             self.socket.bind(endpoint)
+            if tcp:
+                security.plain(self.socket)
         self.by_key: dict[str, EdgeIn] = {
             e["key"]: EdgeIn(e["key"], e["dst_port"], e["policy"],
                              self.slots.view(self.where[("in", e["key"])], len(IN_FIELDS)))
             for e in self.edges}
+        self.any_latest = any(e.policy == "latest" for e in self.by_key.values())
         self.poller = zmq.Poller()  # one poller, reused: Socket.poll builds a new one per call
         self.poller.register(self.socket, zmq.POLLIN)
 
@@ -257,11 +301,12 @@ class Inbox:
         only for `latest` edges. Malformed messages are counted and skipped."""
         got: list[tuple[EdgeIn, Message]] = []
         nbytes = 0
+        sock, by_key, epoch = self.socket, self.by_key, self.epoch
         for _ in range(max_messages):
-            if nbytes > MAX_BATCH_BYTES:  # large messages: hand them over while they are in cache
+            if nbytes >= MAX_BATCH_BYTES:  # large messages: hand them over while they are in cache
                 break
             try:
-                frames = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = _recv_frames(sock)
             except zmq.Again:
                 break
             try:
@@ -269,34 +314,38 @@ class Inbox:
             except wire.WireError as exc:
                 self.reject(str(exc))
                 continue
-            edge = self.by_key.get(topic)
+            edge = by_key.get(topic)
             if edge is None:
                 self.reject(f"message for unknown edge {topic[:100]!r}")
                 continue
-            if header["e"] != self.epoch:
+            if header["e"] != epoch:
                 self.reject(f"message on {topic!r} from another run (epoch {header['e']})")
                 continue
             seq = header["q"]
-            why = edge.check(seq)
-            if why:
-                self.reject(why)
-                continue
+            c = edge.c
+            if seq != c[NEXT_SEQ]:  # the usual case, the next number, needs no check
+                why = edge.check(seq)
+                if why:
+                    self.reject(why)
+                    continue
             if msg is None:  # end of stream: it takes no number, but shows a gap before it
                 edge.accept(seq)
-                edge.c[NEXT_SEQ] = seq
-                edge.c[IN_ENDED] = 1
+                c[NEXT_SEQ] = seq
+                c[IN_ENDED] = 1
                 continue
             edge.accept(seq)
             try:
                 validate(msg)
             except InvalidMessage as exc:
-                edge.c.add(IN_REJECTED)
+                c.add(IN_REJECTED)
                 self.reject(f"{topic}: {exc}")
                 continue
-            edge.c.add(RECEIVED)
+            c.add(RECEIVED)
             got.append((edge, msg))
-            if len(frames) > 2:
-                nbytes += sum(len(f) for f in frames[2:])
+            for f in frames[2:]:
+                nbytes += len(f)
+        if not self.any_latest:
+            return [(edge.port, msg) for edge, msg in got]
         latest = {}
         for i, (edge, _) in enumerate(got):
             if edge.policy == "latest":

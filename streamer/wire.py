@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import msgpack
 import numpy as np
+import zmq
 
 from .streams import ARRAY_STREAMS, ITEM_STREAMS, MAX_DIMS, MAX_ITEMS, STREAM_TYPES, Message
 
@@ -114,26 +115,42 @@ def _descr_tuples(descr: Any) -> Any:
 
 
 ALIGN = 8  # bytes: the widest scalar of any stream (int64 times, float64 samples)
+# Buffers up to this size are copied out of their frame: a bytes object costs less to
+# make than a view of the frame (and CPython keeps its data 16-byte aligned), and small
+# arrays are copied in a fraction of a microsecond. Larger ones are views: no copy.
+COPY_BELOW = 1 << 14
+# Whether this interpreter keeps bytes data aligned (CPython: at 32 bytes into an object
+# its allocators align to 16); if not, copied buffers are checked like views.
+BYTES_ALIGNED = all(np.frombuffer(bytes(n), np.uint8).ctypes.data % ALIGN == 0 for n in (8, 600, 70000))
 
 
-def encode(msg: Message, seq: int, epoch: int, topic: bytes) -> list:
-    """Frames for one message. Array buffers are passed through, not copied."""
-    arrays: list[tuple[str, np.ndarray]] = []
+def encode(msg: Message, seq: int, epoch: int, topic: bytes, packer: Any = None) -> list:
+    """Frames for one message. Array buffers are passed through, not copied. `packer`, a
+    `msgpack.Packer` of one thread (an outbox's), saves making one per message."""
     header: dict[str, Any] = {"v": VERSION, "s": msg.stream, "q": seq, "e": epoch,
                               "o": msg.t_origin, "m": msg.meta}
+    descr = []
+    buffers = []
     if msg.stream in ITEM_STREAMS:
         header["d"] = msg.data
     else:
-        arrays.append((DATA, msg.data))
-    arrays.extend(msg.arrays.items())
-    descr = []
-    buffers = []
-    for name, arr in arrays:
-        arr = np.ascontiguousarray(arr)
-        descr.append([name, dtype_descr(arr.dtype), list(arr.shape)])
-        buffers.append(arr.data if arr.size else b"")
+        _add_array(DATA, msg.data, descr, buffers)
+    if msg.arrays:
+        for name, arr in msg.arrays.items():
+            _add_array(name, arr, descr, buffers)
     header["a"] = descr
-    return [topic, pack(header), *buffers]
+    return [topic, packer.pack(header) if packer is not None else pack(header), *buffers]
+
+
+def _add_array(name: str, arr: Any, descr: list, buffers: list) -> None:
+    arr = np.ascontiguousarray(arr)
+    descr.append([name, dtype_descr(arr.dtype), list(arr.shape)])
+    buffers.append(arr.data if arr.size else b"")
+
+
+def packer() -> Any:
+    """A msgpack packer for `encode`, for one thread (it is not thread-safe)."""
+    return msgpack.Packer(default=_default, use_bin_type=True)
 
 
 def end_of_stream(seq: int, epoch: int, topic: bytes) -> list:
@@ -144,6 +161,21 @@ def _buffer(frame: Any) -> memoryview:
     if isinstance(frame, (bytes, bytearray, memoryview)):
         return memoryview(frame)
     return frame.buffer  # zmq.Frame received with copy=False
+
+
+def _small(frame: Any) -> bytes:
+    """The bytes of a small frame (a topic, a header): copied, cheaper than a view."""
+    if type(frame) is bytes:
+        return frame
+    if isinstance(frame, zmq.Frame):
+        return frame.bytes
+    return bytes(frame)
+
+
+def _nbytes(frame: Any) -> int:
+    if type(frame) is bytes or isinstance(frame, zmq.Frame):
+        return len(frame)
+    return _buffer(frame).nbytes
 
 
 def decode(frames: Sequence[Any]) -> tuple[str, dict, Message | None]:
@@ -164,14 +196,14 @@ def _decode(frames: Sequence[Any]) -> tuple[str, dict, Message | None]:
     if len(frames) < 2:
         raise WireError(f"expected at least 2 frames (topic, header), got {len(frames)}")
     try:
-        topic = bytes(_buffer(frames[0])).decode()
+        topic = _small(frames[0]).decode()
     except UnicodeDecodeError:
         raise WireError("topic is not UTF-8") from None
-    hbuf = _buffer(frames[1])
-    if hbuf.nbytes > MAX_HEADER_BYTES:
-        raise WireError(f"header of {hbuf.nbytes} bytes is larger than {MAX_HEADER_BYTES}")
+    hsize = _nbytes(frames[1])
+    if hsize > MAX_HEADER_BYTES:
+        raise WireError(f"header of {hsize} bytes is larger than {MAX_HEADER_BYTES}")
     try:
-        header = unpack(hbuf)
+        header = unpack(_small(frames[1]))
     except Exception as exc:  # noqa: BLE001 - msgpack raises several types
         raise WireError(f"header is not msgpack: {exc}") from None
     if not isinstance(header, dict) or header.get("v") != VERSION:
@@ -193,36 +225,8 @@ def _decode(frames: Sequence[Any]) -> tuple[str, dict, Message | None]:
     if len(descr) != len(frames) - 2:
         raise WireError(f"header announces {len(descr)} buffers, message has {len(frames) - 2}")
     arrays: dict[str, np.ndarray] = {}
-    for spec, frame in zip(descr, frames[2:]):
-        if not (isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str)
-                and isinstance(spec[2], list) and len(spec[2]) <= MAX_DIMS
-                and all(isinstance(n, int) and 0 <= n <= MAX_ITEMS for n in spec[2])):
-            raise WireError(f"bad array description {str(spec)[:200]}")
-        name, dt, shape = spec
-        dtype = descr_dtype(dt)
-        if dtype.itemsize == 0:
-            raise WireError(f"array {name!r}: dtype {dtype} has no size")
-        count = math.prod(shape)
-        if count > MAX_ITEMS:
-            raise WireError(f"array {name!r}: shape {shape} declares more than {MAX_ITEMS} elements")
-        buf = _buffer(frame)
-        expected = count * dtype.itemsize
-        if buf.nbytes != expected:
-            raise WireError(f"array {name!r}: {buf.nbytes} bytes for shape {shape} of {dtype} "
-                            f"({expected} expected)")
-        if expected:
-            arr = np.frombuffer(buf, dtype=dtype)
-            if arr.ctypes.data % ALIGN:
-                # ZeroMQ packs small messages into a shared receive buffer at any offset.
-                # Copying these few bytes keeps every array (and every field of a record
-                # array) aligned: faster for kernels, and Numba, which compiles unaligned
-                # arrays apart, never compiles again on live data.
-                arr = arr.copy()
-            if len(shape) != 1:
-                arr = arr.reshape(shape)
-        else:
-            arr = np.zeros(shape, dtype)
-        arr.setflags(write=False)  # a view of the socket buffer: read-only for every node
+    for i, spec in enumerate(descr):
+        name, arr = _array(spec, frames[i + 2])
         arrays[name] = arr
     if stream in ARRAY_STREAMS:
         if DATA not in arrays:
@@ -236,3 +240,45 @@ def _decode(frames: Sequence[Any]) -> tuple[str, dict, Message | None]:
     if not isinstance(t_origin, (int, float)):
         raise WireError("t_origin is not a number")
     return topic, header, Message(stream, data, meta, float(t_origin), arrays, seq)
+
+
+def _array(spec: Any, frame: Any) -> tuple[str, np.ndarray]:
+    """One array of a message: its description checked against bounds and its buffer."""
+    if not (type(spec) is list and len(spec) == 3 and type(spec[0]) is str
+            and type(spec[2]) is list and len(spec[2]) <= MAX_DIMS):
+        raise WireError(f"bad array description {str(spec)[:200]}")
+    name, dt, shape = spec
+    count = 1
+    for n in shape:
+        if not (isinstance(n, int) and 0 <= n <= MAX_ITEMS):
+            raise WireError(f"bad array description {str(spec)[:200]}")
+        count *= n
+    dtype = descr_dtype(dt)
+    if dtype.itemsize == 0:
+        raise WireError(f"array {name!r}: dtype {dtype} has no size")
+    if count > MAX_ITEMS:
+        raise WireError(f"array {name!r}: shape {shape} declares more than {MAX_ITEMS} elements")
+    expected = count * dtype.itemsize
+    nbytes = _nbytes(frame)
+    if nbytes != expected:
+        raise WireError(f"array {name!r}: {nbytes} bytes for shape {shape} of {dtype} "
+                        f"({expected} expected)")
+    if not expected:
+        arr = np.zeros(shape, dtype)
+    elif expected <= COPY_BELOW:
+        # Copied into a bytes object: read-only, and aligned (ZeroMQ hands small messages
+        # out as slices of one receive buffer, at any offset; Numba compiles unaligned
+        # arrays apart, and would compile again on live data).
+        data = _small(frame)
+        arr = np.frombuffer(data, dtype=dtype)
+        if (type(data) is not bytes or not BYTES_ALIGNED) and arr.ctypes.data % ALIGN:
+            arr = arr.copy()
+    else:
+        arr = np.frombuffer(_buffer(frame), dtype=dtype)
+        if arr.ctypes.data % ALIGN:
+            arr = arr.copy()
+    if len(shape) != 1:
+        arr = arr.reshape(shape)
+    if arr.flags.writeable:
+        arr.setflags(write=False)  # a view of the socket buffer: read-only for every node
+    return name, arr

@@ -5,6 +5,7 @@ Control protocol (msgpack over DEALER -> the supervisor's ROUTER):
   worker -> supervisor: ready, stats (every 0.25 s), error (with traceback), done
   supervisor -> worker: go, stop, ended (edges whose sender is gone for good),
                         detach (edges whose receiver is gone for good), release,
+                        clock (this host's clock offset to the controller's, on other hosts),
                         figures (the run's figures, for a node that shows them: the console)
 
 Stopping is the same whatever asks for it ("stop", SIGTERM, or the supervisor's death,
@@ -15,6 +16,7 @@ started in this process group is killed on the way out.
 """
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -27,13 +29,13 @@ from typing import Any
 
 import zmq
 
-from . import registry
+from . import registry, security
 from .counters import Slots, layout, slot_count
 from .latency import Histogram
 from .node import EndOfStream, Node, Rejected, Source, Unavailable, emitted
 from .process import die_with_parent, kill_process_group
 from .states import NodeState
-from .streams import now
+from .streams import now, set_clock_offset
 from .transport import Inbox, Outbox, Stopped
 from .wire import pack, unpack
 
@@ -57,8 +59,12 @@ def failure() -> str:
 class NodeRunner:
     """One node, its inbox and outbox, and the loop that drives it (in its own thread)."""
 
-    def __init__(self, ctx: zmq.Context, spec: dict, epoch: int, stop: threading.Event) -> None:
+    def __init__(self, ctx: zmq.Context, spec: dict, epoch: int, stop: threading.Event,
+                 curve: dict | None = None, restarting: threading.Event | None = None) -> None:
         self.spec = spec
+        # Set when this process fails and will be restarted: its streams go on after it.
+        self.restarting = restarting or threading.Event()
+        self.curve = curve
         self.name = spec["name"]
         self.stop_event = stop
         self.state = NodeState.STARTING
@@ -72,7 +78,10 @@ class NodeRunner:
         self.where = layout(in_keys, out_keys)
         self.slots = Slots(slot_count(in_keys, out_keys), spec.get("counters"))
         self.inbox = Inbox(ctx, spec["bind"], spec["in_edges"], epoch, self.slots, self.where,
-                           tuple(self.node.control_inputs)) if spec["in_edges"] else None
+                           tuple(self.node.control_inputs), curve) if spec["in_edges"] else None
+        # Peers refused at a tcp inbox (no key, or not the graph's): counted, never read.
+        self.refusals = (security.Refusals(self.inbox.socket) if self.inbox is not None and curve is not None
+                         and any(b.startswith("tcp://") for b in spec["bind"]) else None)
         self.outbox: Outbox | None = None
         self.epoch = epoch
         self.in_msgs = self.in_items = self.out_msgs = self.out_items = 0
@@ -108,7 +117,7 @@ class NodeRunner:
             return False
 
     def connect(self, ctx: zmq.Context) -> None:
-        self.outbox = Outbox(ctx, self.spec["out_edges"], self.epoch, self.slots, self.where)
+        self.outbox = Outbox(ctx, self.spec["out_edges"], self.epoch, self.slots, self.where, self.curve)
 
     def start(self) -> None:
         self.node.start()
@@ -137,10 +146,13 @@ class NodeRunner:
             state = NodeState.STOPPED
         except Exception:  # noqa: BLE001 - reported with its traceback, then the failure policy applies
             self.error = failure()
+            if self.spec.get("restarts_left"):
+                self.restarting.set()
         if state != NodeState.FINISHED:
-            # Stopped or failed: the node's last words (a gate's safe command) still go out.
+            # Stopped or failed: the node's last words (a gate's safe command) still go out,
+            # and the end of its streams unless a restarted process will carry them on.
             try:
-                self.last_words()
+                self.last_words(end=not self.restarting.is_set())
             except Exception:  # noqa: BLE001
                 if not self.error:
                     self.error = failure()
@@ -153,9 +165,9 @@ class NodeRunner:
                 state = NodeState.FAILED
         self.state = state
 
-    def last_words(self) -> None:
+    def last_words(self, end: bool = True) -> None:
         """On a stop: take what is still coming (for nodes that drain), then send what
-        `on_stop()` returns and the end of every output, within STOP_SEND_S."""
+        `on_stop()` returns and (with `end`) the end of every output, within STOP_SEND_S."""
         deadline = now() + STOP_SEND_S
         drain_until = now() + min(self.node.stop_drain_s, STOP_SEND_S)
 
@@ -168,7 +180,7 @@ class NodeRunner:
                 if inbox.poll(min(20.0, max(0.0, (drain_until - now()) * 1e3))):
                     self.receive_all(late)
         self.emit(self.node.on_stop(), late)
-        if self.outbox is not None:
+        if self.outbox is not None and end:
             self.outbox.end(late)
 
     def emit(self, out: Any, abort: Any = None) -> None:
@@ -236,7 +248,8 @@ class NodeRunner:
         last = (inbox.last_error if inbox and inbox.last_error else "") or self.last_rejection
         return {"state": self.state, "in_msgs": self.in_msgs, "in_items": self.in_items,
                 "out_msgs": self.out_msgs, "out_items": self.out_items, "latency": self.hist.counts,
-                "counters": dict(self.node.counters),
+                "counters": {**self.node.counters, **({"refused_handshakes": self.refusals.count()}
+                                                      if self.refusals is not None else {})},
                 "details": details,
                 "rejected": rejected, "last_rejection": last,
                 "edges_in": inbox.stats() if inbox else {},
@@ -247,6 +260,8 @@ class NodeRunner:
     def close(self, linger_ms: int) -> None:
         if self.outbox:
             self.outbox.close(linger_ms)
+        if self.refusals is not None:
+            self.refusals.close()
         if self.inbox:
             self.inbox.close()
         if self.wake_r >= 0:
@@ -266,8 +281,13 @@ class Worker:
         self.control.setsockopt(zmq.LINGER, 2000)
         self.control.connect(spec["control"])
         self.stop = threading.Event()
+        self.restarting = threading.Event()
         self.orphaned = False
         self.runners: list[NodeRunner] = []
+        # tcp edges: CURVE with this host's keys, peers admitted by the graph's public keys.
+        sec = spec.get("security")
+        self.curve = {"public": sec["public"], "secret": sec["secret"]} if sec else None
+        self.guard = security.Guard(self.ctx, sec["allow"]) if sec else None
 
     def on_sigterm(self, signum: int, frame: Any) -> None:
         """SIGTERM, from a user or from Linux when the supervisor died: stop as on "stop"."""
@@ -294,11 +314,13 @@ class Worker:
 
     def run(self) -> int:
         current = None
+        set_clock_offset(self.spec.get("clock_offset_s", 0.0))
         try:
             epoch = int(self.spec["epoch"])
             for spec in self.spec["nodes"]:
                 current = spec["name"]
-                self.runners.append(NodeRunner(self.ctx, spec, epoch, self.stop))
+                spec = {**spec, "restarts_left": self.spec.get("restarts_left", False)}
+                self.runners.append(NodeRunner(self.ctx, spec, epoch, self.stop, self.curve, self.restarting))
             for runner in self.runners:  # inboxes are bound before any outbox connects (inproc)
                 current = runner.name
                 runner.connect(self.ctx)
@@ -309,6 +331,11 @@ class Worker:
             self.send("error", node=current, traceback=failure(), fatal=True)
             self.close(0)
             return 1
+        # What start-up made (modules, compiled kernels, models) lives as long as the
+        # process: kept out of the garbage collector's full passes, which would otherwise
+        # walk it all (tens of ms with Numba loaded) in the middle of the stream. (No
+        # collection first: it would delay a restarted actuator's safe start.)
+        gc.freeze()
         self.send("ready")
         while not self.stop.is_set():
             msg = self.recv(200)
@@ -331,6 +358,8 @@ class Worker:
             for runner in self.runners:
                 if runner.state == NodeState.FAILED and runner.name not in reported:
                     reported.add(runner.name)
+                    if self.spec.get("restarts_left"):
+                        self.restarting.set()
                     self.send("error", node=runner.name, traceback=runner.error, fatal=True)
                     self.stop.set()
             if now() >= next_beat or all(r.done for r in self.runners):
@@ -348,6 +377,10 @@ class Worker:
                 msg = self.recv(200)
                 if msg is not None and msg["kind"] in ("release", "stop"):
                     break
+                if msg is not None and msg["kind"] == "end_again":  # a receiver was restarted
+                    for runner in self.runners:
+                        if runner.outbox is not None:
+                            runner.outbox.end_again(msg["edges"], lambda: self.orphaned or self.stop.is_set())
         self.close(STOP_LINGER_MS)
         return 1 if failed else 0
 
@@ -363,6 +396,8 @@ class Worker:
             for runner in self.runners:
                 if runner.outbox is not None:
                     runner.outbox.detach(msg["edges"])
+        elif kind == "clock":  # another host: the controller's latest estimate of our clock offset
+            set_clock_offset(msg["offset_s"])
         elif kind == "figures":  # the supervisor's figures of the whole graph, for the console
             for runner in self.runners:
                 take = getattr(runner.node, "on_figures", None)
@@ -378,6 +413,8 @@ class Worker:
         if self.orphaned:
             self.control.setsockopt(zmq.LINGER, 0)
         self.control.close()
+        if self.guard is not None:
+            self.guard.close()
         self.ctx.term()
 
 

@@ -19,12 +19,14 @@ class Boom(Transform):
 
     class Params(Params):
         after: int = Field(3)
+        delay_ms: float = Field(0.0)  # per message: a slow node, whose queue fills behind it
 
     def start(self) -> None:
         self.seen = 0
 
     def receive(self, port, msg):
         self.seen += 1
+        time.sleep(self.params.delay_ms / 1e3)
         if self.seen >= self.params.after:
             raise RuntimeError(f"boom at message {self.seen}")
         return msg
@@ -152,3 +154,24 @@ class ShiftingSamples(EveryNthBad):
         if not bad:
             self.first += 10
         return msg
+
+
+class Commands(Source):
+    """Sends command `action` `rate_hz` times a second: a decoder that always says the same."""
+
+    outputs = {"out": Port(COMMAND, commands=None)}
+
+    class Params(Params):
+        action: str = Field("left")
+        rate_hz: float = Field(20.0, gt=0)
+
+    def start(self) -> None:
+        self.t_next = time.monotonic()
+
+    def produce(self):
+        wait = self.t_next - time.monotonic()
+        if wait > 0:
+            time.sleep(min(wait, 0.05))
+            return None
+        self.t_next += 1.0 / self.params.rate_hz
+        return command(self.params.action, t_origin=streams.now())

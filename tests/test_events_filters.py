@@ -283,3 +283,35 @@ def test_refractory_rejects_events_outside_the_sensor():
     node.start()
     with pytest.raises(ValueError, match="y=32 outside the 32x32 sensor"):
         node.receive("in", events(ev, width=32, height=32))
+
+
+def _denoise_reference(ev, w, h, window_us):
+    """The rule per event in plain Python with exact integers."""
+    last = {}
+    keep = []
+    for e in ev:
+        x, y, t = int(e["x"]), int(e["y"]), int(e["t"])
+        near = [last[(x + dx, y + dy)] for dx in (-1, 0, 1) for dy in (-1, 0, 1)
+                if (dx or dy) and (x + dx, y + dy) in last]
+        keep.append(bool(near) and t - max(near) < window_us)
+        last[(x, y)] = t
+    return ev[np.array(keep, bool)]
+
+
+def test_denoise_stays_exact_across_jumps_of_the_device_clock():
+    """Pixel times are kept as int32 from a base that moves when time runs more than 2^30
+    µs from it: decisions across such jumps (forward, back, within a chunk and between
+    chunks) equal the exact rule's."""
+    rng = np.random.default_rng(3)
+    w, h, n = 12, 9, 4000
+    ev = np.zeros(n, EVENT_DTYPE)
+    ev["x"], ev["y"], ev["p"] = rng.integers(0, w, n), rng.integers(0, h, n), rng.integers(0, 2, n)
+    steps = rng.integers(0, 400, n)
+    steps[[500, 1700, 2500]] = [3 << 30, 5 << 31, 1500]  # jumps far past the int32 range
+    ev["t"] = np.cumsum(steps) + (1 << 40)
+    ev["t"][3000:3100] -= 7 << 30  # a stretch back in time (a reset clock)
+    ref = _denoise_reference(ev, w, h, 1000)
+    assert 0 < len(ref) < n
+    for size in (n, 333):
+        got = _out(run(Denoise(window_us=1000), _chunks(ev, size, w, h)))
+        assert np.array_equal(got, ref)

@@ -102,3 +102,48 @@ edges: [counter -> mid, mid -> rec]
     # inbox used to count every message delivered before the restart as lost)
     assert into["lost"] + out_of["lost"] <= missing
     assert out_of["sent"] == out_of["received"] + out_of["lost"]
+
+
+def test_a_node_restarted_after_an_exception_still_reaches_its_downstream(tmp_path):
+    """A node that raises sends its last words but not the end of its streams when it will
+    be restarted: downstream used to finish on that end, and the restarted node then sent
+    to nobody and the run never ended."""
+    rec = tmp_path / "after.rec"
+    stats = tmp_path / "stats.json"
+    g = write_graph(tmp_path, f"""
+nodes:
+  counter: {{type: util.counter, count: 250, chunk: 1, rate_hz: 250}}
+  boom: {{type: "tests.runtime_nodes:Boom", after: 100, on_failure: restart, max_restarts: 5}}
+  rec: {{type: record, path: {rec}}}
+edges: [counter -> boom, boom -> rec]
+""")
+    proc = start(g, stats=stats)
+    _, err = proc.communicate(timeout=90)
+    figures = json.loads(stats.read_text())
+    assert figures["nodes"]["boom"]["restarts"] == 2 and figures["reason"] == "finished", err[-2000:]
+    # Each incarnation that failed had passed on its first 99 messages: the second's reached
+    # the recorder too (before the fix, the recorder ended with the first's). What the
+    # counter sent while boom was restarting is lost, more of it on a loaded machine.
+    v = recording.read(rec)["in"].data[0]
+    assert len(v) >= 2 * 99 and np.all(np.diff(v) > 0)
+    assert figures["nodes"]["rec"]["state"] == "finished"
+
+
+def test_a_restarted_node_gets_the_end_of_stream_that_died_in_its_predecessors_queue(tmp_path):
+    """The counter has ended while boom, slow, still had its last messages and their end of
+    stream queued: they die with boom. The restarted boom is sent that end again by the
+    counter (which waits for it to be taken), so the run ends instead of waiting for ever."""
+    stats = tmp_path / "stats.json"
+    g = write_graph(tmp_path, f"""
+nodes:
+  counter: {{type: util.counter, count: 400, chunk: 1, rate_hz: 0}}
+  boom: {{type: "tests.runtime_nodes:Boom", after: 20, delay_ms: 50, on_failure: restart, max_restarts: 1}}
+  rec: {{type: record, path: {tmp_path / "after.rec"}}}
+edges: [counter -> boom, boom -> rec]
+""")
+    proc = start(g, stats=stats)
+    _, err = proc.communicate(timeout=60)
+    figures = json.loads(stats.read_text())
+    assert figures["nodes"]["boom"]["restarts"] == 1 and figures["reason"] == "finished", err[-2000:]
+    edge = figures["edges"]["counter.out>boom.in"]
+    assert edge["sent"] == 400 and edge["ended"]

@@ -4,19 +4,8 @@ from __future__ import annotations
 
 import time
 
-from nodes.actions.gate import Gate
 from streamer.streams import command, now
-from streamer.testing import feed
-
-
-def started(**params) -> Gate:
-    g = Gate(**params)
-    g.start()
-    return g
-
-
-def send(g: Gate, *msgs, port: str = "in"):
-    return feed(g, [(port, m) for m in msgs], finish=False)
+from tests.test_actions_gate import send, started
 
 
 def op(action: str, value=None):

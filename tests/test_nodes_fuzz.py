@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
@@ -63,7 +64,11 @@ CASES: dict[str, list[dict]] = {
                    "early_exit": {"max_steps": 3}}],
     "snn.score": [{}, {"match": "index", "classes": ["T1", "T2"], "names": {"T1": "left"}, "skip": 1}],
     "bci.csp_lda": [{"classes": ["T1", "T2"], "n_calibration": 4, "n_pairs": 1}],
+    "bci.pipeline": [{"classes": ["T1", "T2"], "n_calibration": 4, "pipeline": "ts_lr"}],
     "bci.seizure": [{"baseline_windows": 2, "segment_s": 0.01, "bands": {"a": [1, 40]}}],
+    "bci.decoder": [{"kind": "csp_lda"}, {"kind": "ts_lr"}],  # a decoder file fitted in build()
+    "cues.align": [{}, {"labels": ["T1"]}],
+    "cues.feedback": [{}],
     "actions.map": [{"labels": ["left", "right"]},
                     {"labels": {"left": "left", "right": {"action": "move", "value": 2}, "stop": None},
                      "min_confidence": 0.5, "switch_confidence": 0.7, "dwell_decisions": 2, "debounce_decisions": 1,
@@ -90,7 +95,9 @@ SKIPPED = {"coprocessor.loihi": "runs under the Lava interpreter (.venv-lava, Py
 SHAPES: dict[str, list[tuple[int, ...]]] = {
     "snn.infer": [(32,), (8,), (2, 32, 32), (2,)],
     "bci.csp_lda": [(2, 16), (3, 16), (1, 8)],
+    "bci.pipeline": [(2, 16), (3, 16), (1, 8)],
     "bci.seizure": [(2, 64), (1, 16)],
+    "bci.decoder": [(1, 2, 16), (1, 3, 16), (2, 16)],
 }
 
 
@@ -114,9 +121,23 @@ def build(name: str, params: dict, tmp: Path):
         params["path"] = str(tmp / f"rec{next(_unique)}.rec")
     if name == "actuators.zmq":
         params["endpoint"] = f"inproc://fuzzed-{next(_unique)}"
+    if name == "bci.decoder":
+        params["model"] = str(decoder_file(params.pop("kind"), tmp))
     node = cls(**params)
     node.name = NAME
     return node
+
+
+def decoder_file(kind: str, tmp: Path) -> Path:
+    """A two-channel decoder of `kind` fitted on noise, saved as a session's fit phase does."""
+    from nodes.bci.decoder_file import save_decoder
+    from nodes.bci.epoch_decoders import FITS
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((12, 2, 16)), np.arange(12) % 2
+    model = {"kind": kind, "classes": ["T1", "T2"], "channels": ["C3", "C4"], "sfreq": 160.0,
+             "preprocessing": {}, "params": FITS[kind](x, y), "training": {}}
+    return save_decoder(tmp / f"decoder{next(_unique)}.json", model)
 
 
 def port_streams(node) -> dict[str, tuple[str, ...]]:

@@ -3,12 +3,13 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import zmq
 
-from streamer import recording, wire
+from streamer import recording, security, wire
 from tests.runtime_helpers import alive, children, run, start, worker_pid, write_graph
 
 pytestmark = pytest.mark.integration
@@ -185,9 +186,13 @@ edges: [counter -> rec]
     proc = start(g, stats=stats)
     worker_pid(proc.pid, "rec")
     time.sleep(0.8)
+    # A peer with the run's keys (a keyless one is refused at the handshake: test_curve_spoof)
+    spec_path = next(cmd.split()[-1] for _, cmd in children(proc.pid) if cmd.rstrip().endswith("/rec.json"))
+    keys = json.loads(Path(spec_path).read_text())["security"]
     ctx = zmq.Context.instance()
     push = ctx.socket(zmq.PUSH)
-    push.setsockopt(zmq.LINGER, 1000)
+    push.setsockopt(zmq.LINGER, 10000)  # the handshake waits for the worker's bind on a loaded machine
+    security.client(push, keys, keys["public"])
     push.connect(f"tcp://127.0.0.1:{port}")
     push.send(os.urandom(100))                                          # one frame of noise
     push.send_multipart([b"counter.out>rec.in", b"\xc1\xc1\xc1"])        # header not msgpack

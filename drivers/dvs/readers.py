@@ -16,6 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
+from streamer.recycle import Recycler
 from streamer.streams import EVENT_DTYPE
 
 from . import dat, evt2, evt3, evt21
@@ -28,12 +29,14 @@ BLOCK_BYTES = 1 << 20  # small enough to stay in cache between the read and the 
 TRIGGER_BUFFER = 4096
 
 
-def join(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """Concatenate keeping the exact (padded) dtype, which np.concatenate does not.
+def join(parts: list[np.ndarray], dtype: np.dtype, buffers: Recycler | None = None) -> np.ndarray:
+    """Concatenate keeping the exact (padded) dtype, which np.concatenate does not; into
+    an array from `buffers` when given.
 
     Records are copied as opaque bytes: numpy copies a padded record dtype field by
     field, some 40 times slower than memcpy."""
-    out = np.empty(sum(len(p) for p in parts), dtype)
+    n = sum(len(p) for p in parts)
+    out = np.empty(n, dtype) if buffers is None or not n else buffers.get(n, dtype)
     raw = np.dtype((np.void, dtype.itemsize))
     flat = out.view(raw)
     i = 0
@@ -53,6 +56,9 @@ class EventReader:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.dropped = 0  # events off the sensor, not returned
+        # event buffers used again once the chunks cut from them are dropped (a block of
+        # small chunks holds several at once)
+        self.buffers = Recycler(keep=4, keep_bytes=1 << 26)
 
     def chunks(self, max_events: int = 1 << 16, duration_us: int | None = None) -> Iterator[np.ndarray]:
         """Events block by block: at most `max_events` each, or, with `duration_us`, one
@@ -76,13 +82,14 @@ class EventReader:
                     break
                 if k or pending:
                     pending.append(ev[:k])
-                    yield join(pending, EVENT_DTYPE)
+                    # a window inside one decoded block is a view of it, not a copy
+                    yield join(pending, EVENT_DTYPE) if len(pending) > 1 else pending[0]
                     pending = []
                 ev = ev[k:]
                 # the next window starts at the window holding the next event
                 end += -(-(int(ev["t"][0]) - end + 1) // duration_us) * duration_us
         if pending:
-            yield join(pending, EVENT_DTYPE)
+            yield join(pending, EVENT_DTYPE) if len(pending) > 1 else pending[0]
 
     def chunks_and_triggers(self, max_events: int = 1 << 16) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         raise NotImplementedError
@@ -161,7 +168,7 @@ class WordReader(EventReader):
                      ev=None, n: int = 0, tr=None, tn: int = 0):
         """Decode all of `words`, appending full (events, triggers) chunks of at most
         max_events to `parts`; returns the last, partly filled buffers (ev, n, tr, tn)."""
-        ev = np.empty(max_events, EVENT_DTYPE) if ev is None else ev
+        ev = self.buffers.get(max_events, EVENT_DTYPE) if ev is None else ev
         tr = np.empty(TRIGGER_BUFFER, TRIGGER_DTYPE) if tr is None else tr
         pos = 0
         while pos < len(words):
@@ -171,7 +178,7 @@ class WordReader(EventReader):
             tn += m
             if n + self.max_per_word * self.group > max_events or tn == TRIGGER_BUFFER or used == 0:
                 parts.append((ev[:n], tr[:tn].copy()))
-                ev = np.empty(max_events, EVENT_DTYPE)
+                ev = self.buffers.get(max_events, EVENT_DTYPE)
                 n = tn = 0
         return ev, n, tr, tn
 

@@ -11,6 +11,7 @@ import streamer.node
 from streamer import streams
 from streamer.clock import Pacer
 from streamer.node import EndOfStream, Port, Source, Unavailable
+from streamer.recycle import Recycler
 from streamer.paths import InputPath
 from streamer.streams import EVENT_DTYPE, EVENTS, MARKER
 
@@ -25,6 +26,13 @@ def trigger_markers(tr: np.ndarray, source: str, t_origin: float) -> list:
     """One Marker per external trigger: label trigger<id>, value 1 (rising) or 0."""
     return [streams.marker(f"trigger{int(r['id'])}", int(r["p"]), time_s=int(r["t"]) * 1e-6,
                            source=source, t_origin=t_origin) for r in tr]
+
+
+def _joined(parts: list[np.ndarray], dtype: np.dtype, buffers: Recycler) -> np.ndarray:
+    """`join` into reused buffers, without a copy when all but one part are empty (the
+    buffer was used up)."""
+    full = [p for p in parts if len(p)]
+    return full[0] if len(full) == 1 else join(full, dtype, buffers)
 
 
 class FileCamera(Source):
@@ -88,6 +96,7 @@ class FileCamera(Source):
         self._open_pass()
         self._ev = np.empty(0, EVENT_DTYPE)
         self._tr = np.empty(0, TRIGGER_DTYPE)
+        self._buffers = Recycler(keep=4, keep_bytes=1 << 25)  # what the windows are cut from
         self._offset = 0  # added to device time on each loop
         self._first_t: int | None = None
         self._last_t = 0
@@ -131,8 +140,8 @@ class FileCamera(Source):
             ev_parts.append(ev)
             tr_parts.append(tr)
         if len(ev_parts) > 1:
-            self._ev = join(ev_parts, EVENT_DTYPE)
-            self._tr = join(tr_parts, TRIGGER_DTYPE)
+            self._ev = _joined(ev_parts, EVENT_DTYPE, self._buffers)
+            self._tr = _joined(tr_parts, TRIGGER_DTYPE, self._buffers)
 
     def produce(self):
         step = self.params.chunk_us

@@ -18,6 +18,23 @@ from .lda import lda_fit
 log = logging.getLogger(__name__)
 
 
+def check_classes(classes: list[str], names: list[str] | None) -> None:
+    """Two different labels, and a decision name for each when names are given."""
+    if len(classes) != 2 or classes[0] == classes[1]:
+        raise ValueError(f"classes must name two different labels, got {classes}")
+    if names is not None and len(names) != 2:
+        raise ValueError(f"names gives the decision label of each of the 2 classes, got {names}")
+
+
+def epoch_of(msg: Message, node: str) -> tuple[np.ndarray, str | None]:
+    """An epoch from signal.epochs as (channels, samples) float64, and its marker's label;
+    Rejected, naming the node, for anything else."""
+    if msg.stream != FRAMES or msg.data.ndim != 3 or msg.data.shape[0] != 1:
+        raise Rejected(f"{node}: expects epochs as Frames (1, channels, samples) from signal.epochs, "
+                       f"got {msg.stream} of shape {getattr(msg.data, 'shape', None)}")
+    return msg.data[0].astype(np.float64), msg.meta.get("label")
+
+
 class CspLda(Transform):
     """CSP + shrinkage LDA on epochs, calibrated on the stream itself.
 
@@ -43,10 +60,7 @@ class CspLda(Transform):
 
         @model_validator(mode="after")
         def _check(self) -> "CspLda.Params":
-            if len(self.classes) != 2 or self.classes[0] == self.classes[1]:
-                raise ValueError(f"classes must name two different labels, got {self.classes}")
-            if self.names is not None and len(self.names) != 2:
-                raise ValueError(f"names gives the decision label of each of the 2 classes, got {self.names}")
+            check_classes(self.classes, self.names)
             return self
 
     def start(self) -> None:
@@ -113,10 +127,7 @@ class CspLda(Transform):
             self._fit()
 
     def receive(self, port: str, msg: Message) -> Message | None:
-        if msg.stream != FRAMES or msg.data.ndim != 3 or msg.data.shape[0] != 1:
-            raise Rejected(f"{self.name}: expects epochs as Frames (1, channels, samples) from signal.epochs, "
-                           f"got {msg.stream} of shape {getattr(msg.data, 'shape', None)}")
-        x, label = msg.data[0].astype(np.float64), msg.meta.get("label")
+        x, label = epoch_of(msg, self.name)
         if self.filters is None:
             self._calibrate(x, label)
             return None

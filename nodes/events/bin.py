@@ -13,7 +13,8 @@ from streamer import streams
 from streamer.node import Port, Rejected, Transform
 from streamer.streams import EVENTS, FRAMES, Message
 
-from .base import EventTransform, OffSensor, check_events, check_sensor, columns, first_outside
+from .held_frames import HeldFrames
+from .base import EventTransform, OffSensor, check_events, check_sensor, first_outside, rows
 
 # Bounds on the bins held at once: a chunk may span at most this many, and a jump of the
 # device clock by more restarts the binning (a corrupt or reset timestamp would otherwise
@@ -27,42 +28,95 @@ MAX_FRAMES_BYTES = 1 << 32
 
 
 @njit(cache=True, nogil=True)
-def accumulate(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarray, t0: int, bin_us: int,
-               width: int, height: int, crop: bool, x0: int, y0: int,
-               out: np.ndarray) -> tuple[int, int]:
-    """Add each event to out[(t - t0) // bin_us, channel, row, column] (channel = p when
-    out has 2 channels, else 0). Scaling: row = y * H // height, column = x * W // width;
-    crop: row = y - y0, column = x - x0, events outside the frame skipped. Events before
-    t0 go to bin 0. Returns (events before t0, events skipped outside the crop)."""
-    nb, c, hh, ww = out.shape
+def accumulate(words: np.ndarray, t0: int, bin_us: int, rows: np.ndarray, cols: np.ndarray, two: bool,
+               out: np.ndarray, zeroed: int = 0, dirty: int = 0) -> tuple[int, int, int]:
+    """Add each event (`words`: the events as (n, 2) uint64, see base.rows) to the
+    frames `out` (bins, C * H * W) at bin (t - t0) // bin_us, channel p > 0 when `two`,
+    row offset rows[y] and column cols[x] (-1 in either: outside a crop, skipped). Events
+    before t0 go to bin 0. Returns (events before t0, events skipped outside the crop,
+    bins initialised).
+
+    Bins [zeroed, dirty) may hold old counts (a reused buffer): each is cleared when the
+    first event reaches it, so that it is in cache for the events that follow (clearing
+    all of them first would write them to memory and read them back). The caller clears
+    those the events did not reach.
+
+    Times arrive in order, so the bin of the previous event is tested before dividing:
+    one division per bin, not per event."""
+    frame = out.shape[1]
+    on = frame // 2 if two else 0  # offset of the ON channel
     late = 0
     skipped = 0
-    for i in range(x.shape[0]):
-        if crop:
-            row, col = np.int64(y[i]) - y0, np.int64(x[i]) - x0
-            if row < 0 or row >= hh or col < 0 or col >= ww:
-                skipped += 1
-                continue
-        else:
-            row, col = (np.int64(y[i]) * hh) // height, (np.int64(x[i]) * ww) // width
-        b = (t[i] - t0) // bin_us
-        if b < 0:
-            b = 0
-            late += 1
-        ch = 0 if c == 1 else (1 if p[i] > 0 else 0)
-        out[b, ch, row, col] += 1.0
-    return late, skipped
+    start = t0
+    end = t0  # no bin cached yet
+    base = 0
+    flat = out.reshape(-1)
+    for i in range(words.shape[0]):
+        w = words[i, 0]
+        r = rows[np.intp(w >> 16) & 0xFFFF]
+        c = cols[np.intp(w & 0xFFFF)]
+        if r < 0 or c < 0:
+            skipped += 1
+            continue
+        t = np.int64(words[i, 1])
+        if t < start or t >= end:
+            if t < t0:
+                late += 1
+                b = np.int64(0)
+                end = start  # an empty window: the next event divides again
+            else:
+                b = (t - t0) // bin_us
+                start = t0 + b * bin_us
+                end = start + bin_us
+            base = b * frame
+            if b >= zeroed:
+                flat[zeroed * frame:min(b + 1, max(dirty, zeroed)) * frame] = 0
+                zeroed = b + 1
+        # p > 0 (p is an int8 in bits 32-39) without a branch: polarities are too mixed
+        # for branch prediction
+        positive = np.int64((((w >> 32) - 1) & 0xFF) < 127)
+        flat[base + on * positive + r + c] += np.float32(1.0)
+    return late, skipped, zeroed
+
+
+@njit(cache=True, nogil=True)
+def extent(words: np.ndarray) -> tuple[int, int, int, int]:
+    """(earliest t, latest t, largest x, largest y) of the events as (n, 2) uint64 words:
+    one pass instead of four over strided fields. Not for an empty chunk."""
+    lo = hi = np.int64(words[0, 1])
+    xmax = ymax = np.uint64(0)
+    for i in range(words.shape[0]):
+        t = np.int64(words[i, 1])
+        lo = min(lo, t)
+        hi = max(hi, t)
+        w = words[i, 0]
+        xmax = max(xmax, w & np.uint64(0xFFFF))
+        ymax = max(ymax, (w >> np.uint64(16)) & np.uint64(0xFFFF))
+    return lo, hi, np.int64(xmax), np.int64(ymax)
+
+
+def tables(width: int, height: int, shape: tuple[int, int, int], fit: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per sensor row and column, the offset of its cell in a (H, W) plane (rows: y's row
+    times W; cols: x's column), -1 outside a crop: the divisions of scaling done once."""
+    _, hh, ww = shape
+    y, x = np.arange(height, dtype=np.int64), np.arange(width, dtype=np.int64)
+    if fit == "crop":
+        row, col = y - (height - hh) // 2, x - (width - ww) // 2
+        row[(row < 0) | (row >= hh)] = -1
+        col[(col < 0) | (col >= ww)] = -1
+        return np.where(row >= 0, row * ww, -1), col
+    return y * hh // height * ww, x * ww // width
 
 
 def add_events(ev: np.ndarray, t0: int, width: int, height: int, bin_us: int, fit: str,
-               out: np.ndarray) -> tuple[int, int]:
+               out: np.ndarray, lookup: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[int, int]:
     """Count the events into `out` (bins, C, H, W), bin 0 starting at t0, scaled from the
     width x height sensor or cropped to its centred window; returns `accumulate`'s
-    (events before t0, events outside the crop)."""
-    x, y, p, t = columns(ev)
-    _, _, hh, ww = out.shape
-    return accumulate(x, y, p, t, t0, bin_us, width, height, fit == "crop", (width - ww) // 2, (height - hh) // 2,
-                      out)
+    (events before t0, events outside the crop). `lookup`: `tables(...)` for this sensor
+    and shape, when the caller keeps them."""
+    c, hh, ww = out.shape[1:]
+    rows_, cols = lookup if lookup is not None else tables(width, height, (c, hh, ww), fit)
+    return accumulate(rows(ev), t0, bin_us, rows_, cols, c == 2, out.reshape(out.shape[0], -1))[:2]
 
 
 def bin_events(events: np.ndarray, *, width: int, height: int, bin_us: int = 1000,
@@ -162,23 +216,33 @@ class Bin(Transform):
 
     def start(self) -> None:
         self.t0: int | None = None  # start of the first bin not yet emitted
-        self.held = np.zeros((0,) + self.params.shape, np.float32)  # complete + partial bins
+        self.held = HeldFrames(self.params.shape)  # complete + partial bins
         self.t_origin = float("nan")
+        self.lookup: tuple[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None = None
         frame_bytes = 4 * int(np.prod(self.params.shape))
         self.max_span_us = max(1, min(MAX_HELD_BINS, MAX_HELD_BYTES // frame_bytes)) * self.params.bin_us
 
-    def _times(self, msg: Message) -> tuple[int | None, int | None, int | None]:
-        """(earliest, newest, t_end_us) of the chunk, checked: refused before any state changes."""
-        ev = msg.data
+    def _tables(self, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+        """`tables` for this sensor, made again only when the sensor changes."""
+        if self.lookup is None or self.lookup[0] != (w, h):
+            self.lookup = (w, h), tables(w, h, self.params.shape, self.params.fit)
+        return self.lookup[1]
+
+    def _times(self, msg: Message, words: np.ndarray, w: int, h: int) -> tuple[int | None, int | None, int | None]:
+        """(earliest, newest, t_end_us) of the chunk, checked, events on the w x h sensor
+        included: refused before any state changes."""
         t_end = msg.meta.get("t_end_us")
         if t_end is not None:
             if not isinstance(t_end, Real) or isinstance(t_end, bool) or not abs(t_end) <= MAX_TIME_US:
                 raise Rejected(f"{self.name}: the Events stream's t_end_us must be a device time in µs, "
                                f"got {t_end!r}; fix its source")
             t_end = int(t_end)
-        if not len(ev):
+        if not len(words):
             return None, None, t_end
-        lo, hi = int(ev["t"].min()), int(ev["t"].max())
+        lo, hi, xmax, ymax = extent(words)
+        if xmax >= w or ymax >= h:
+            raise Rejected(f"{self.name}: event at x={xmax}, y={ymax} outside the {w}x{h} sensor named in "
+                           "the stream's metadata; fix the source's width/height")
         if lo < -MAX_TIME_US or hi > MAX_TIME_US:
             raise Rejected(f"{self.name}: event times {lo}..{hi} µs are not device times; fix the source's timestamps")
         if hi - lo > self.max_span_us:
@@ -198,20 +262,22 @@ class Bin(Transform):
         return out
 
     def receive(self, port: str, msg: Message) -> list[Message] | None:
-        w, h = self.geometry(msg)
+        # the events are checked against the sensor in the one pass of `extent`
+        w, h = self.geometry(msg, check=False)
         ev = msg.data
+        words = rows(ev)
         bin_us = self.params.bin_us
-        lo, hi, t_end = self._times(msg)
+        lo, hi, t_end = self._times(msg, words, w, h)
         out = self._jumped(hi) + self._jumped(lo)
         if len(ev):
             if self.t0 is None:
-                self.t0 = int(ev["t"][0]) // bin_us * bin_us
-            n_bins = max(1, len(self.held), (hi - self.t0) // bin_us + 1)
-            if n_bins > len(self.held):
-                grown = np.zeros((n_bins,) + self.params.shape, np.float32)
-                grown[:len(self.held)] = self.held
-                self.held = grown
-            late, outside = add_events(ev, self.t0, w, h, bin_us, self.params.fit, self.held)
+                self.t0 = int(words[0, 1]) // bin_us * bin_us
+            self.held.grow(max(1, (hi - self.t0) // bin_us + 1), clear=False)
+            frames, zeroed, dirty = self.held.unsettled()
+            row_of, col_of = self._tables(w, h)
+            late, outside, zeroed = accumulate(words, self.t0, bin_us, row_of, col_of, self.params.shape[0] == 2,
+                                               frames.reshape(len(frames), -1), zeroed, dirty)
+            self.held.settle(zeroed)
             if late:
                 self.count("late", late)
             if outside:
@@ -222,7 +288,7 @@ class Bin(Transform):
             return out or None
         self.t_origin = msg.t_origin
         # Bins before the newest event's are complete.
-        complete = (int(ev["t"][-1]) - self.t0) // bin_us if len(ev) else 0
+        complete = (int(words[-1, 1]) - self.t0) // bin_us if len(ev) else 0
         if t_end is not None:
             out += self._jumped(t_end)
             if self.t0 is not None:
@@ -233,12 +299,8 @@ class Bin(Transform):
         return out or None
 
     def _close_until(self, t_end: int, complete: int = 0) -> list[Message] | None:
-        bin_us = self.params.bin_us
-        complete = max(complete, (t_end - self.t0) // bin_us)
-        if complete > len(self.held):
-            grown = np.zeros((complete,) + self.params.shape, np.float32)
-            grown[:len(self.held)] = self.held
-            self.held = grown
+        complete = max(complete, (t_end - self.t0) // self.params.bin_us)
+        self.held.grow(complete)
         k = self.params.frames_per_message
         return self._emit(complete // k * k)
 
@@ -252,12 +314,10 @@ class Bin(Transform):
             return None
         k = self.params.frames_per_message
         bin_us = self.params.bin_us
-        out = []
-        for i in range(0, n, k):
-            j = min(i + k, n)
-            out.append(streams.frames(self.held[i:j], bin_us=bin_us, t_first_us=self.t0 + i * bin_us,
-                                      t_origin=self.t_origin, shape=list(self.params.shape)))
-        # Views, no copies: emitted bins are never written again; only the rest is.
-        self.held = self.held[n:]
+        # Views, no copies: emitted bins are never written again while a view of them lives.
+        sent = self.held.take(n)
+        out = [streams.frames(sent[i:i + k], bin_us=bin_us, t_first_us=self.t0 + i * bin_us,
+                              t_origin=self.t_origin, shape=list(self.params.shape))
+               for i in range(0, n, k)]
         self.t0 += n * bin_us
         return out

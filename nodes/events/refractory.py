@@ -9,7 +9,8 @@ import streamer.node
 from streamer.streams import EVENT_DTYPE, Message
 
 from .base import EventTransform, OffSensor, check_events, check_sensor, copy_row, first_outside, rows
-from .denoise import NEVER
+
+NEVER = np.iinfo(np.int64).min // 4  # a pixel that has not fired (no overflow in t - NEVER)
 
 
 @njit(cache=True, nogil=True)

@@ -91,7 +91,8 @@ class WelchBands:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """(channels, bands) for the window x (channels, samples)."""
         n_seg = (x.shape[1] - self.nperseg) // self.step + 1
-        seg = detrend_window(np.ascontiguousarray(x), 0, self.nperseg, self.step, n_seg, self.win)
+        # x may be a view of a window buffer: read in place, not copied first.
+        seg = detrend_window(x, 0, self.nperseg, self.step, n_seg, self.win)
         spec = scipy.fft.rfft(seg, axis=-1, workers=1)
         return band_sums(spec, n_seg, self.bins, self.weights)
 
@@ -151,11 +152,11 @@ class BandPowerState:
                 starts.append(start)
                 powers.append(env.mean(axis=-1).reshape(len(self.sos), self.n_ch).T)
         elif not self.per_segment:
-            for start, win in self.w.push(x, self.first):
+            for start, win in self.w.push(x, self.first, copy=False):  # reduced at once
                 starts.append(start)
                 powers.append(self.welch(win))
         else:
-            for start, seg in self.w.push(x, self.first):
+            for start, seg in self.w.push(x, self.first, copy=False):  # reduced at once
                 self.seg_power[start] = self.welch(seg)
             end = self.w.buf_start + self.w.n  # samples numbered as the windows are
             while self.next_start + self.window <= end:
@@ -267,7 +268,9 @@ class BandPower(Transform):
         x = np.zeros((1, 4), np.float32)
         x.setflags(write=False)
         sosfilt_chunk(np.zeros((1, 6)), x, np.zeros((1, 1, 2)))
-        WelchBands({"b": (0.0, 1.0)}, 8.0, 8, 1000.0)(np.zeros((1, 8), np.float32))
+        welch = WelchBands({"b": (0.0, 1.0)}, 8.0, 8, 1000.0)
+        welch(np.zeros((1, 8), np.float32))
+        welch(np.zeros((1, 16), np.float32)[:, :8])  # windows are views of the buffer
 
     def receive(self, port: str, msg: Message) -> list[Message]:
         sfreq = require_samples(msg, "signal.bandpower")

@@ -28,7 +28,9 @@ class Windower:
         self.buf_start = 0      # sample index of buf[:, 0]
         self.next_start = 0     # sample index where the next window starts
 
-    def push(self, x: np.ndarray, first_sample: int) -> list[tuple[int, np.ndarray]]:
+    def push(self, x: np.ndarray, first_sample: int, copy: bool = True) -> list[tuple[int, np.ndarray]]:
+        """(start, window) for each window `x` completes. With `copy=False` the windows are
+        views of the buffer, valid until the next push: for a caller that reduces them at once."""
         if self.buf is None:
             self.buf = np.zeros((x.shape[0], 2 * (self.window + self.step) + x.shape[1]), np.float32)
             self.buf_start = self.next_start = first_sample
@@ -47,7 +49,8 @@ class Windower:
         while self.next_start + self.window <= end:
             lo = self.next_start - self.buf_start
             # a copy: the buffer is reused, windows handed on must not change
-            out.append((self.next_start, self.buf[:, lo:lo + self.window].copy()))
+            win = self.buf[:, lo:lo + self.window]
+            out.append((self.next_start, win.copy() if copy else win))
             self.next_start += self.step
         return out
 

@@ -71,10 +71,16 @@ class Conv2d(Layer):
         self.dy, self.dx = (int(v) for v in dilation)
         self.groups = int(groups)
         self.idx = np.zeros(int(np.prod(in_shape)), np.int64)
+        self.path = K.PATH_AUTO
+        _, kh, kw = self.w.shape[1:]
+        self.wt = np.ascontiguousarray(self.w.transpose(1, 2, 3, 0))  # event path: channels last
+        self.acc = np.zeros((self.out_shape[1] * self.out_shape[2], self.w.shape[0]), F32)
+        self.rows = K.taps(self.in_shape[1], kh, self.sy, self.py, self.dy, self.out_shape[1])
+        self.cols = K.taps(self.in_shape[2], kw, self.sx, self.px, self.dx, self.out_shape[2])
 
     def step(self, x):
-        K.conv2d(x, self.w, self.b, self.sy, self.sx, self.py, self.px, self.dy, self.dx,
-                 self.groups, self.idx, self.out)
+        K.conv2d(x, self.w, self.wt, self.b, self.sy, self.sx, self.py, self.px, self.dy, self.dx,
+                 self.groups, self.rows, self.cols, self.idx, self.acc, self.out, self.path)
         return self.out
 
 
@@ -105,16 +111,17 @@ class Dense(Layer):
         self.b = np.zeros(w.shape[0], F32) if bias is None else \
             np.ascontiguousarray(np.broadcast_to(np.asarray(bias, F32), (w.shape[0],)))
         self.idx = np.zeros(w.shape[1], np.int64)
+        self.path = K.PATH_AUTO
 
     def step(self, x):
-        K.dense(x.reshape(-1), self.w, self.wt, self.b, self.idx, self.out)
+        K.dense(x.reshape(-1), self.w, self.wt, self.b, self.idx, self.out, self.path)
         return self.out
 
 
 class Scale(Layer):
     def __init__(self, name, shape, scale):
         super().__init__(name, shape, shape)
-        self.s = np.broadcast_to(np.asarray(scale, F32), shape)
+        self.s = np.ascontiguousarray(np.broadcast_to(np.asarray(scale, F32), shape))
 
     def step(self, x):
         np.multiply(x, self.s, out=self.out)
@@ -130,9 +137,13 @@ class Pool2d(Layer):
         self.average = bool(average)
         self.scale = F32(1.0 / (self.ky * self.kx) if average else 1.0)
         self.idx = np.zeros(int(np.prod(in_shape)), np.int64)
+        self.path = K.PATH_AUTO
+        self.rows = K.taps(self.in_shape[1], self.ky, self.sy, self.py, 1, self.out_shape[1])
+        self.cols = K.taps(self.in_shape[2], self.kx, self.sx, self.px, 1, self.out_shape[2])
 
     def step(self, x):
-        K.pool2d(x, self.ky, self.kx, self.sy, self.sx, self.py, self.px, self.scale, self.idx, self.out)
+        K.pool2d(x, self.ky, self.kx, self.sy, self.sx, self.py, self.px, self.scale, self.rows, self.cols,
+                 self.idx, self.out, self.path)
         return self.out
 
 

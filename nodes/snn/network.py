@@ -7,8 +7,10 @@ import nir
 import numpy as np
 
 from . import conventions
+from . import kernels as K
 from .early_exit import DynamicConfidence, InferResult
 from .nir_import import plan
+from .program import Program
 
 
 class Network:
@@ -17,6 +19,10 @@ class Network:
     One verb moves it in time: `step(x)` advances one step of `dt` seconds per frame of
     `x` (in_shape for one step, (steps, *in_shape) for several) and returns the output
     layer's values. `classify(frames)` is `reset` and `step` until an early-exit rule stops.
+
+    A step is one Numba call over all layers (see program.py) unless a layer has no kernel
+    row (Delay); then it is one call per layer. Either way each synapse layer chooses its
+    loops per step from the density of its input (kernels.py); `synapse_path` forces them.
     """
 
     def __init__(self, graph: nir.NIRGraph, dt: float = 1e-3, convention: str = "nir",
@@ -39,6 +45,13 @@ class Network:
         self._outs: list[np.ndarray | None] = [None] * n
         self._program = [(i, self.layers[i], self.inputs[i], self._sum[i]) for i in range(n)
                          if i != self._in]
+        # The whole step in one kernel call; the layers' arrays become views of its pools.
+        self._fused = Program(self.layers, self.inputs, self._in, self._recurrent, self.in_shape) \
+            if Program.supports(self.layers) else None
+        if self._fused is not None:
+            self._prev = self._fused.prev
+            self._outs = list(self._fused.outs)
+            self._out_buf = self._fused.outs[self._out]
         self.reset()
 
     def __repr__(self) -> str:
@@ -65,7 +78,23 @@ class Network:
         """The layer that feeds the Output node (its membrane is the 'membrane' readout)."""
         return self.layers[self.inputs[self._out][0][0]]
 
+    def synapse_path(self, path: str = "auto") -> None:
+        """Which loops the Conv, Dense and pooling layers run: "auto" (per layer and step,
+        from the measured density of its input), "dense" or "event" (every nonzero input
+        scatters its weights). All three give the same outputs, bit for bit."""
+        if path not in K.PATHS:
+            raise ValueError(f"synapse path must be one of {', '.join(K.PATHS)}, got {path!r}")
+        for layer in self.layers:
+            if hasattr(layer, "path"):
+                layer.path = K.PATHS[path]
+        if self._fused is not None:
+            self._fused.set_path(K.PATHS[path])
+
     def _step(self, x: np.ndarray) -> np.ndarray:
+        if self._fused is not None:
+            self._fused.x[...] = x
+            self._fused.run()
+            return self._out_buf
         outs = self._outs
         outs[self._in] = x
         prev = self._prev
@@ -90,6 +119,9 @@ class Network:
         The outputs are fresh arrays. With `record` (layer names), returns
         (outputs, {name: that layer's outputs, shaped as the outputs are}).
         """
+        if not record and self._fused is not None and np.shape(x) == self.in_shape:
+            # One live step, the common call: no bookkeeping around the kernel.
+            return self._step(x).copy()
         x = np.ascontiguousarray(x, dtype=np.float32)
         single = x.shape == self.in_shape
         if not single and x.shape[1:] != self.in_shape:

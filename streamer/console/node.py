@@ -79,6 +79,10 @@ class Console(Sink):
 
     # -- data -------------------------------------------------------------------------
     def receive(self, port: str, msg: Message) -> None:
+        if msg.stream == MARKER and isinstance(msg.data.get("stimulus"), dict):
+            # a cue node's marker: to the stimulus page (its time on our clock: t_origin)
+            self.server.stimulus({**msg.data["stimulus"], "label": msg.data.get("label"),
+                                  "trial": msg.data.get("trial"), "t_host": msg.t_origin})
         view = self.views.get(port)
         if view is None or view.stream != msg.stream:
             view = make_view(len(self.views) if view is None else view.vid,
@@ -103,10 +107,14 @@ class Console(Sink):
             if not label or len(label) > 200:
                 raise ValueError("a marker needs a label of 1 to 200 characters")
             req = {"op": op, "label": label, "value": req.get("value") if isinstance(req.get("value"), (str, int, float)) else None}
+        if op in ("shown", "frames"):
+            req = _stimulus_report(req)
         if op == "record" and not self.params.recorders:
             raise ValueError("this graph has no recorder (record): add one to record")
         self.controls.put(req)
         self.wake()
+        if op in ("shown", "frames"):
+            return op
         return {"estop": "emergency stop sent", "rearm": "re-arm sent", "pause": "pause sent",
                 "resume": "resume sent", "marker": "marker sent", "record": "recording switched"}[op]
 
@@ -131,6 +139,12 @@ class Console(Sink):
                 self.count("markers")
                 out["markers"].append(marker(req["label"], req["value"], time_s=t, source="console",
                                              wall_time=time.time(), t_origin=t))
+            elif op in ("shown", "frames"):
+                self.count(f"stimulus_{op}")
+                t_shown = req.pop("t_host")
+                label = f"shown:{req.pop('label')}" if op == "shown" else "frame_times"
+                out["markers"].append(marker(label, req.pop("value", None), time_s=t_shown, t_origin=t_shown,
+                                             source="stimulus page", **req))
             elif op == "record":
                 self.recording = bool(req.get("on"))
                 out["record"].append(command("record", self.recording, safety="operator", t_origin=t,
@@ -146,3 +160,31 @@ class Console(Sink):
         if skipped:
             c["skipped_samples"] = skipped
         return {k: v for k, v in out.items() if v} or None
+
+
+def _number_list(v: object, n_max: int) -> list[float]:
+    if not isinstance(v, list) or len(v) > n_max or not all(isinstance(x, (int, float)) for x in v):
+        raise ValueError(f"expected a list of at most {n_max} numbers")
+    return [float(x) for x in v]
+
+
+def _stimulus_report(req: dict) -> dict:
+    """What the stimulus page reports, checked and reduced to plain fields: `shown` (a
+    stimulus's label and the host time of the frame that drew it) or `frames` (frame
+    times on the host clock and each target's luminance in them)."""
+    t = req.get("t_host")
+    if req["op"] == "shown":
+        if not isinstance(t, (int, float)) or not isinstance(req.get("label"), str) or len(req["label"]) > 200:
+            raise ValueError("shown needs the stimulus's label and t_host, the host time of its frame")
+        return {"op": "shown", "label": req["label"], "t_host": float(t),
+                "trial": req.get("trial") if isinstance(req.get("trial"), int) else None}
+    times = _number_list(req.get("times"), 1000)
+    lum = req.get("luminance")
+    if not times or not isinstance(lum, list) or len(lum) > 64:
+        raise ValueError("frames needs times (host clock) and luminance, a list per target")
+    lum = [_number_list(x, 1000) for x in lum]
+    if any(len(x) != len(times) for x in lum):
+        raise ValueError("frames: one luminance per frame time for every target")
+    freqs = _number_list(req.get("freqs_hz", []), 64)
+    return {"op": "frames", "t_host": times[0], "frame_times": times, "luminance": lum, "freqs_hz": freqs,
+            "target": req.get("target") if isinstance(req.get("target"), int) else None}

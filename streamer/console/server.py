@@ -27,6 +27,8 @@ TICK_S = 1.0 / 60
 FIGURES_S = 0.25
 CLIENT_QUEUE = 64           # frames waiting for one page; beyond, its frames are skipped
 CONTROL_OPS = {"estop", "rearm", "pause", "resume", "marker", "record"}
+# What the stimulus page (/stimulus) sends back: when a stimulus was drawn, the frame times.
+STIMULUS_OPS = {"shown", "frames"}
 
 
 class Client:
@@ -61,6 +63,7 @@ class ConsoleServer:
         self.on_control = on_control
         self.figures: dict[str, Any] = {}
         self.clients: set[Client] = set()
+        self.stimulus_clients: set[Client] = set()
         self.frames_sent = 0
         self.frames_skipped_closed = 0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -102,6 +105,7 @@ class ConsoleServer:
         self._stopping = asyncio.Event()
         app = web.Application()
         app.router.add_get("/", self._index)
+        app.router.add_get("/stimulus", self._stimulus_page)
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/info", self._info)
         app.router.add_get("/favicon.ico", self._no_icon)
@@ -130,6 +134,44 @@ class ConsoleServer:
                                 "printed when the graph started (…/?token=...)")
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
+    async def _stimulus_page(self, request: web.Request) -> web.StreamResponse:
+        if not self._allowed(request):
+            return web.Response(status=403, text="this console needs its token: add ?token=... as for the console")
+        return web.FileResponse(STATIC / "stimulus.html", headers={"Cache-Control": "no-store"})
+
+    def stimulus(self, item: dict) -> None:
+        """Send a stimulus (a cue node's marker) to every stimulus page; any thread."""
+        if self.loop is None or not self.stimulus_clients:
+            return
+        text = json.dumps({"type": "stimulus", **item}, default=str)
+        self.loop.call_soon_threadsafe(lambda: [c.offer(text) for c in list(self.stimulus_clients)])
+
+    async def _stimulus_ws(self, ws: web.WebSocketResponse) -> None:
+        """A stimulus page: it gets the stimuli, syncs its clock to ours (`clock`: our
+        monotonic time, answered at once) and reports what it drew (`shown`, `frames`)."""
+        client = Client(ws)
+        self.stimulus_clients.add(client)
+        pump = asyncio.create_task(client.pump())
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    req = json.loads(msg.data)
+                except ValueError:
+                    continue
+                op = req.get("op") if isinstance(req, dict) else None
+                if op == "clock":
+                    client.offer(json.dumps({"type": "clock", "id": req.get("id"), "t_host": time.monotonic()}))
+                elif op in STIMULUS_OPS:
+                    try:
+                        self.on_control(req)
+                    except ValueError as exc:
+                        client.offer(json.dumps({"type": "control", "op": op, "ok": False, "error": str(exc)}))
+        finally:
+            pump.cancel()
+            self.stimulus_clients.discard(client)
+
     async def _no_icon(self, request: web.Request) -> web.Response:
         return web.Response(status=204)
 
@@ -147,8 +189,11 @@ class ConsoleServer:
     async def _ws(self, request: web.Request) -> web.StreamResponse:
         if not self._allowed(request):
             return web.Response(status=403)
-        ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=1 << 16)
+        ws = web.WebSocketResponse(heartbeat=10.0, max_msg_size=1 << 18)
         await ws.prepare(request)
+        if request.query.get("page") == "stimulus":
+            await self._stimulus_ws(ws)
+            return ws
         client = Client(ws)
         client.offer(json.dumps(self._snapshot(), default=str))
         for view in list(self.views.values()):

@@ -1,10 +1,14 @@
 """Figures of a decoder judged on recordings it was not calibrated on: ROC AUC,
 sensitivity and specificity, false alarms per hour and detection latency for seizure
-detection; accuracy, per-class recall and the binomial chance test for classifiers."""
+detection. The classifier figures (recall, chance, kappa, ITR...) are in
+streamer.evaluation.metrics."""
 from __future__ import annotations
 
 import numpy as np
 import scipy.stats
+
+# The classifier figures live with `streamer eval`; kept importable from here.
+from streamer.evaluation.metrics import binomial_p, chance_level, per_class_recall  # noqa: F401
 
 
 def roc_auc(scores: np.ndarray, truth: np.ndarray) -> float:
@@ -50,23 +54,3 @@ def detection_latencies(flagged: np.ndarray, latency_s: np.ndarray) -> np.ndarra
         if hit.any():
             out[k] = latency_s[hit].min()
     return out
-
-
-def per_class_recall(predicted: np.ndarray, truth: np.ndarray, classes: list) -> dict:
-    """Recall of each class: a decoder that answers one class whatever comes shows 1 and 0."""
-    predicted, truth = np.asarray(predicted), np.asarray(truth)
-    return {c: float((predicted[truth == c] == c).mean()) if (truth == c).any() else float("nan")
-            for c in classes}
-
-
-def chance_level(truth: np.ndarray) -> float:
-    """Accuracy of always answering the most frequent class."""
-    _, counts = np.unique(np.asarray(truth), return_counts=True)
-    return float(counts.max() / counts.sum())
-
-
-def binomial_p(n_right: int, n: int, chance: float = 0.5) -> float:
-    """One-sided p-value of n_right or more right out of n by guessing at `chance`."""
-    if not 0 <= n_right <= n:
-        raise ValueError(f"{n_right} right out of {n} trials")
-    return float(scipy.stats.binom.sf(n_right - 1, n, chance))

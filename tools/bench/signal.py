@@ -1,7 +1,8 @@
-"""Signal-chain benchmark: band-pass + common average + band power on 256 channels at
-30 kHz in real-time chunks, our streaming nodes against SciPy/NumPy offline on the same data.
+"""Signal-chain benchmark: band-pass + common average + band power on 256 channels (or
+`--channels`) at 30 kHz in real-time chunks, our streaming nodes against SciPy/NumPy offline
+on the same data.
 
-    python -m tools.bench.signal [--seconds 10] [--chunk-ms 10] [--repeats 3]
+    python -m tools.bench.signal [--channels 256] [--seconds 10] [--chunk-ms 10] [--repeats 3]
 
 Prints the real-time factor (signal seconds per compute second, on one core), the
 per-chunk latency (median, p99) of the streaming chain, the offline time and the ratio.
@@ -22,13 +23,13 @@ from nodes.signal.bandpower import BandPower
 from streamer import streams
 
 SFREQ = 30_000.0
-N_CH = 256
+N_CH = 256  # default channel count
 # Resolvable with 100 ms Welch segments (10 Hz bins).
 BANDS = {"beta": (10.0, 30.0), "gamma": (30.0, 100.0), "ripple": (100.0, 250.0), "fast_ripple": (250.0, 500.0)}
 
 
 def streaming(x: np.ndarray, chunk: int) -> tuple[float, np.ndarray, np.ndarray]:
-    names = [f"ch{i}" for i in range(N_CH)]
+    names = [f"ch{i}" for i in range(x.shape[0])]
     nodes = [Filter(kind="bandpass", l_freq_hz=1, h_freq_hz=1000, order=4), Reref(method="average"),
              BandPower(bands=BANDS, window_ms=200, step_ms=100, segment_ms=100)]
     for n in nodes:
@@ -66,6 +67,7 @@ def offline(x: np.ndarray) -> tuple[float, np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--channels", type=int, default=N_CH)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--chunk-ms", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=3)
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     n = int(args.seconds * SFREQ)
-    x = (np.random.default_rng(0).standard_normal((N_CH, n)) * 50e-6).astype(np.float32)
+    x = (np.random.default_rng(0).standard_normal((args.channels, n)) * 50e-6).astype(np.float32)
     chunk = int(args.chunk_ms * 1e-3 * SFREQ)
     runs = [streaming(x, chunk) for _ in range(args.repeats)]
     offs = [offline(x) for _ in range(args.repeats)]
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     offs = [o[0] for o in offs]
     lat = np.concatenate([r[1] for r in runs]) * 1e3
     off = statistics.median(offs)
-    print(f"{N_CH} channels at {SFREQ / 1e3:.0f} kHz, {args.seconds:.0f} s in {args.chunk_ms:g} ms chunks, "
+    print(f"{args.channels} channels at {SFREQ / 1e3:.0f} kHz, {args.seconds:.0f} s in {args.chunk_ms:g} ms chunks, "
           f"one core, median of {args.repeats}")
     print(f"streaming (filter + CAR + band power): {ours:.2f} s -> real-time factor {args.seconds / ours:.2f}x")
     print(f"per-chunk latency: median {np.median(lat):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms "

@@ -36,7 +36,7 @@ class Blob(Source):
             # Sleep, as a driver waiting for its device does (a spinning source would hold the GIL).
             time.sleep(max(0.0, self.t0 + self.sent / p.rate_hz - time.monotonic()))
         self.sent += 1
-        return Message(FRAMES, self.buf, {"bin_us": 0.0}, streams.now())
+        return Message(FRAMES, self.buf, {"bin_us": 1000.0}, streams.now())
 
 
 class Meter(Sink):

@@ -66,15 +66,33 @@ def load_eegmmidb(root: Path, train_runs: list[int], test_runs: list[int], subje
     if missing:
         raise FileNotFoundError(f"EEGMMIDB runs not found: {', '.join(missing)} (set --data-dir or STREAMER_DATA)")
     chunks, markers = replay(paths, band_hz)
-    sfreq = float(chunks[0].meta["sfreq"])
-    names = list(chunks[0].meta["ch_names"])
-    signal = np.concatenate([m.data for m in chunks], axis=1)
     train_files = {p.name for p in paths[:len(train_runs)]}
     train = [(lab, s) for lab, s, f in markers if f in train_files]
     test = [(lab, s) for lab, s, f in markers if f not in train_files]
+    data = spiking_dataset(chunks, train, test, LABELS, n_pairs=n_pairs, threshold=threshold, step_ms=step_ms,
+                           delay_s=delay_s, trial_s=trial_s, epoch_s=epoch_s, shifts_ms=shifts_ms)
+    data.classes = ["left", "right"]
+    data.meta = {"data": "eegmmidb", "subject": subject, "train_runs": list(train_runs),
+                 "test_runs": list(test_runs), **data.meta, "band_hz": list(band_hz), "reref": "average",
+                 "labels": {"T1": "left", "T2": "right"}}
+    return data
+
+
+def spiking_dataset(chunks: list, train: list[tuple[str, int]], test: list[tuple[str, int]],
+                    labels: dict[str, int], n_pairs: int = 2, threshold: float = 0.5, step_ms: float = 25.0,
+                    delay_s: float = 0.5, trial_s: float = 3.5, epoch_s: tuple[float, float] = (0.5, 4.0),
+                    shifts_ms: tuple[float, ...] = (-200, -100, 0, 100, 200)) -> Dataset:
+    """Trials for the SNN from a band-passed, re-referenced stream (Samples chunks, first
+    sample 0) and its cues (label, sample): CSP fitted on the `train` cues' epochs, each
+    filter scaled to unit variance up to the last training epoch, send-on-delta spikes
+    through the graph's nodes, one trial per cue from `delay_s` on (the training ones also
+    at the offsets `shifts_ms`)."""
+    sfreq = float(chunks[0].meta["sfreq"])
+    names = list(chunks[0].meta["ch_names"])
+    signal = np.concatenate([m.data for m in chunks], axis=1)
     a, b = (round(t * sfreq) for t in epoch_s)
     epochs = np.stack([signal[:, s + a:s + b] for _, s in train]).astype(np.float64)
-    y_train = np.array([LABELS[lab] for lab, _ in train])
+    y_train = np.array([labels[lab] for lab, _ in train])
     matrix = csp_fit(epochs, y_train, n_pairs)
     # Unit variance per filter over the training runs: one delta threshold fits all.
     last = max(s for _, s in train) + b
@@ -93,10 +111,8 @@ def load_eegmmidb(root: Path, train_runs: list[int], test_runs: list[int], subje
     x_train = np.stack([trial(s, d) for d in shifts_ms for _, s in train])
     y_train = np.tile(y_train, len(shifts_ms))
     x_test = np.stack([trial(s) for _, s in test])
-    y_test = np.array([LABELS[lab] for lab, _ in test])
-    meta = {"data": "eegmmidb", "subject": subject, "train_runs": list(train_runs), "test_runs": list(test_runs),
-            "sfreq": sfreq, "band_hz": list(band_hz), "reref": "average", "step_samples": step,
-            "delta_threshold": float(threshold), "delay_s": float(delay_s), "trial_steps": n_steps,
-            "spatial_filters": filters,
-            "labels": {"T1": "left", "T2": "right"}}
-    return Dataset(x_train, y_train, x_test, y_test, classes=["left", "right"], dt_s=step / sfreq, meta=meta)
+    y_test = np.array([labels[lab] for lab, _ in test])
+    meta = {"sfreq": sfreq, "step_samples": step, "delta_threshold": float(threshold), "delay_s": float(delay_s),
+            "trial_steps": n_steps, "spatial_filters": filters}
+    classes = sorted(labels, key=labels.get)
+    return Dataset(x_train, y_train, x_test, y_test, classes=classes, dt_s=step / sfreq, meta=meta)

@@ -1,0 +1,1 @@
+"""`streamer eval`: decoding graphs judged pseudo-online on recordings (splits, metrics, report)."""

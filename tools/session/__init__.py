@@ -1,0 +1,1 @@
+"""BCI sessions: a protocol of phases (calibration, fit, online runs) run in order."""
