@@ -143,6 +143,18 @@ def test_training_is_seeded_and_learns():
     assert predict(model, data.x_test).shape == (40, 2)
 
 
+def test_cosine_schedule_is_seeded_and_learns():
+    data = toy_data(1)
+    weights = []
+    for _ in range(2):
+        seed_everything(5)
+        model = SNN(data.input_shape, dense_arch(2, hidden=16))
+        train(model, data, epochs=4, seed=5, lr=5e-3, batch=16, cosine=True)
+        weights.append([p.detach().clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*weights)), "same seed, same model"
+    assert accuracy(model, data.x_test, data.y_test) >= 0.9
+
+
 def test_delta_encoder_hand_worked():
     from tools.train.synthetic import delta_encode
 

@@ -38,6 +38,9 @@ def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") ->
                     help="EEGMMIDB: one of --runs whose trials pick the epoch count (early stopping)")
     ap.add_argument("--ensemble", type=int, default=1,
                     help="EEGMMIDB: train N networks (seeds seed..seed+N-1) and merge them into one")
+    ap.add_argument("--csp-pairs", type=int, default=2, help="EEGMMIDB: CSP filter pairs of the front end")
+    ap.add_argument("--delta-threshold", type=float, default=0.5,
+                    help="EEGMMIDB: send-on-delta threshold on the unit-variance CSP outputs")
     ap.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
                     help="biases in the weight layers (--no-bias: the answer follows ratios of the input)")
     ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
@@ -56,6 +59,8 @@ def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") ->
     ap.add_argument("--early-stopping", action="store_true",
                     help="event data: keep the weights of the epoch best on the held-out part of the "
                          "training samples (which then is no longer an unseen test)")
+    ap.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                    help="cosine: the learning rate falls to 0 along half a cosine over the training")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args(argv)
     if args.epochs < 1:
@@ -131,7 +136,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.train") -> 
             from .cross_run import Recipe, fit_runs
 
             recipe = Recipe(args.hidden, args.beta, args.bias, args.epochs, args.lr, args.batch, args.weight_decay,
-                            args.scale, args.loss_temperature, args.ensemble)
+                            args.scale, args.loss_temperature, args.ensemble, args.csp_pairs, args.delta_threshold)
             model, data, epochs, _ = fit_runs(args.data_dir or data_path("eeg"), args.runs, args.test_runs,
                                               args.val_run, recipe, args.seed, progress, console.print)
             data.meta["epochs_trained"] = epochs
@@ -143,7 +148,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.train") -> 
                 data.x_val, data.y_val = data.x_test, data.y_test
             history = train(model, data, args.epochs, args.seed, args.lr, args.batch, progress, args.weight_decay,
                             args.scale, args.loss_temperature, args.loss_every,
-                            Augment(args.jitter_px, args.drop, args.time_jitter), args.early_stopping)
+                            Augment(args.jitter_px, args.drop, args.time_jitter), args.early_stopping,
+                            args.lr_schedule == "cosine")
             if args.early_stopping:
                 from .fit import best_epoch
 

@@ -49,7 +49,7 @@ def loss_on(model: SNN, x: np.ndarray, y: np.ndarray, temperature: float = 1.0, 
 def train(model: SNN, data: Dataset, epochs: int, seed: int, lr: float = 2e-3, batch: int = 32,
           progress=None, weight_decay: float = 0.0, scale: float = 1.0,
           temperature: float = 1.0, loss_every: int = 0, augment: Augment | None = None,
-          keep_best: bool = False) -> list[dict]:
+          keep_best: bool = False, cosine: bool = False) -> list[dict]:
     """Adam on cross-entropy of the output spike counts; returns per-epoch figures.
 
     `weight_decay` is AdamW's decoupled decay; `scale` > 1 multiplies each training sample
@@ -63,8 +63,12 @@ def train(model: SNN, data: Dataset, epochs: int, seed: int, lr: float = 2e-3, b
     which is what an early-exit rule reads. `augment` moves and thins each training sample
     afresh every time it is seen (tools.train.augment). With `keep_best` and a validation
     set, the model ends with the weights of the epoch `best_epoch` picks (early stopping
-    without a second training run)."""
+    without a second training run). With `cosine` the learning rate falls from `lr` to 0
+    along half a cosine over all the batches: large steps while the augmented samples are
+    new, small ones to settle at the end."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    n_batches = epochs * ((len(data.y_train) + batch - 1) // batch)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n_batches) if cosine else None
     loss_fn = nn.CrossEntropyLoss()
     gen = np.random.default_rng(seed)
     history: list[dict] = []
@@ -95,6 +99,8 @@ def train(model: SNN, data: Dataset, epochs: int, seed: int, lr: float = 2e-3, b
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if schedule is not None:
+                schedule.step()
             loss_sum += float(loss.detach()) * len(idx)
             correct += int((counts.argmax(1) == y).sum())
             total += len(idx)
