@@ -155,6 +155,20 @@ def test_cosine_schedule_is_seeded_and_learns():
     assert accuracy(model, data.x_test, data.y_test) >= 0.9
 
 
+def test_loss_steps_at_the_last_step_is_the_plain_loss():
+    """--loss-steps T (the window's last step alone) is the loss on the final counts; a list
+    of earlier steps trains another network."""
+    data = toy_data(2)
+    weights = []
+    for steps in ((), (10,), (2, 5, 10)):
+        seed_everything(4)
+        model = SNN(data.input_shape, dense_arch(2, hidden=16))
+        train(model, data, epochs=2, seed=4, lr=5e-3, batch=16, loss_steps=steps)
+        weights.append(torch.cat([p.detach().ravel() for p in model.parameters()]))
+    assert torch.allclose(weights[0], weights[1], atol=1e-6)
+    assert not torch.allclose(weights[0], weights[2], atol=1e-3)
+
+
 def test_delta_encoder_hand_worked():
     from tools.train.synthetic import delta_encode
 

@@ -51,6 +51,9 @@ def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") ->
     ap.add_argument("--loss-every", type=int, default=0,
                     help="average the loss over the counts after every N steps (0: the last step only); "
                          "trains a network that is right early, for early exit")
+    ap.add_argument("--loss-steps", type=lambda t: tuple(int(v) for v in t.split(",")), default=(),
+                    help="average the loss over the counts after these steps, e.g. 10,20,40,80,300 "
+                         "(instead of --loss-every): as much weight on the first steps as early exit needs")
     ap.add_argument("--jitter-px", type=int, default=0,
                     help="augmentation: shift each event sample by up to N pixels in x and y")
     ap.add_argument("--drop", type=float, default=0.0, help="augmentation: drop each event with this probability")
@@ -65,6 +68,8 @@ def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") ->
     args = ap.parse_args(argv)
     if args.epochs < 1:
         ap.error("--epochs must be at least 1")
+    if args.loss_steps and (args.loss_every or min(args.loss_steps) < 1):
+        ap.error("--loss-steps takes positive steps and replaces --loss-every")
     if args.ensemble < 1:
         ap.error("--ensemble must be at least 1")
     return args
@@ -149,7 +154,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.train") -> 
             history = train(model, data, args.epochs, args.seed, args.lr, args.batch, progress, args.weight_decay,
                             args.scale, args.loss_temperature, args.loss_every,
                             Augment(args.jitter_px, args.drop, args.time_jitter), args.early_stopping,
-                            args.lr_schedule == "cosine")
+                            args.lr_schedule == "cosine", args.loss_steps)
             if args.early_stopping:
                 from .fit import best_epoch
 

@@ -49,7 +49,7 @@ def loss_on(model: SNN, x: np.ndarray, y: np.ndarray, temperature: float = 1.0, 
 def train(model: SNN, data: Dataset, epochs: int, seed: int, lr: float = 2e-3, batch: int = 32,
           progress=None, weight_decay: float = 0.0, scale: float = 1.0,
           temperature: float = 1.0, loss_every: int = 0, augment: Augment | None = None,
-          keep_best: bool = False, cosine: bool = False) -> list[dict]:
+          keep_best: bool = False, cosine: bool = False, loss_steps: tuple[int, ...] = ()) -> list[dict]:
     """Adam on cross-entropy of the output spike counts; returns per-epoch figures.
 
     `weight_decay` is AdamW's decoupled decay; `scale` > 1 multiplies each training sample
@@ -60,7 +60,9 @@ def train(model: SNN, data: Dataset, epochs: int, seed: int, lr: float = 2e-3, b
     spikes stops pulling the weights (a softer target against overfitting few trials).
     `loss_every` > 0 averages the loss over the counts accumulated after every
     `loss_every` steps, not only after the last: the network is trained to be right early,
-    which is what an early-exit rule reads. `augment` moves and thins each training sample
+    which is what an early-exit rule reads; `loss_steps` (e.g. 10, 20, 40, 80, 300) names
+    the steps after which the counts enter the loss instead, weighting the first steps of a
+    sample as much as an early exit needs. `augment` moves and thins each training sample
     afresh every time it is seen (tools.train.augment). With `keep_best` and a validation
     set, the model ends with the weights of the epoch `best_epoch` picks (early stopping
     without a second training run). With `cosine` the learning rate falls from `lr` to 0
@@ -91,8 +93,10 @@ def train(model: SNN, data: Dataset, epochs: int, seed: int, lr: float = 2e-3, b
             y = torch.from_numpy(data.y_train[idx])
             out = model(x)
             counts = out.sum(0)
-            if loss_every > 0:
-                cum = out.cumsum(0)[loss_every - 1::loss_every]
+            if loss_steps or loss_every > 0:
+                at = [k - 1 for k in loss_steps if k <= len(out)] if loss_steps else \
+                    list(range(loss_every - 1, len(out), loss_every))
+                cum = out.cumsum(0)[at]
                 loss = torch.stack([loss_fn(c / temperature, y) for c in cum]).mean()
             else:
                 loss = loss_fn(counts / temperature, y)
