@@ -16,6 +16,7 @@ started in this process group is killed on the way out.
 """
 from __future__ import annotations
 
+import cProfile
 import gc
 import json
 import logging
@@ -25,7 +26,8 @@ import signal
 import sys
 import threading
 import traceback
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import zmq
 
@@ -46,6 +48,7 @@ STOP_SEND_S = 0.5
 STOP_LINGER_MS = 300
 # A worker whose supervisor died exits by itself at the latest after this.
 ORPHAN_EXIT_S = 3.0
+PROFILE_ENV = "STREAMER_PROFILE"
 log = logging.getLogger("streamer.worker")
 
 
@@ -127,7 +130,8 @@ class NodeRunner:
         """Run the node in its thread; without `go` (stopped before the graph started) it
         only gets to send its last words."""
         self.state = NodeState.RUNNING
-        self.thread = threading.Thread(target=self.run, args=(go,), name=self.name, daemon=True)
+        target = profiled(self.run, self.name) if os.environ.get(PROFILE_ENV) else self.run
+        self.thread = threading.Thread(target=target, args=(go,), name=self.name, daemon=True)
         self.thread.start()
 
     @property
@@ -439,6 +443,22 @@ def main(argv: list[str] | None = None) -> int:
         # Whatever the nodes started (a simulator's processes) does not outlive us.
         kill_process_group(include_self=False)
     return code
+
+
+def profiled(run: Callable[[bool], None], node: str) -> Callable[[bool], None]:
+    """With STREAMER_PROFILE=folder, a node's thread is profiled for the whole run into
+    folder/NODE.prof (for `python -m pstats` or snakeviz): where that node's time goes."""
+    def run_profiled(go: bool) -> None:
+        profile = cProfile.Profile()
+        profile.enable()
+        try:
+            run(go)
+        finally:
+            profile.disable()
+            folder = Path(os.environ[PROFILE_ENV])
+            folder.mkdir(parents=True, exist_ok=True)
+            profile.dump_stats(folder / f"{node}.prof")
+    return run_profiled
 
 
 if __name__ == "__main__":

@@ -19,7 +19,11 @@ from .sos_kernel import sosfilt_chunk
 from .windows import Windower, window_lengths
 
 
-@njit(cache=True, nogil=True)
+WELCH_BLOCK = 16  # channels transformed together (fastest of 4-1024 at 30 kHz)
+
+
+# reassoc: the mean's sum may be vectorised (float64 all the same; an order change only)
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
 def detrend_window(x: np.ndarray, start: int, nperseg: int, step: int, n_seg: int,
                    win: np.ndarray) -> np.ndarray:
     """Welch's segments of x (channels, samples) from `start`, each minus its mean (in
@@ -91,10 +95,15 @@ class WelchBands:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """(channels, bands) for the window x (channels, samples)."""
         n_seg = (x.shape[1] - self.nperseg) // self.step + 1
-        # x may be a view of a window buffer: read in place, not copied first.
-        seg = detrend_window(x, 0, self.nperseg, self.step, n_seg, self.win)
-        spec = scipy.fft.rfft(seg, axis=-1, workers=1)
-        return band_sums(spec, n_seg, self.bins, self.weights)
+        out = np.empty((x.shape[0], self.bins.shape[0]))
+        # A block of channels at a time: its segments and spectra stay in the CPU's cache
+        # (all channels at once are tens of MB at 30 kHz). x may be a view of a window
+        # buffer: read in place, not copied first.
+        for c0 in range(0, x.shape[0], WELCH_BLOCK):
+            seg = detrend_window(x[c0:c0 + WELCH_BLOCK], 0, self.nperseg, self.step, n_seg, self.win)
+            spec = scipy.fft.rfft(seg, axis=-1, workers=1)
+            out[c0:c0 + WELCH_BLOCK] = band_sums(spec, n_seg, self.bins, self.weights)
+        return out
 
 
 class BandPowerState:

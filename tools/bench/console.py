@@ -193,7 +193,7 @@ def window_run(graph: Path, mode: str, args: argparse.Namespace, driver, env: di
         log = Path(tmp) / "probe.log"
         proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
                                 stderr=log.open("w"))
-        client = None
+        client, page_script = None, None
         try:
             if mode in ("ws", "page"):
                 wait_for_console(port, proc)
@@ -202,6 +202,9 @@ def window_run(graph: Path, mode: str, args: argparse.Namespace, driver, env: di
                 else:
                     client = FrameReader(port)
             proc.wait(timeout=300)
+            if mode == "page":  # the page's script share over its life (the rest is Chromium's drawing)
+                ms, since = driver.execute_script("return window.consoleScriptMs()")
+                page_script = ms / since
         except RuntimeError as exc:
             raise RuntimeError(f"{graph.name} ({mode}): {exc}; its log ends:\n{log.read_text()[-2000:]}") from None
         finally:
@@ -216,6 +219,7 @@ def window_run(graph: Path, mode: str, args: argparse.Namespace, driver, env: di
         result = json.loads(out.read_text())
         if "error" in result:
             raise RuntimeError(f"{graph.name} ({mode}): {result['error']}")
+        result["page_script"] = page_script
         return result
 
 
@@ -335,7 +339,8 @@ def report(title: str, runs: dict[str, list[dict]], figure, unit: str, better: s
         cpu = statistics.median(r["console_cpu"] for r in rs)
         chrome = statistics.median(r["browser_cpu"] for r in rs)
         extra = (f"  console {100 * cpu:5.1f} %" if mode != "off" else "") + \
-                (f"  chromium {100 * chrome:5.1f} % of one core" if mode == "page" else "")
+                (f"  chromium {100 * chrome:5.1f} % of one core (the page's script "
+                 f"{100 * statistics.median(r['page_script'] for r in rs):.1f} %)" if mode == "page" else "")
         print(f"  {mode:5s} {m:9.3f} {unit}  ratio to off {m / base:5.2f} ({better})  "
               f"runs {', '.join(f'{v:.3g}' for v in values)}{extra}")
 
@@ -391,7 +396,8 @@ def main(argv: list[str] | None = None) -> None:
             cpu = statistics.median(r["console_cpu"] for r in rs)
             chrome = statistics.median(r["browser_cpu"] for r in rs)
             print(f"  {mode:5s} console {100 * cpu:5.1f} % of one core"
-                  + (f"; chromium {100 * chrome:5.1f} %" if mode == "page" else "")
+                  + (f"; chromium {100 * chrome:5.1f} % (the page's script "
+                     f"{100 * statistics.median(r['page_script'] for r in rs):.1f} %)" if mode == "page" else "")
                   + f"; counters {rs[-1]['console_counters']}")
     finally:
         driver.quit()

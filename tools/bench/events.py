@@ -13,7 +13,7 @@ in a helper process, under a watchdog; its start included) against dv-processing
 reader in this process, converted to the same arrays. Ends with the event-filter benchmark
 so one command covers both.
 
-    .venv/bin/python -m tools.bench.events [--events 50000000] [--aedat4-events 5000000] [--repeats 5]
+    .venv/bin/python -m tools.bench.events [--events 50000000] [--aedat4-events 5000000] [--repeats 5] [--profile]
 """
 from __future__ import annotations
 
@@ -147,6 +147,37 @@ def bench_aedat4(n_events: int, repeats: int, tmp: Path) -> None:
           f"{path.stat().st_size / 1e6:.0f} MB); starting the helper {ts * 1e3:.0f} ms, once per reader")
 
 
+def profile_evt3(path: Path, repeats: int) -> None:
+    """Where EVT 3.0 decoding's time goes: the file's bytes read into memory, the decoding
+    kernel alone on words already in memory (output arrays reused), and the memory floor of
+    writing that many events (a fill of the same arrays)."""
+    from drivers.dvs import evt3
+    from drivers.dvs import TRIGGER_DTYPE
+    from streamer.streams import EVENT_DTYPE
+    r = open_events(path)
+    width, height, offset = r.width, r.height, r.data_offset
+    words = np.fromfile(path, "<u2", offset=offset)
+    step = 1 << 20
+    ev, tr = np.empty(step + evt3.MAX_PER_WORD, EVENT_DTYPE), np.empty(step, TRIGGER_DTYPE)
+
+    def kernel() -> int:
+        state, n, i = evt3.new_state(), 0, 0
+        while i < len(words):
+            used, got, _ = evt3.decode(words[i:i + step], state, width, height, ev, tr)
+            i, n = i + used, n + got
+        return n
+
+    n = kernel()
+    t_read = median_time(lambda: np.fromfile(path, "<u2", offset=offset), repeats)
+    t_kernel = median_time(kernel, repeats)
+    t_fill = median_time(lambda: [ev.fill(0) for _ in range(-(-n // len(ev)))], repeats)
+    t_all = median_time(lambda: ours(path), repeats)
+    print(f"  EVT3 profile, per event: whole reader {t_all / n * 1e9:.2f} ns = file bytes to memory "
+          f"{t_read / n * 1e9:.2f} ns + decoding kernel {t_kernel / n * 1e9:.2f} ns + the rest "
+          f"{(t_all - t_read - t_kernel) / n * 1e9:.2f} ns; writing {EVENT_DTYPE.itemsize} bytes an event "
+          f"alone costs {t_fill / n * 1e9:.2f} ns ({len(words) / n:.2f} words an event)")
+
+
 def median_time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -162,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--aedat4-events", type=int, default=5_000_000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-filters", action="store_true", help="skip the event-filter benchmark")
+    ap.add_argument("--profile", action="store_true", help="where EVT 3.0 decoding's time goes")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -184,6 +216,8 @@ def main(argv: list[str] | None = None) -> None:
             if fmt == "EVT3":  # blocks cut in two, decoded by two threads (expelliarmus has one)
                 t2 = median_time(lambda: ours(path, threads=2), a.repeats)
                 print(f"  {'':5s} ours, 2 threads {mine[0] / t2 / 1e6:7.1f} Mev/s   ratio {tt / t2:5.2f}")
+                if a.profile:
+                    profile_evt3(path, a.repeats)
         bench_aedat4(a.aedat4_events, a.repeats, tmp)
     if not a.no_filters:
         from tools.bench import event_filters

@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     n = int(args.commands * 1.15) + 5  # a few trials end below the confidence floor: no command
     print(f"end-to-end latency, sensor data to command sent, >= {args.commands} commands per graph")
     print(f"{'graph':32} {'commands':>8} {'p50 ms':>8} {'p99 ms':>8} {'aim p99':>8}")
+    hops = []
     with tempfile.TemporaryDirectory() as d:
         for label, (graph, sets, aim) in GRAPHS.items():
             stats = Path(d) / "stats.json"
@@ -42,9 +43,15 @@ def main(argv: list[str] | None = None) -> int:
             for s in sets:
                 cmd += ["--set", s.format(n=n)]
             subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-            out = json.loads(stats.read_text())["nodes"]["out"]
-            lat = out["latency_ms"]
+            nodes = json.loads(stats.read_text())["nodes"]
+            lat = nodes["out"]["latency_ms"]
             print(f"{label:32} {lat['count']:8d} {lat['p50']:8.2f} {lat['p99']:8.2f} {aim:8.1f}")
+            hops.append((label, nodes))
+    # Where it grows: each node's latency is from the sensor data's t_origin to its output.
+    print("\nalong each chain (t_origin to each node's output, p50 / p99 ms):")
+    for label, nodes in hops:
+        chain = [(n, f["latency_ms"]) for n, f in nodes.items() if f.get("latency_ms", {}).get("count")]
+        print(f"  {label}: " + ", ".join(f"{n} {v['p50']:.2f}/{v['p99']:.2f}" for n, v in chain))
     return 0
 
 

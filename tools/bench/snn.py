@@ -7,7 +7,7 @@ default (every core) and measured at its faster setting, which is printed. Print
 and p99 of the time of one step call, the ratios, and each framework's accuracy on the
 samples as a check that they all run the real network.
 
-    python -m tools.bench.snn [--samples 20] [--steps 300]
+    python -m tools.bench.snn [--samples 20] [--steps 300] [--profile]
 
 snnTorch 1.0's import_from_nir cannot run this graph (its IF layers return (spike, v)
 tuples into the next convolution), so the snnTorch model is assembled here from the same
@@ -44,6 +44,43 @@ def time_steps(reset, step, samples) -> tuple[np.ndarray, list[int]]:
 def ours(model, convention):
     net = snn.load(model, dt=1e-3, convention=convention)
     return net.reset, net.step
+
+
+def profile(model, samples, convention: str) -> None:
+    """Where one step's time goes: each layer run alone (its own kernel call) on the inputs
+    it saw in the fused run, with the density of those inputs (nonzero fraction)."""
+    net = snn.load(model, dt=1e-3, convention=convention)
+    names = [n for i, n in enumerate(net.names) if i != net._in]
+    record = {}
+    for frames in samples:
+        net.reset()
+        _, rec = net.step(frames, record=tuple(net.names))
+        for n, v in rec.items():
+            record.setdefault(n, []).append(v)
+    inputs = {n: np.concatenate(record[n]) for n in net.names}
+    print(f"per-layer profile ({convention} rules, {len(samples)} samples, each layer alone):")
+    total = 0.0
+    for name in names:
+        i = net.names.index(name)
+        layer, ins = net.layers[i], net.inputs[i]
+        if len(ins) != 1 or ins[0][1]:
+            print(f"  {name:>4s} {type(layer).__name__:10s} (several or recurrent inputs: not profiled alone)")
+            continue
+        src = net.names[ins[0][0]]
+        x = np.ascontiguousarray(inputs[src], np.float32)
+        layer.reset()
+        layer.step(x[0])  # compiled
+        layer.reset()
+        times = np.empty(len(x))
+        for t in range(len(x)):
+            t0 = time.perf_counter_ns()
+            layer.step(x[t])
+            times[t] = time.perf_counter_ns() - t0
+        med = float(np.median(times)) / 1e3
+        total += med
+        print(f"  {name:>4s} {type(layer).__name__:10s} in {str(x.shape[1:]):14s} density {np.mean(x != 0):6.1%}"
+              f"  median {med:7.2f} us")
+    print(f"  sum of layer medians {total:.1f} us (the fused step saves the calls between them)")
 
 
 def snntorch_model(graph: nir.NIRGraph):
@@ -108,6 +145,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--profile", action="store_true", help="also time each layer alone, with its input density")
     args = ap.parse_args()
     model = data_path("nir", "02_cnn", "cnn_sinabs.nir")
     root = data_path("nmnist")
@@ -134,6 +172,9 @@ def main() -> None:
 
     for name, convention in [("ours (sinabs rules)", "sinabs"), ("ours (nir rules)", "nir")]:
         measure(name, *ours(model, convention), 1)
+    if args.profile:
+        for convention in ("sinabs", "nir"):
+            profile(model, samples[:5], convention)
     for framework, make in [("snntorch", snntorch_model), ("norse", norse_model)]:
         try:
             reset, step = make(graph)

@@ -6,7 +6,7 @@
 const KIND = {1: "samples", 2: "events", 3: "image", 4: "spikes", 5: "decision", 6: "items"};
 const token = new URLSearchParams(location.search).get("token") || "";
 const $ = (id) => document.getElementById(id);
-const state = {info: null, views: {}, viewNames: {}, lastEdges: null, lastT: 0, ws: null};
+const state = {info: null, views: {}, viewNames: {}, lastEdges: null, lastT: 0, ws: null, scriptMs: 0, drawPending: false, lastPass: 0};
 const MARKER_PRESETS = ["start", "stop", "artifact", "eyes closed", "note"];
 
 // ---------------------------------------------------------------- connection
@@ -37,17 +37,44 @@ function onText(msg) {
 
 const DTYPES = {f4: Float32Array, u1: Uint8Array, f8: Float64Array, i2: Int16Array};
 
+const headerText = new TextDecoder();
+
 function onFrame(buf) {
+  const t0 = performance.now();
   const dv = new DataView(buf);
   const kind = dv.getUint8(0), vid = dv.getUint16(2, true), n = dv.getUint32(4, true);
-  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 8, n)));
+  const header = JSON.parse(headerText.decode(new Uint8Array(buf, 8, n)));
   let start = 8 + n; start += (8 - start % 8) % 8;
   let payload = null;
   if (header.dtype) payload = new DTYPES[header.dtype](buf, start, header.shape.reduce((a, b) => a * b, 1));
   const view = viewFor(vid, KIND[kind]);
   view.frames += 1;
-  view.canvasHost.dataset.frames = view.frames;
   view.take(header, payload);
+  view.dirty = true;
+  state.scriptMs += performance.now() - t0;
+  if (!state.drawPending) { state.drawPending = true; requestAnimationFrame(drawDirty); }
+}
+
+// Views draw together, at most 30 times a second whatever the frames' arrival (each pass
+// costs Chromium a composited frame); a hidden page (no animation frames) draws nothing and
+// keeps only the newest data.
+const DRAW_GAP_MS = 1000 / 30 - 4;  // less a margin: animation frames come every 16.7 ms
+
+function drawDirty() {
+  const t0 = performance.now();
+  if (t0 - state.lastPass < DRAW_GAP_MS) { requestAnimationFrame(drawDirty); return; }
+  state.lastPass = t0;
+  let again = false;
+  state.drawPending = false;
+  for (const v of Object.values(state.views)) {
+    if (!v.dirty) continue;
+    if (v.minGapMs && t0 - (v.lastDraw || 0) < v.minGapMs) { again = true; continue; }
+    v.dirty = false; v.lastDraw = t0;
+    v.draw();
+    if (v.noteText !== v.shownNote) { v.note.textContent = v.noteText; v.shownNote = v.noteText; }
+  }
+  state.scriptMs += performance.now() - t0;
+  if (again) { state.drawPending = true; requestAnimationFrame(drawDirty); }
 }
 
 // ---------------------------------------------------------------- figures and graph
@@ -77,8 +104,10 @@ function onFigures(msg) {
   if (!state.graphDrawn) drawGraph(msg.graph);
   if (f.nodes) { updateGraph(msg.graph, f); updateTable(f); }
   const c = msg.console;
+  const now = performance.now(), perS = state.costT ? (state.scriptMs - state.costMs) / (now - state.costT) * 1000 : 0;
+  state.costT = now; state.costMs = state.scriptMs;
   $("console-stats").textContent = `console: ${c.clients} page(s), ${c.frames_sent} frames sent, ${c.frames_skipped} skipped for slow pages; ` +
-      `chunks the console skipped on its latest edges: ${consoleSkips(f)}`;
+      `chunks the console skipped on its latest edges: ${consoleSkips(f)}; this page's drawing: ${perS.toFixed(0)} ms/s`;
   for (const v of Object.values(state.views)) if (v.onFigures) v.onFigures(msg);
 }
 
@@ -189,6 +218,9 @@ function updateTable(f) {
   $("figures").innerHTML = rows.join("");
 }
 
+// A whole RGBA pixel as one 32-bit word (typed arrays are little-endian on every platform a browser runs on).
+function rgba(r, g, b) { return ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0; }
+
 function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c])); }
 
 // ---------------------------------------------------------------- views
@@ -223,7 +255,8 @@ class Scope {
     this.srcSelect = tools.querySelector("select.src");
     this.host = document.createElement("div"); panel.appendChild(this.host);
     this.canvasHost = this.host;
-    this.shown = null; this.plot = null; this.lastDraw = 0;
+    this.shown = null; this.plot = null;
+    this.minGapMs = 100;  // a scope redrawn 10 times a second scrolls smoothly enough
   }
   take(h, payload) {
     const c = h.ch_names.length, m = payload.length / c;
@@ -237,9 +270,7 @@ class Scope {
       if (m >= this.cap) b.set(row.subarray(m - this.cap));
       else { b.copyWithin(0, m); b.set(row, this.cap - m); }
     }
-    this.note.textContent = `${c} ch, ${h.sfreq} Hz` + (h.skipped_samples ? `, ${h.skipped_samples} samples skipped` : "");
-    const now = performance.now();
-    if (now - this.lastDraw > 100) { this.lastDraw = now; this.draw(); }
+    this.noteText = `${c} ch, ${h.sfreq} Hz` + (h.skipped_samples ? `, ${h.skipped_samples} samples skipped` : "");
   }
   source() {
     const sel = this.srcSelect.value;
@@ -256,20 +287,22 @@ class Scope {
   }
   draw() {
     const src = this.source(), buf = src.buf, c = buf.length, n = src.cap;
-    const x = new Float64Array(n);
-    for (let i = 0; i < n; i++) x[i] = (i - n) / src.pps;
+    if (!this.data || this.data.length !== c + 1 || this.data[0].length !== n) {  // reused: no garbage per draw
+      const x = new Float64Array(n);
+      for (let i = 0; i < n; i++) x[i] = (i - n) / src.pps;
+      this.data = [x].concat(buf.map(() => new Float32Array(n)));
+    }
+    const data = this.data;
     let common = 0;
     const scale = buf.map((b) => {
       let lo = Infinity, hi = -Infinity;
       for (const v of b) if (v === v) { if (v < lo) lo = v; if (v > hi) hi = v; }
       const r = hi > lo ? hi - lo : 1; common = Math.max(common, r); return [lo, r];
     });
-    const data = [x];
     for (let ch = 0; ch < c; ch++) {
       const [lo, r] = scale[ch], s = this.gain * 0.9 / (this.auto ? r : common), mid = lo + r / 2;
-      const y = new Float32Array(n), b = buf[ch];
+      const y = data[ch + 1], b = buf[ch];
       for (let i = 0; i < n; i++) y[i] = c - 1 - ch + (b[i] - mid) * s;
-      data.push(y);
     }
     if (!this.plot) {
       const names = src.names;
@@ -282,48 +315,59 @@ class Scope {
                 values: (u, splits) => splits.map((s) => names[c - 1 - s] || "")}],
         series,
       }, data, this.host);
-      this.canvasHost.dataset.frames = this.frames;
     } else this.plot.setData(data);
   }
 }
 
-class EventFrame {
-  constructor(panel) {
+// An 8-bit image drawn through a colour table: one 32-bit store per pixel.
+class PaletteImage {
+  constructor(panel, lut) {
     this.canvas = document.createElement("canvas"); this.canvas.className = "view"; panel.appendChild(this.canvas);
-    this.ctx = this.canvas.getContext("2d"); this.canvasHost = this.canvas;
-    this.lut = [[20, 20, 24], [255, 255, 255], [64, 126, 255]];  // none, ON, OFF (Metavision's colours)
+    this.ctx = this.canvas.getContext("2d"); this.canvasHost = this.canvas; this.lut = lut;
   }
-  take(h, px) {
-    const [H, W] = h.shape;
-    if (this.canvas.width !== W || this.canvas.height !== H) { this.canvas.width = W; this.canvas.height = H; this.img = this.ctx.createImageData(W, H); }
-    const d = this.img.data;
-    for (let i = 0; i < px.length; i++) { const c = this.lut[px[i]] || this.lut[0]; d[4 * i] = c[0]; d[4 * i + 1] = c[1]; d[4 * i + 2] = c[2]; d[4 * i + 3] = 255; }
+  take(h, px) { this.h = h; this.px = px; this.noteText = this.describe(h); }
+  draw() {
+    const [H, W] = this.h.shape, px = this.px, lut = this.lut;
+    if (this.canvas.width !== W || this.canvas.height !== H || !this.img) {
+      this.canvas.width = W; this.canvas.height = H;
+      this.img = this.ctx.createImageData(W, H); this.words = new Uint32Array(this.img.data.buffer);
+    }
+    const words = this.words;
+    for (let i = 0; i < px.length; i++) words[i] = lut[px[i]];
     this.ctx.putImageData(this.img, 0, 0);
-    this.note.textContent = `${W}×${H}, ON white, OFF blue, ${h.events} events`;
   }
 }
 
-class ImageFrame {
+class EventFrame extends PaletteImage {
   constructor(panel) {
-    this.canvas = document.createElement("canvas"); this.canvas.className = "view"; panel.appendChild(this.canvas);
-    this.ctx = this.canvas.getContext("2d"); this.canvasHost = this.canvas;
+    // none, ON, OFF (Metavision's colours); values past OFF show as none
+    const lut = new Uint32Array(256).fill(rgba(20, 20, 24));
+    lut[1] = rgba(255, 255, 255); lut[2] = rgba(64, 126, 255);
+    super(panel, lut);
   }
-  take(h, px) {
-    const [H, W] = h.shape;
-    if (this.canvas.width !== W || this.canvas.height !== H) { this.canvas.width = W; this.canvas.height = H; this.img = this.ctx.createImageData(W, H); }
-    const d = this.img.data;
-    for (let i = 0; i < px.length; i++) { d[4 * i] = d[4 * i + 1] = d[4 * i + 2] = px[i]; d[4 * i + 3] = 255; }
-    this.ctx.putImageData(this.img, 0, 0);
-    this.note.textContent = `${W}×${H}, ${fmt(h.min, 1)}…${fmt(h.max, 1)}`;
-  }
+  describe(h) { return `${h.shape[1]}×${h.shape[0]}, ON white, OFF blue, ${h.events} events`; }
+}
+
+class ImageFrame extends PaletteImage {
+  constructor(panel) { super(panel, Uint32Array.from({length: 256}, (_, v) => rgba(v, v, v))); }
+  describe(h) { return `${h.shape[1]}×${h.shape[0]}, ${fmt(h.min, 1)}…${fmt(h.max, 1)}`; }
 }
 
 class Raster {
   constructor(panel) {
     this.canvas = document.createElement("canvas"); this.canvas.className = "view"; panel.appendChild(this.canvas);
     this.ctx = this.canvas.getContext("2d"); this.canvasHost = this.canvas; this.steps = 400;
+    this.pending = [];
   }
   take(h, px) {
+    this.pending.push([h, px]);  // every chunk is a slice of the raster's time: none is skipped
+    if (this.pending.length > this.steps) this.pending.shift();  // a hidden page keeps what fits
+    this.noteText = `${h.layer}: ${h.shape[1]} neurons`;
+  }
+  draw() {
+    for (const [h, px] of this.pending.splice(0)) this.scroll(h, px);
+  }
+  scroll(h, px) {
     const [S, N] = h.shape;
     if (this.canvas.height !== N) { this.canvas.width = this.steps; this.canvas.height = N; this.ctx.fillStyle = "#000"; this.ctx.fillRect(0, 0, this.steps, N); }
     const ctx = this.ctx;
@@ -334,7 +378,6 @@ class Raster {
       d[o] = on ? 255 : 0; d[o + 1] = on ? 210 : 0; d[o + 2] = on ? 80 : 0; d[o + 3] = 255;
     }
     ctx.putImageData(img, this.steps - S, 0);
-    this.note.textContent = `${h.layer}: ${N} neurons`;
   }
 }
 
@@ -349,8 +392,10 @@ class DecisionPanel {
   }
   params() { const g = state.info && state.info.graph.nodes[this.src]; return (g && g.params) || {}; }
   take(h, payload) {
-    this.count += 1;
-    const p = this.params(), k = h.n_probabilities;
+    this.count += 1; this.h = h; this.payload = payload;
+  }
+  draw() {
+    const h = this.h, payload = this.payload, p = this.params(), k = h.n_probabilities;
     const probs = payload.subarray(0, k), trace = payload.subarray(k);
     let labels = p.labels; if (labels && !Array.isArray(labels)) labels = Object.keys(labels);
     this.head.innerHTML = `<b>${esc(h.label)}</b> · confidence ${h.confidence.toFixed(2)} · ${h.steps} steps`;
@@ -376,9 +421,14 @@ class DecisionPanel {
 class ItemLog {
   constructor(panel) {
     this.box = document.createElement("div"); this.box.className = "log"; panel.appendChild(this.box); this.canvasHost = this.box;
+    this.pending = [];
   }
   take(h) {
-    for (const it of h.items) {
+    this.pending.push(...h.items.slice(-200));
+    if (this.pending.length > 400) this.pending.splice(0, this.pending.length - 200);  // a hidden page
+  }
+  draw() {
+    for (const it of this.pending.splice(0).slice(-200)) {
       const line = document.createElement("div");
       const safety = it.safety || "";
       line.className = safety.startsWith("blocked") ? "blocked" : (safety.startsWith("watchdog") || safety === "estop" || safety === "paused") ? "safe" : it.label !== undefined ? "marker" : "";
@@ -408,4 +458,6 @@ for (const m of MARKER_PRESETS) {
   const b = document.createElement("button"); b.textContent = m; b.onclick = () => send({op: "marker", label: m});
   $("marker-buttons").appendChild(b); $("marker-buttons").append(" ");
 }
+// The page's own script time (decoding and drawing), for a benchmark to set beside Chromium's CPU.
+window.consoleScriptMs = () => [state.scriptMs, performance.now()];
 connect();
