@@ -57,6 +57,30 @@ def test_choose_within_budget_and_pareto_front():
     assert pareto(rows) == [rows[4], rows[0], rows[2], rows[1], rows[3]]
 
 
+def test_choose_with_a_margin_of_standard_errors():
+    """A row that disagrees with the full window on many samples needs to be that much
+    better: 0.5 points lost with 16 flips of 100 samples is 0.5 + 4 points with one
+    standard error of margin; 9 flips make 3.5 points."""
+    rows = [Row(1, 0.5, 0.895, 30.0, 10.0, flips=16, samples=100),
+            Row(1, 0.9, 0.895, 45.0, 6.7, flips=9, samples=100),
+            Row(1, 0.99, 0.90, 90.0, 3.3, flips=1, samples=100)]
+    assert choose(rows, 0.90, 0.01) == rows[0]
+    assert choose(rows, 0.90, 0.04, margin_se=1.0) == rows[1]
+    assert choose(rows, 0.90, 0.01, margin_se=1.0) == rows[2]
+
+
+def test_sweep_counts_flips_against_the_reference():
+    traces = np.array([[[0, 0], [3, 0], [3, 1], [3, 6]],
+                       [[0, 1], [0, 1], [2, 1], [2, 2]]], np.float32)
+    labels = np.array([0, 1])
+    # T=1, 0.9: sample 0 stops at step 2 on class 0 (right; the full window says 1, wrong);
+    # sample 1 runs to the end on a tie, class 0 (wrong, as the full window)
+    row = sweep(traces, labels, [1.0], [0.9])[0]
+    assert (row.accuracy, row.flips, row.samples) == (0.5, 1, 2)
+    # against a reference that answered both right, both are counted: one right, one not
+    assert sweep(traces, labels, [1.0], [0.9], reference=labels)[0].flips == 1
+
+
 def test_sweep_counts_on_hand_made_traces():
     # Two samples, 4 steps, 2 classes; accumulated counts.
     traces = np.array([[[0, 0], [3, 0], [3, 1], [6, 1]],

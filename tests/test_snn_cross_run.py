@@ -61,3 +61,15 @@ def test_shipped_model_reads_a_louder_or_quieter_run_alike(shared_data):
     assert 18 <= sum(np.array(base) == data.y_test) and 5 <= base.count(1) <= 25
     for k in (0.5, 2.0):
         assert sum(a == b for a, b in zip(decide(k), base)) >= 28, k
+
+
+def test_grid_recipes_start_with_the_base_recipe():
+    """The nested search's candidates: the base recipe first (it wins ties), then every
+    combination of the grid, each once; a field the recipe does not have is refused."""
+    base = cross_run.Recipe()
+    recipes = cross_run.grid_recipes(base, ["delta=0.25,0.5", "pairs=2,3"])
+    assert recipes[0] == base and len(recipes) == 4 == len(set(recipes))
+    assert {(r.delta, r.pairs) for r in recipes} == {(0.25, 2), (0.5, 2), (0.25, 3), (0.5, 3)}
+    assert recipes[1].changed() == {"delta": 0.25} and base.changed() == {}
+    with pytest.raises(ValueError, match="field=v1,v2"):
+        cross_run.grid_recipes(base, ["depth=3"])

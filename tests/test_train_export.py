@@ -130,17 +130,32 @@ def test_bin_events_counts_match_histogram():
     assert frames.sum() == np.count_nonzero(ev["t"] < 40_000)
 
 
-def test_training_is_seeded_and_learns():
+@pytest.mark.parametrize("cosine", [False, True])
+def test_training_is_seeded_and_learns(cosine):
     data = toy_data(0)
     weights = []
     for _ in range(2):
         seed_everything(7)
         model = SNN(data.input_shape, dense_arch(2, hidden=16))
-        train(model, data, epochs=4, seed=7, lr=5e-3, batch=16)
+        train(model, data, epochs=4, seed=7, lr=5e-3, batch=16, cosine=cosine)
         weights.append([p.detach().clone() for p in model.parameters()])
     assert all(torch.equal(a, b) for a, b in zip(*weights)), "same seed, same model"
     assert accuracy(model, data.x_test, data.y_test) >= 0.9
     assert predict(model, data.x_test).shape == (40, 2)
+
+
+def test_loss_steps_at_the_last_step_is_the_plain_loss():
+    """--loss-steps T (the window's last step alone) is the loss on the final counts; a list
+    of earlier steps trains another network."""
+    data = toy_data(2)
+    weights = []
+    for steps in ((), (10,), (2, 5, 10)):
+        seed_everything(4)
+        model = SNN(data.input_shape, dense_arch(2, hidden=16))
+        train(model, data, epochs=2, seed=4, lr=5e-3, batch=16, loss_steps=steps)
+        weights.append(torch.cat([p.detach().ravel() for p in model.parameters()]))
+    assert torch.allclose(weights[0], weights[1], atol=1e-6)
+    assert not torch.allclose(weights[0], weights[2], atol=1e-3)
 
 
 def test_delta_encoder_hand_worked():

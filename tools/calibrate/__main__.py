@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.calibrate")
     ap.add_argument("--thresholds", default=THRESHOLDS)
     ap.add_argument("--budget-points", type=float, default=1.0,
                     help="accuracy loss allowed vs the full window, in percentage points")
+    ap.add_argument("--margin-se", type=float, default=0.0,
+                    help="count each setting's accuracy lost this many standard errors of the paired "
+                         "difference (sqrt(samples that flip) / samples) more: a choice that holds on "
+                         "samples not calibrated on (1 is about a one-sided 84%% bound)")
     ap.add_argument("--out", default="dynamic_confidence.yaml", help="config file (.yaml or .json)")
     ap.add_argument("--plot", default="dynamic_confidence.png", help="Pareto plot (PNG); '' for none")
     ap.add_argument("--cache", default=".cache/calibrate", help="folder of cached traces; '' for none")
@@ -112,14 +116,16 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.calibrate")
     if overlap:
         print(f"warning: {len(overlap)} samples are both calibrated and scored", file=sys.stderr)
     cache = args.cache or None
+    # The reference is the network's own answer: output spikes counted over the full window.
+    counts, labels = readout_traces(net, data, ids, "spikes", cache)
+    full_acc = full_window_accuracy(counts, labels, args.steps)
+    full_answer = counts[:, min(args.steps, counts.shape[1]) - 1].argmax(axis=1)
     rows, traces = [], {}
     for readout in readouts:
         traces[readout], labels = readout_traces(net, data, ids, readout, cache)
         rows += sweep(traces[readout], labels, _floats(args.temperatures), _floats(args.thresholds),
-                      args.min_steps, args.steps, readout)
-    # The reference is the network's own answer: output spikes counted over the full window.
-    full_acc = full_window_accuracy(readout_traces(net, data, ids, "spikes", cache)[0], labels, args.steps)
-    chosen = choose(rows, full_acc, args.budget_points / 100)
+                      args.min_steps, args.steps, readout, full_answer)
+    chosen = choose(rows, full_acc, args.budget_points / 100, args.margin_se)
     print(f"calibration: {len(ids)} samples, full window {args.steps} steps: "
           f"accuracy {100 * full_acc:.1f}%")
     print(_table(rows, chosen, args.steps))
@@ -138,20 +144,24 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.calibrate")
               "readouts_searched": readouts, "chosen_readout": chosen.readout,
               "samples": len(ids), "full_window_accuracy": full_acc,
               "accuracy": chosen.accuracy, "mean_steps": chosen.mean_steps,
-              "speedup": chosen.speedup, "budget_points": args.budget_points}
+              "speedup": chosen.speedup, "budget_points": args.budget_points, "margin_se": args.margin_se,
+              "flips": chosen.flips}
     print(f"chosen: readout {chosen.readout}, temperature {chosen.temperature:g}, "
           f"threshold {chosen.threshold:g}: accuracy "
           f"{100 * chosen.accuracy:.1f}% in {chosen.mean_steps:.1f} steps ({chosen.speedup:.2f}x)")
     if score_ids:
         s_traces, s_labels = readout_traces(net, data, score_ids, chosen.readout, cache)
-        s_full = full_window_accuracy(readout_traces(net, data, score_ids, "spikes", cache)[0], s_labels, args.steps)
-        s_row = sweep(s_traces, s_labels, [chosen.temperature], [chosen.threshold],
-                      args.min_steps, args.steps, chosen.readout)[0]
+        s_counts = readout_traces(net, data, score_ids, "spikes", cache)[0]
+        s_full = full_window_accuracy(s_counts, s_labels, args.steps)
+        s_row = sweep(s_traces, s_labels, [chosen.temperature], [chosen.threshold], args.min_steps, args.steps,
+                      chosen.readout, s_counts[:, min(args.steps, s_counts.shape[1]) - 1].argmax(axis=1))[0]
         print(f"held out: {len(score_ids)} samples: full window {100 * s_full:.1f}%, early exit "
               f"{100 * s_row.accuracy:.1f}% in {s_row.mean_steps:.1f} steps "
-              f"({100 * (1 - s_row.mean_steps / args.steps):.1f}% fewer, {s_row.speedup:.2f}x)")
+              f"({100 * (1 - s_row.mean_steps / args.steps):.1f}% fewer, {s_row.speedup:.2f}x); "
+              f"{s_row.flips} samples right in one and wrong in the other")
         report.update(held_out_samples=len(score_ids), held_out_full_window_accuracy=s_full,
-                      held_out_accuracy=s_row.accuracy, held_out_mean_steps=s_row.mean_steps)
+                      held_out_accuracy=s_row.accuracy, held_out_mean_steps=s_row.mean_steps,
+                      held_out_flips=s_row.flips)
     # The first keys are snn.infer parameters as they are; "calibration" is the record.
     _write_config(Path(args.out), {"convention": args.convention, "dt_s": args.dt_s,
                                    "readout": chosen.readout, "early_exit": early_exit,

@@ -21,6 +21,8 @@ class Row:
     mean_steps: float
     speedup: float       # full window / mean steps
     readout: str = "spikes"
+    flips: int = 0       # samples right at the full window and wrong here, or the other way round
+    samples: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -46,18 +48,22 @@ def outcome(traces: np.ndarray, conf: np.ndarray, threshold: float, min_steps: i
 
 
 def sweep(traces: np.ndarray, labels: np.ndarray, temperatures, thresholds, min_steps: int = 1,
-          max_steps: int | None = None, readout: str = "spikes") -> list[Row]:
-    """Accuracy and mean steps for every (temperature, threshold)."""
+          max_steps: int | None = None, readout: str = "spikes",
+          reference: np.ndarray | None = None) -> list[Row]:
+    """Accuracy and mean steps for every (temperature, threshold); `reference` is the
+    full window's answer per sample (default: these traces' last step) for `Row.flips`."""
     labels = np.asarray(labels)
     full = max_steps or traces.shape[1]
+    full_right = (traces[:, full - 1].argmax(axis=1) if reference is None else np.asarray(reference)) == labels
     rows = []
     for temperature in temperatures:
         conf = confidence(traces, float(temperature))
         for threshold in thresholds:
             steps, pred = outcome(traces, conf, float(threshold), min_steps, max_steps)
             mean = float(steps.mean())
-            rows.append(Row(float(temperature), float(threshold), float(np.mean(pred == labels)),
-                            mean, full / mean, readout))
+            right = pred == labels
+            rows.append(Row(float(temperature), float(threshold), float(np.mean(right)),
+                            mean, full / mean, readout, int(np.sum(right != full_right)), len(labels)))
     return rows
 
 
@@ -66,9 +72,17 @@ def full_window_accuracy(traces: np.ndarray, labels: np.ndarray, max_steps: int 
     return float(np.mean(traces[:, last].argmax(axis=1) == np.asarray(labels)))
 
 
-def choose(rows: list[Row], full_accuracy: float, budget: float) -> Row | None:
-    """The fewest mean steps among rows within `budget` (a fraction) of the full window."""
-    ok = [r for r in rows if r.accuracy >= full_accuracy - budget - 1e-12]
+def choose(rows: list[Row], full_accuracy: float, budget: float, margin_se: float = 0.0) -> Row | None:
+    """The fewest mean steps among rows within `budget` (a fraction) of the full window.
+
+    With `margin_se` > 0 a row's accuracy lost counts `margin_se` standard errors more:
+    the difference of two answers on the same samples varies with the samples on which
+    they disagree (`flips`; McNemar's sqrt(flips) / n), and the cheapest of thousands of
+    rows is otherwise the one whose calibration samples happened to flatter it most."""
+    def lost(r: Row) -> float:
+        return full_accuracy - r.accuracy + (margin_se * np.sqrt(r.flips) / r.samples if r.samples else 0.0)
+
+    ok = [r for r in rows if lost(r) <= budget + 1e-12]
     return min(ok, key=lambda r: (r.mean_steps, -r.accuracy, -r.threshold)) if ok else None
 
 

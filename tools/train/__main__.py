@@ -36,6 +36,11 @@ def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") ->
     ap.add_argument("--test-runs", type=int, nargs="+", default=[4, 8], help="EEGMMIDB: held-out runs")
     ap.add_argument("--val-run", type=int, default=None,
                     help="EEGMMIDB: one of --runs whose trials pick the epoch count (early stopping)")
+    ap.add_argument("--ensemble", type=int, default=1,
+                    help="EEGMMIDB: train N networks (seeds seed..seed+N-1) and merge them into one")
+    ap.add_argument("--csp-pairs", type=int, default=2, help="EEGMMIDB: CSP filter pairs of the front end")
+    ap.add_argument("--delta-threshold", type=float, default=0.5,
+                    help="EEGMMIDB: send-on-delta threshold on the unit-variance CSP outputs")
     ap.add_argument("--bias", action=argparse.BooleanOptionalAction, default=True,
                     help="biases in the weight layers (--no-bias: the answer follows ratios of the input)")
     ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
@@ -46,10 +51,27 @@ def parse(argv: list[str] | None = None, prog: str = "python -m tools.train") ->
     ap.add_argument("--loss-every", type=int, default=0,
                     help="average the loss over the counts after every N steps (0: the last step only); "
                          "trains a network that is right early, for early exit")
+    ap.add_argument("--loss-steps", type=lambda t: tuple(int(v) for v in t.split(",")), default=(),
+                    help="average the loss over the counts after these steps, e.g. 10,20,40,80,300 "
+                         "(instead of --loss-every): as much weight on the first steps as early exit needs")
+    ap.add_argument("--jitter-px", type=int, default=0,
+                    help="augmentation: shift each event sample by up to N pixels in x and y")
+    ap.add_argument("--drop", type=float, default=0.0, help="augmentation: drop each event with this probability")
+    ap.add_argument("--time-jitter", type=int, default=0,
+                    help="augmentation: shift each event sample by up to N steps earlier or later")
+    ap.add_argument("--early-stopping", action="store_true",
+                    help="event data: keep the weights of the epoch best on the held-out part of the "
+                         "training samples (which then is no longer an unseen test)")
+    ap.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                    help="cosine: the learning rate falls to 0 along half a cosine over the training")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args(argv)
     if args.epochs < 1:
         ap.error("--epochs must be at least 1")
+    if args.loss_steps and (args.loss_every or min(args.loss_steps) < 1):
+        ap.error("--loss-steps takes positive steps and replaces --loss-every")
+    if args.ensemble < 1:
+        ap.error("--ensemble must be at least 1")
     return args
 
 
@@ -119,14 +141,24 @@ def main(argv: list[str] | None = None, prog: str = "python -m tools.train") -> 
             from .cross_run import Recipe, fit_runs
 
             recipe = Recipe(args.hidden, args.beta, args.bias, args.epochs, args.lr, args.batch, args.weight_decay,
-                            args.scale, args.loss_temperature)
+                            args.scale, args.loss_temperature, args.ensemble, args.csp_pairs, args.delta_threshold)
             model, data, epochs, _ = fit_runs(args.data_dir or data_path("eeg"), args.runs, args.test_runs,
                                               args.val_run, recipe, args.seed, progress, console.print)
             data.meta["epochs_trained"] = epochs
         else:
+            from .augment import Augment
+
             model = SNN(data.input_shape, arch, beta=args.beta, bias=args.bias)
-            train(model, data, args.epochs, args.seed, args.lr, args.batch, progress, args.weight_decay,
-                  args.scale, args.loss_temperature, args.loss_every)
+            if args.early_stopping:
+                data.x_val, data.y_val = data.x_test, data.y_test
+            history = train(model, data, args.epochs, args.seed, args.lr, args.batch, progress, args.weight_decay,
+                            args.scale, args.loss_temperature, args.loss_every,
+                            Augment(args.jitter_px, args.drop, args.time_jitter), args.early_stopping,
+                            args.lr_schedule == "cosine", args.loss_steps)
+            if args.early_stopping:
+                from .fit import best_epoch
+
+                data.meta["epochs_trained"] = best_epoch(history)
     acc = accuracy(model, data.x_test, data.y_test)
     meta = {**data.meta, "classes": data.classes, "held_out_accuracy": acc, "seed": args.seed,
             "epochs": args.epochs, "command": "python -m tools.train " + " ".join(sys.argv[1:] if argv is None else argv)}

@@ -23,9 +23,22 @@ def run_path(root: Path, subject: int, run: int) -> Path:
     return root / f"S{subject:03d}R{run:02d}.edf"
 
 
+_REPLAYS: dict[tuple, tuple[list, list]] = {}
+
+
 def replay(paths: list[Path], band_hz: tuple[float, float]):
     """Band-passed, common-average Samples chunks of the files replayed back to back, and
-    the T1/T2 markers (label, sample in the stream, file name)."""
+    the T1/T2 markers (label, sample in the stream, file name). Kept for the process's
+    life: a cross-run search replays the same runs dozens of times."""
+    key = (tuple(str(Path(p).resolve()) for p in paths), tuple(band_hz))
+    if key not in _REPLAYS:
+        if len(_REPLAYS) >= 32:  # about 20 MB each (four runs of 64 channels)
+            _REPLAYS.pop(next(iter(_REPLAYS)))
+        _REPLAYS[key] = _replay(paths, band_hz)
+    return _REPLAYS[key]
+
+
+def _replay(paths: list[Path], band_hz: tuple[float, float]):
     from tools.bci.motor_imagery import filtered_stream
 
     chunks, markers = [], []
